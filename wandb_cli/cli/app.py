@@ -1,0 +1,40 @@
+"""Assembles the Typer application from the command modules (one module per group)."""
+from __future__ import annotations
+
+import typer
+
+ROOT_HELP = """Keep Weights & Biases-style runs on the local disk.
+
+Wrap any command as a run:  wbrun [OPTIONS] -- COMMAND [ARGS]...
+(options: see `wbrun wrap --help`).
+
+Examples:
+
+  wbrun -p mnist -c lr=0.01 -- python train.py
+
+  wbrun runs ls --filter 'val_loss <= 1' --sort -accuracy
+"""
+
+
+def build_app() -> typer.Typer:
+    from wandb_cli.cli import runs, wrap
+
+    app = typer.Typer(
+        name="wbrun", help=ROOT_HELP, no_args_is_help=True, add_completion=False,
+        pretty_exceptions_enable=False, rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    wrap.register(app)
+    app.add_typer(runs.app, name="runs")
+    return app
+
+
+def _root(
+    version: bool = typer.Option(False, "--version", "-V", help="Print the version and exit."),
+) -> None:
+    if version:
+        from wandb_cli._version import __version__
+
+        typer.echo(f"wbrun {__version__}")
+        raise typer.Exit()

@@ -1,0 +1,210 @@
+"""JSON in and out, the same way everywhere.
+
+Invariants: documents are replaced whole (write a temporary file beside, then rename), so a
+reader sees the old or the new version, never half of one, and a full disk leaves the old one.
+Lines are appended whole with one write; a reader skips a torn last line.  NaN and
++/-Infinity are written as the tokens `NaN`, `Infinity`, `-Infinity` (as Python's json and
+W&B do) and read back as floats, never as null.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import orjson
+
+from wandb_cli.errors import StoreError
+
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _default(value: Any) -> Any:
+    """Scalars from numpy/torch and other libraries that offer `.item()`."""
+    item = getattr(value, "item", None)
+    if item is not None:
+        try:
+            return item()
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    raise TypeError(f"value of type {type(value).__name__} is not JSON-serializable")
+
+
+def _plain(value: Any) -> Any:
+    """A copy that the standard json module can write (for the rare NaN/odd-string path)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    return _plain(_default(value))
+
+
+def _has_nonfinite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_nonfinite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nonfinite(v) for v in value)
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return _has_nonfinite(_plain(value))
+    return False
+
+
+def _dumps_std(value: Any) -> bytes:
+    text = json.dumps(_plain(value), allow_nan=True, separators=(",", ":"), ensure_ascii=True)
+    return text.encode("ascii")
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON bytes; raises TypeError for a value no JSON can hold."""
+    try:
+        out = orjson.dumps(value, default=_default, option=_OPTIONS)
+    except orjson.JSONEncodeError as exc:
+        # Strings with lone surrogates (undecodable bytes from argv or a pipe) land here too.
+        try:
+            return _dumps_std(value)
+        except (TypeError, ValueError):
+            raise TypeError(str(exc)) from None
+    if b"null" in out and _has_nonfinite(value):
+        return _dumps_std(value)
+    return out
+
+
+def loads(data: bytes | str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)  # NaN/Infinity tokens and escaped lone surrogates
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """A whole document, or `default` if it does not exist. Corruption raises ValueError."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return default
+    return loads(data)
+
+
+def write_json_atomic(path: Path, value: Any, *, indent: bool = False) -> None:
+    """Replace `path` with `value` so readers never see half a document."""
+    data = orjson.dumps(value, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2) \
+        if indent and not _has_nonfinite(value) else dumps(value)
+    write_bytes_atomic(path, data + b"\n")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(3).hex()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def iter_jsonl(path: Path, on_torn: Callable[[str], None] | None = None) -> Iterator[dict]:
+    """Each JSON object of a JSONL file; a torn or corrupt line is skipped and reported once."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return
+    bad = 0
+    with fh:
+        for raw in fh:
+            if not raw.strip():
+                continue
+            try:
+                row = loads(raw)
+            except ValueError:
+                bad += 1
+                continue
+            if isinstance(row, dict):
+                yield row
+    if bad and on_torn is not None:
+        on_torn(f"{path}: skipped {bad} torn or corrupt line{'s' if bad > 1 else ''}")
+
+
+def last_jsonl_row(path: Path, chunk: int = 65536) -> dict | None:
+    """The last complete, readable object of a JSONL file, reading only its tail."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - chunk))
+            tail = fh.read()
+    except FileNotFoundError:
+        return None
+    for raw in reversed(tail.split(b"\n")):
+        if raw.strip():
+            try:
+                row = loads(raw)
+            except ValueError:
+                continue
+            if isinstance(row, dict):
+                return row
+    return None
+
+
+class AppendFile:
+    """An O_APPEND file written one whole line per write call.
+
+    If a write fails part-way (a full disk), the next line starts on a fresh line so the
+    torn one never swallows it.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        self._needs_newline = _ends_without_newline(path)
+
+    def write_line(self, line: bytes) -> None:
+        data = line + b"\n"
+        if self._needs_newline:
+            data = b"\n" + data
+        try:
+            written = os.write(self.fd, data)
+            while written < len(data):
+                self._needs_newline = True
+                written += os.write(self.fd, data[written:])
+        except OSError as exc:
+            self._needs_newline = True
+            raise StoreError(f"cannot write {self.path.name}: {exc.strerror or exc}") from None
+        self._needs_newline = False
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _ends_without_newline(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) != b"\n"
+    except OSError:
+        return False

@@ -1,0 +1,109 @@
+"""Plain records of runs, with dict round-trips and no I/O.
+
+A `RunRecord` is what every reader sees (the CLI, the query layer, the JSON output): the
+run's attributes, its state as judged when it was read, its config and summary.  Times are
+POSIX seconds (floats) in memory and ISO 8601 strings in JSON output.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+RUNNING, FINISHED, FAILED, KILLED, CRASHED, CORRUPT = (
+    "running", "finished", "failed", "killed", "crashed", "corrupt",
+)
+STATES = (RUNNING, FINISHED, FAILED, KILLED, CRASHED, CORRUPT)
+ENDED_STATES = (FINISHED, FAILED, KILLED, CRASHED)
+
+# Attributes a filter, sort or column may name without a prefix (see query.py).
+ATTRIBUTES = (
+    "id", "name", "state", "project", "entity", "group", "job_type", "tags", "notes",
+    "created", "ended", "runtime", "host", "exit_code", "command",
+)
+
+
+def iso(ts: float | None) -> str | None:
+    """POSIX seconds to an ISO 8601 UTC string with millisecond precision."""
+    if ts is None:
+        return None
+    moment = _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class RunRecord:
+    id: str
+    name: str
+    project: str
+    entity: str
+    state: str
+    created: float
+    dir: str
+    ended: float | None = None
+    heartbeat: float | None = None
+    exit_code: int | None = None
+    host: str = ""
+    pid: int | None = None
+    command: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    group: str | None = None
+    job_type: str | None = None
+    notes: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # why a run reads as corrupt
+
+    @property
+    def runtime(self) -> float | None:
+        """Seconds from start to end, or to the last sign of life for a live or crashed run."""
+        end = self.ended if self.ended is not None else self.heartbeat
+        if end is None:
+            return None
+        return max(0.0, end - self.created)
+
+    @property
+    def command_line(self) -> str:
+        import shlex
+
+        return shlex.join(self.command)
+
+    @property
+    def path(self) -> str:
+        """W&B's run path: entity/project/id."""
+        return f"{self.entity}/{self.project}/{self.id}"
+
+    def attribute(self, key: str) -> Any:
+        """The value of a bare attribute for filtering and sorting (times as POSIX seconds)."""
+        if key == "runtime":
+            return self.runtime
+        if key == "command":
+            return self.command_line
+        return getattr(self, key)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable form used by `--format json`."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "project": self.project,
+            "entity": self.entity,
+            "path": self.path,
+            "state": self.state,
+            "created": iso(self.created),
+            "ended": iso(self.ended),
+            "heartbeat": iso(self.heartbeat),
+            "runtime": None if self.runtime is None else round(self.runtime, 3),
+            "exit_code": self.exit_code,
+            "host": self.host,
+            "pid": self.pid,
+            "command": self.command,
+            "tags": list(self.tags),
+            "group": self.group,
+            "job_type": self.job_type,
+            "notes": self.notes,
+            "config": self.config,
+            "summary": self.summary,
+            "dir": self.dir,
+            **({"problems": self.problems} if self.problems else {}),
+        }
