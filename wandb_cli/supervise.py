@@ -29,6 +29,7 @@ from wandb_cli.store import METADATA, OUTPUT, Store
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 KILL_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL}
+KILLED_EXIT_CODES = {128 + signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGHUP}
 DEFAULT_STOP_TIMEOUT_S = 10.0
 DEFAULT_SYSTEM_INTERVAL_S = 15.0
 MIN_SYSTEM_INTERVAL_S = 0.1
@@ -197,6 +198,8 @@ class Wrapper:
         if self.stop_requested or self.signalled is not None:
             return KILLED if returncode != 0 else (KILLED if self.stop_requested else FINISHED)
         if returncode < 0 and -returncode in KILL_SIGNALS:
+            return KILLED
+        if returncode in KILLED_EXIT_CODES:  # shells and Python handlers exit 128+N on Ctrl+C
             return KILLED
         return FINISHED if returncode == 0 else FAILED
 

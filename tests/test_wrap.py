@@ -1,0 +1,289 @@
+"""The wrapper with real child processes: examples, exit codes, signals, kill -9, output."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, read_jsonl, wbrun_cmd
+
+
+def run_dir_of(store: Path, run_id: str) -> Path:
+    claim = json.loads((store / ".wbrun" / "ids" / run_id).read_text())
+    return store / claim["dir"]
+
+
+def only_run(runs_json) -> dict:
+    runs = runs_json()
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_print_example_becomes_history(wbrun, runs_json, store_dir):
+    result = wbrun("-p", "demo", "-c", "lr=0.02", "-c", "name=adam", "--",
+                   sys.executable, str(EXAMPLES / "train_print.py"), check_code=0)
+    assert "epoch=9" in result.stdout
+    run = only_run(runs_json)
+    assert run["state"] == "finished" and run["exit_code"] == 0
+    assert run["project"] == "demo"
+    assert run["config"] == {"lr": 0.02, "name": "adam"}
+    history = read_jsonl(Path(run["dir"]) / "files" / "wandb-history.jsonl")
+    assert [row["_step"] for row in history] == list(range(10))
+    assert [row["epoch"] for row in history] == list(range(10))
+    printed = [line for line in result.stdout.splitlines() if line.startswith("epoch=")]
+    for row, line in zip(history, printed):
+        assert line == f"epoch={row['epoch']}, accuracy={row['accuracy']:.2f}, loss={row['loss']:.1f}"
+        assert row["_runtime"] >= 0 and row["_timestamp"] > 1.7e9
+    assert run["summary"] == {k: history[-1][k] for k in ("epoch", "accuracy", "loss")}
+    output = (Path(run["dir"]) / "files" / "output.log").read_text()
+    assert output.splitlines() == printed
+    assert "Run history:" in result.stderr and "Run summary:" in result.stderr
+    assert f"/demo/{run['id']}" in result.stderr
+
+
+def test_sdk_example_inside_wrapper_is_one_run(wbrun, runs_json):
+    result = wbrun("-c", "extra=1", "--", sys.executable, str(EXAMPLES / "train.py"), check_code=0)
+    run = only_run(runs_json)
+    assert run["state"] == "finished"
+    assert run["config"] == {"extra": 1, "learning_rate": 0.02, "epochs": 10}
+    history = read_jsonl(Path(run["dir"]) / "files" / "wandb-history.jsonl")
+    assert [row["epoch"] for row in history] == list(range(10))
+    assert set(history[0]) == {"epoch", "accuracy", "loss", "_step", "_runtime", "_timestamp"}
+    assert run["summary"]["loss"] == history[-1]["loss"]
+    # the printed "epoch 3: ..." lines are output only; the SDK owns the history
+    assert "epoch 9:" in result.stdout
+
+
+def test_sdk_example_alone(runs_json):
+    subprocess.run([sys.executable, str(EXAMPLES / "train.py")], check=True, capture_output=True)
+    run = only_run(runs_json)
+    assert run["state"] == "finished" and run["project"] == "examples"
+    assert run["config"] == {"learning_rate": 0.02, "epochs": 10}
+    assert run["summary"]["epoch"] == 9
+    meta = json.loads((Path(run["dir"]) / "files" / "wandb-metadata.json").read_text())
+    assert meta["program"] == sys.executable and meta["python"]
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_exit_code_passes_through(wbrun, runs_json, code):
+    result = wbrun("-q", "--", sys.executable, "-c", f"import sys; sys.exit({code})")
+    assert result.returncode == code
+    assert result.stderr == ""
+    run = only_run(runs_json)
+    assert run["exit_code"] == code
+    assert run["state"] == ("finished" if code == 0 else "failed")
+
+
+def test_death_by_signal_gives_128_plus_n(wbrun, runs_json):
+    result = wbrun("-q", "--", sys.executable, "-c",
+                   "import os, signal; os.kill(os.getpid(), signal.SIGTERM)")
+    assert result.returncode == 128 + signal.SIGTERM
+    assert only_run(runs_json)["state"] == "killed"
+
+
+def test_uncaught_exception_fails_the_run(wbrun, runs_json):
+    result = wbrun("-q", "--", sys.executable, "-c", "raise ValueError('boom')")
+    assert result.returncode == 1
+    assert "ValueError: boom" in result.stderr
+    assert only_run(runs_json)["state"] == "failed"
+
+
+def test_missing_program_is_a_clear_error(wbrun):
+    result = wbrun("-q", "--", "no-such-program-xyz")
+    assert result.returncode == 2
+    assert "cannot run 'no-such-program-xyz'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _start(args: list[str], **kw) -> subprocess.Popen:
+    return subprocess.Popen(wbrun_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)
+
+
+def _wait_for_line(path: Path, needle: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and needle in path.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{needle!r} never appeared in {path}")
+
+
+COUNT_SIGINTS = """
+import signal, sys, time
+count = 0
+def handler(signum, frame):
+    global count
+    count += 1
+    print(f"sigint {count}", flush=True)
+signal.signal(signal.SIGINT, handler)
+print("ready", flush=True)
+deadline = time.time() + 1.5
+while time.time() < deadline:
+    time.sleep(0.05)
+sys.exit(130 if count else 0)
+"""
+
+
+def test_sigint_to_wbrun_reaches_child_once_and_run_is_killed(tmp_path, runs_json, store_dir):
+    proc = _start(["-q", "--id", "sigint01", "--", sys.executable, "-c", COUNT_SIGINTS])
+    out = store_dir
+    _wait_for_line(run_dir_of_wait(out, "sigint01") / "files" / "output.log", "ready")
+    proc.send_signal(signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert stdout.count("sigint") == 1
+    run = only_run(runs_json)
+    assert run["state"] == "killed"
+
+
+def run_dir_of_wait(store: Path, run_id: str, timeout: float = 20.0) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return run_dir_of(store, run_id)
+        except (FileNotFoundError, ValueError, KeyError):
+            time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never appeared")
+
+
+def test_ctrl_c_on_a_terminal_reaches_child_once(tmp_path, runs_json, store_dir):
+    """Under a real pseudo-terminal, Ctrl+C (byte 0x03) is delivered to the child once."""
+    import pty
+
+    pid, master = pty.fork()
+    if pid == 0:  # pragma: no cover - the child execs
+        os.execv(sys.executable, wbrun_cmd("-q", "--id", "ctrlc001", "--", sys.executable, "-c",
+                                           COUNT_SIGINTS.replace("1.5", "3")))
+    output = b""
+    deadline = time.monotonic() + 20
+    sent = False
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if b"ready" in output and not sent:
+            os.write(master, b"\x03")
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    assert os.waitstatus_to_exitcode(status) == 130, output
+    assert output.count(b"sigint") == 1, output
+    assert only_run(runs_json)["state"] == "killed"
+
+
+def test_kill_9_of_wbrun_kills_child_and_run_reads_crashed(tmp_path, runs_json, store_dir):
+    marker = tmp_path / "child.pid"
+    script = (f"import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); "
+              "print('step=1', flush=True); time.sleep(60)")
+    proc = _start(["-q", "--id", "kill9001", "--", sys.executable, "-c", script])
+    run_dir = run_dir_of_wait(store_dir, "kill9001")
+    _wait_for_line(run_dir / "files" / "output.log", "step=1")
+    child_pid = int(marker.read_text())
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _pid_running(child_pid):
+        time.sleep(0.05)
+    assert not _pid_running(child_pid), "the child outlived wbrun"
+    run = only_run(runs_json)
+    assert run["state"] == "crashed"
+    history = read_jsonl(run_dir / "files" / "wandb-history.jsonl")
+    assert history == [{"step": 1, "_step": 0, "_runtime": history[0]["_runtime"],
+                        "_timestamp": history[0]["_timestamp"]}]
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def test_sigterm_to_wbrun_is_forwarded(tmp_path, runs_json, store_dir):
+    script = "import time; print('ready', flush=True); time.sleep(30)"
+    proc = _start(["-q", "--id", "sigterm1", "--", sys.executable, "-c", script])
+    _wait_for_line(run_dir_of_wait(store_dir, "sigterm1") / "files" / "output.log", "ready")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert only_run(runs_json)["state"] == "killed"
+
+
+def test_output_log_collapses_carriage_returns_and_keeps_stderr(wbrun, runs_json):
+    script = ("import sys\n"
+              "for i in range(5): sys.stdout.write(f'\\rprogress {i*25}%'); sys.stdout.flush()\n"
+              "print()\nprint('to stderr', file=sys.stderr)\nsys.stdout.write('no newline')\n")
+    result = subprocess.run(wbrun_cmd("-q", "--", sys.executable, "-c", script), capture_output=True)
+    assert result.returncode == 0
+    assert b"\rprogress 75%\rprogress 100%\n" in result.stdout  # every redraw passed through
+    assert result.stderr == b"to stderr\n"
+    log = (Path(only_run(runs_json)["dir"]) / "files" / "output.log").read_text()
+    assert log.splitlines() == ["progress 100%", "to stderr", "no newline"]
+
+
+def test_no_capture_keeps_printed_metrics_out_of_history(wbrun, runs_json):
+    wbrun("-q", "--no-capture", "--", sys.executable, "-c", "print('loss=1.5')", check_code=0)
+    run = only_run(runs_json)
+    assert run["summary"] == {}
+    assert not (Path(run["dir"]) / "files" / "wandb-history.jsonl").read_text()
+
+
+def test_wbrun_log_from_a_shell_child(wbrun, runs_json):
+    script = "wbrun_log() { \"$PY\" -m wandb_cli log \"$@\"; }; wbrun_log loss=0.5 acc=0.9 && " \
+             "wbrun_log loss=0.25 note=hello && wbrun_log --step 10 loss=0.125"
+    result = wbrun("-q", "--", "bash", "-c", script, env={"PY": sys.executable}, check_code=0)
+    run = only_run(runs_json)
+    history = read_jsonl(Path(run["dir"]) / "files" / "wandb-history.jsonl")
+    assert [(r["_step"], r["loss"]) for r in history] == [(0, 0.5), (1, 0.25), (10, 0.125)]
+    assert history[1]["note"] == "hello"
+    assert run["summary"] == {"loss": 0.125, "acc": 0.9, "note": "hello"}
+    assert result.stderr == ""
+
+
+def test_wbrun_log_outside_a_run_fails_with_2(wbrun):
+    result = wbrun("log", "loss=1")
+    assert result.returncode == 2
+    assert "not inside a run" in result.stderr
+
+
+def test_concurrent_starts_get_distinct_ids_and_names(runs_json):
+    procs = [_start(["-q", "-p", "race", "--", sys.executable, "-c", "pass"]) for _ in range(20)]
+    for proc in procs:
+        proc.communicate(timeout=60)
+        assert proc.returncode == 0
+    runs = runs_json()
+    assert len(runs) == 20
+    assert len({r["id"] for r in runs}) == 20
+    assert len({r["name"] for r in runs}) == 20
+    assert sorted(int(r["name"].rsplit("-", 1)[1]) for r in runs) == list(range(1, 21))
+    assert all(r["state"] == "finished" for r in runs)
+
+
+def test_nan_and_infinity_round_trip_through_the_sdk(tmp_path, runs_json):
+    script = ("import wandb_cli as wandb\n"
+              "run = wandb.init(config={'a': float('nan')})\n"
+              "run.log({'x': float('nan'), 'y': float('inf'), 'z': float('-inf'), 'n': None})\n"
+              "run.finish()\n")
+    subprocess.run([sys.executable, "-c", script], check=True)
+    run = only_run(runs_json)
+    from wandb_cli import jsonio
+
+    history = list(jsonio.iter_jsonl(Path(run["dir"]) / "files" / "wandb-history.jsonl"))
+    assert math.isnan(history[0]["x"]) and history[0]["y"] == math.inf and history[0]["z"] == -math.inf
+    assert history[0]["n"] is None
+    summary = jsonio.read_json(Path(run["dir"]) / "files" / "wandb-summary.json")
+    assert math.isnan(summary["x"]) and summary["y"] == math.inf
+    assert math.isnan(jsonio.read_json(Path(run["dir"]) / "files" / "config.json")["a"])
