@@ -244,6 +244,9 @@ class Store:
             return named[0]
         if named:
             raise self._ambiguous(ref, named)
+        latest = self.root / "latest-run"
+        if ref in ("latest", "latest-run") and latest.is_dir():
+            return self.read(self.root / os.readlink(latest))
         raise RunNotFound(f"no run matches {ref!r} (give an ID, a unique ID prefix or a name)")
 
     def _prefix_matches(self, prefix: str) -> list[Path]:

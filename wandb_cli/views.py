@@ -20,6 +20,7 @@ def overview(record: RunRecord) -> dict[str, Any]:
     except ValueError:
         meta = {}
     series = numeric_series(read_history(record.dir))
+    system = system_summary(record)
     return {
         **record.to_dict(),
         "author": record.entity,
@@ -29,9 +30,21 @@ def overview(record: RunRecord) -> dict[str, Any]:
         "metadata": meta,
         "history": {key: {"min": min(values), "max": max(values), "last": values[-1],
                           "count": len(values)} for key, values in series.items()},
+        "system": {key: dict(zip(("min", "mean", "max"), stats[:3])) for key, stats in system.items()},
         "_series": series,  # for sparklines; dropped from JSON output
+        "_system_series": {key: stats[3] for key, stats in system.items()},
         "files": _files(paths),
     }
+
+
+def system_summary(record: RunRecord) -> dict[str, tuple]:
+    """Per system metric: (min, mean, max, values) over the run's samples."""
+    from wandb_cli.history import numeric_series, read_events
+
+    out = {}
+    for key, values in numeric_series(read_events(record.dir)).items():
+        out[key] = (min(values), sum(values) / len(values), max(values), values)
+    return out
 
 
 def _files(paths: RunPaths) -> list[dict[str, Any]]:
@@ -82,6 +95,11 @@ def print_overview(info: dict[str, Any]) -> None:
         rows = [[key, render.text(sparkline(info["_series"][key])), stats["min"], stats["max"],
                  stats["last"]] for key, stats in sorted(info["history"].items())]
         con.print(render.table(["metric", "", "min", "max", "last"], rows))
+    if info["system"]:
+        con.print(render.section("System"))
+        rows = [[key, render.text(sparkline(info["_system_series"][key])), stats["min"],
+                 stats["mean"], stats["max"]] for key, stats in sorted(info["system"].items())]
+        con.print(render.table(["metric", "", "min", "mean", "max"], rows))
     if info["files"]:
         con.print(render.section("Files"))
         con.print(render.table(["file", "size"], [[f["path"], f["size"]] for f in info["files"]]))
@@ -94,8 +112,9 @@ def _hardware(meta: dict, gpu: Any) -> str | None:
     total = (meta.get("memory") or {}).get("total")
     if total:
         parts.append(f"{total / 2**30:.1f} GiB memory")
-    for device in (gpu.get("devices") if isinstance(gpu, dict) else None) or []:
-        parts.append(str(device.get("name")))
+    for device in (gpu.get("gpuNvidia") if isinstance(gpu, dict) else None) or []:
+        memory = device.get("memoryTotal")
+        parts.append(f"{device.get('name')}" + (f" ({memory / 2**30:.0f} GiB)" if memory else ""))
     return ", ".join(parts) or None
 
 

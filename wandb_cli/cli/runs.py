@@ -98,6 +98,7 @@ def show(
     info = overview(record)
     if fmt == "json":
         info.pop("_series")
+        info.pop("_system_series")
         _print_json(info)
         return
     from wandb_cli.views import print_overview
@@ -115,19 +116,25 @@ def history(
 
     Example: wbrun runs history abc12345 --format csv
     """
-    from wandb_cli import render
-    from wandb_cli.history import columns_of, read_history, to_csv
+    from wandb_cli.history import read_history
 
     check_format(fmt, ("table", "json", "csv"))
-    record = open_store(dir).find(run)
-    rows = read_history(record.dir)
+    _print_rows(read_history(open_store(dir).find(run).dir), fmt)
+
+
+def _print_rows(rows: list[dict], fmt: str, *, strip_prefix: str = "") -> None:
+    """History or system rows as a table, JSON or CSV."""
+    from wandb_cli import render
+    from wandb_cli.history import columns_of, to_csv
+
     columns = columns_of(rows)
     if fmt == "json":
         _print_json(rows)
     elif fmt == "csv":
         sys.stdout.write(to_csv(rows, columns))
     else:
-        render.console().print(render.table(columns, [[row.get(c) for c in columns] for row in rows]))
+        headers = [c[len(strip_prefix):] if c.startswith(strip_prefix) else c for c in columns]
+        render.console().print(render.table(headers, [[row.get(c) for c in columns] for row in rows]))
 
 
 @app.command("logs")
@@ -144,3 +151,19 @@ def logs(
 
     record = open_store(dir).find(run)
     print_output(record, raw=raw)
+
+
+@app.command("system")
+def system(
+    run: str = typer.Argument(..., help="Run ID, unique ID prefix or name."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    dir: DirOption = None,
+) -> None:
+    """Print a run's system-metric samples (CPU, memory, disk, network, GPUs).
+
+    Example: wbrun runs system abc12345 --format csv
+    """
+    from wandb_cli.history import read_events
+
+    check_format(fmt, ("table", "json", "csv"))
+    _print_rows(read_events(open_store(dir).find(run).dir), fmt, strip_prefix="system.")
