@@ -264,9 +264,17 @@ class Store:
         return AmbiguousRun(f"{ref!r} matches {len(records)} runs: {listed}{more}")
 
     # --- reading ------------------------------------------------------------------------
-    def iter_runs(self) -> Iterator[RunRecord]:
-        for run_dir in self.run_dirs():
-            yield self.read(run_dir)
+    def iter_runs(self, *, use_index: bool = True) -> Iterator[RunRecord]:
+        """Every run folder's record, through the index (see index.py) unless told not to."""
+        if not use_index:
+            for run_dir in self.run_dirs():
+                yield self.read(run_dir)
+            return
+        from wandb_cli import index
+
+        now, stale_after = self.clock(), heartbeat_timeout(self.env)
+        for run_dir, raw in index.scan(self.root, read_raw):
+            yield record_from_raw(raw, run_dir, host=self.host, now=now, stale_after=stale_after)
 
     def read(self, run_dir: Path) -> RunRecord:
         return read_record(run_dir, host=self.host, now=self.clock(),
@@ -275,6 +283,25 @@ class Store:
 
 def read_record(run_dir: Path, *, host: str, now: float, stale_after: float) -> RunRecord:
     """One run as it stands now; unreadable parts are reported in `problems`, not raised."""
+    return record_from_raw(read_raw(run_dir), run_dir, host=host, now=now, stale_after=stale_after)
+
+
+def record_from_raw(raw: dict, run_dir: Path, *, host: str, now: float,
+                    stale_after: float) -> RunRecord:
+    """A record from a run's raw documents, its state judged now (never cached)."""
+    run, problems = raw["run"], raw.get("problems") or []
+    record = _record_from(run, run_dir, raw["config"], raw["summary"])
+    if problems:
+        record.problems = list(problems)
+        if not run:
+            record.state = CORRUPT
+    elif record.state == RUNNING and is_crashed(run, host=host, now=now, stale_after=stale_after):
+        record.state = CRASHED
+    return record
+
+
+def read_raw(run_dir: Path) -> dict:
+    """A run's three small documents as stored, with a list of what could not be read."""
     paths = RunPaths(run_dir)
     problems: list[str] = []
 
@@ -295,15 +322,8 @@ def read_record(run_dir: Path, *, host: str, now: float, stale_after: float) -> 
         problems.append(f"{RUN_DOC} is not an object")
         run = {}
     config, summary = doc(CONFIG, {}), doc(SUMMARY, {})
-    record = _record_from(run, run_dir, config if isinstance(config, dict) else {},
-                          summary if isinstance(summary, dict) else {})
-    if problems:
-        record.problems = problems
-        if not run:
-            record.state = CORRUPT
-    elif record.state == RUNNING and is_crashed(run, host=host, now=now, stale_after=stale_after):
-        record.state = CRASHED
-    return record
+    return {"run": run, "config": config if isinstance(config, dict) else {},
+            "summary": summary if isinstance(summary, dict) else {}, "problems": problems}
 
 
 def _record_from(run: dict, run_dir: Path, config: dict, summary: dict) -> RunRecord:

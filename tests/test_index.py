@@ -1,0 +1,136 @@
+"""The run index: used when valid, never trusted blindly, rebuilt by itself."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from wandb_cli import index, jsonio
+from wandb_cli.recorder import RunSpec, start_run
+from wandb_cli.store import Store, update_run_doc, RunPaths
+
+
+def make_runs(store: Store, count: int, *, age_s: float = 3600) -> list[str]:
+    """Finished runs whose files/ folders look `age_s` old (outside the racy window)."""
+    ids = []
+    for i in range(count):
+        live = start_run(store, RunSpec(project="p", config={"i": i}), pid=os.getpid(),
+                         recorder="test")
+        live.log({"val_loss": i / 10})
+        live.finish("finished", 0)
+        ids.append(live.id)
+    age(store, age_s)
+    return ids
+
+
+def age(store: Store, seconds: float) -> None:
+    old = time.time() - seconds
+    for run_dir in store.run_dirs():
+        os.utime(run_dir / "files", (old, old))
+
+
+def listed(store: Store) -> dict[str, dict]:
+    return {r.id: r for r in Store(store.root).iter_runs()}
+
+
+@pytest.fixture
+def store(store_dir) -> Store:
+    return Store(store_dir)
+
+
+def test_first_listing_builds_the_index_and_the_second_uses_it(store, monkeypatch):
+    ids = make_runs(store, 5)
+    assert set(listed(store)) == set(ids)
+    assert index.index_path(store.root).exists()
+    reads = []
+    real = __import__("wandb_cli.store", fromlist=["read_raw"]).read_raw
+    monkeypatch.setattr("wandb_cli.store.read_raw", lambda d: reads.append(d) or real(d))
+    assert set(listed(store)) == set(ids)
+    assert reads == []  # every record came from the index
+
+
+def test_a_run_written_by_another_process_shows_up_at_once(store):
+    make_runs(store, 3)
+    listed(store)
+    subprocess.run([sys.executable, "-c", "import wandb_cli as w; r = w.init(id='newrun1'); "
+                    "r.log({'val_loss': 0.5}); r.finish()"], check=True,
+                   env={**os.environ, "WBRUN_DIR": str(store.root)})
+    runs = listed(store)
+    assert "newrun1" in runs and runs["newrun1"].summary == {"val_loss": 0.5}
+
+
+def test_a_changed_run_is_read_again(store):
+    ids = make_runs(store, 3)
+    listed(store)
+    target = store.find(ids[1])
+    script = ("import sys; from wandb_cli.store import RunPaths, update_run_doc, merge_json_doc; "
+              "p = RunPaths(__import__('pathlib').Path(sys.argv[1])); "
+              "update_run_doc(p, lambda d: d.__setitem__('tags', ['changed'])); "
+              "merge_json_doc(p, 'wandb-summary.json', {'val_loss': 42})")
+    subprocess.run([sys.executable, "-c", script, target.dir], check=True)
+    runs = listed(store)
+    assert runs[ids[1]].tags == ["changed"] and runs[ids[1]].summary["val_loss"] == 42
+    assert runs[ids[0]].tags == []
+
+
+def test_a_deleted_run_disappears(store):
+    ids = make_runs(store, 3)
+    listed(store)
+    shutil.rmtree(store.find(ids[0]).dir)
+    assert set(listed(store)) == set(ids[1:])
+
+
+def test_a_corrupt_or_missing_index_is_rebuilt(store):
+    ids = make_runs(store, 4)
+    listed(store)
+    path = index.index_path(store.root)
+    path.write_bytes(b"\x00garbage{{{\n[1,2\n")
+    assert set(listed(store)) == set(ids)
+    assert jsonio.loads(path.read_bytes().splitlines()[0]) == {"format": index.FORMAT}
+    path.unlink()
+    assert set(listed(store)) == set(ids)
+    assert path.exists()
+
+
+def test_a_stale_entry_with_a_wrong_signature_is_not_used(store):
+    ids = make_runs(store, 2)
+    listed(store)
+    path = index.index_path(store.root)
+    lines = path.read_bytes().splitlines()
+    forged = []
+    for line in lines[1:]:
+        name, sig, raw = jsonio.loads(line)
+        raw["run"]["name"] = "forged"
+        forged.append(jsonio.dumps([name, sig - 1, raw]))
+    path.write_bytes(b"\n".join([lines[0], *forged]) + b"\n")
+    assert all(r.name != "forged" for r in listed(store).values())
+
+
+def test_recent_changes_are_never_cached(store):
+    make_runs(store, 2, age_s=0)  # folders changed just now: inside the racy window
+    listed(store)
+    assert len(index.index_path(store.root).read_bytes().splitlines()) == 1  # header only
+
+
+def test_crash_judgement_is_not_cached(store):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = start_run(store, RunSpec(id="alive1"), pid=child.pid, recorder="test")
+        age(store, 3600)
+        assert listed(store)["alive1"].state == "running"
+    finally:
+        child.kill()
+        child.wait()
+    assert listed(store)[live.id].state == "crashed"
+
+
+def test_iter_runs_without_index_gives_the_same_records(store):
+    make_runs(store, 3)
+    with_index = sorted((r.id, r.name, r.state) for r in store.iter_runs())
+    without = sorted((r.id, r.name, r.state) for r in store.iter_runs(use_index=False))
+    assert with_index == without
