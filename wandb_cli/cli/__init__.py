@@ -9,15 +9,26 @@ from __future__ import annotations
 import os
 import sys
 
-SUBCOMMANDS = ("log", "runs", "artifact", "save", "wrap")
-
 
 def _wants_wrap(argv: list[str]) -> bool:
-    """`wbrun [OPTIONS] -- CMD`: options (and their values) before a `--`, no subcommand."""
-    if "--" not in argv:
+    """`wbrun [OPTIONS] -- CMD`: wrap options (or `--`) first, where subcommands have a name."""
+    if not argv:
         return False
-    head = argv[: argv.index("--")]
-    return not head or (head[0].startswith("-") and head[0] not in ("--help", "-h", "--version"))
+    return argv[0] == "--" or (argv[0].startswith("-") and argv[0] not in ROOT_OPTIONS)
+
+
+ROOT_OPTIONS = ("--help", "-h", "--version", "-V")
+
+
+def _fast_path(argv: list[str]):
+    """The commands that run inside jobs and loops start without Typer (see cli/fast.py)."""
+    if argv[:1] == ["wrap"] or argv[:1] == ["log"] or _wants_wrap(argv):
+        from wandb_cli.cli import fast
+
+        if argv[:1] == ["log"]:
+            return lambda: fast.log_main(argv[1:])
+        return lambda: fast.wrap_main(argv[1:] if argv[:1] == ["wrap"] else argv)
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,14 +38,19 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"wbrun {__version__}")
         return
-    if _wants_wrap(argv):
-        argv = ["wrap", *argv]
+    if argv[:1] == ["__complete"]:  # the shells' Tab: no typer, no rich (wandb_cli/completion.py)
+        from wandb_cli.completion import main as complete
+
+        sys.exit(complete(argv[1:]))
     from wandb_cli.errors import WbrunError
 
     try:
+        fast = _fast_path(argv)
+        if fast is not None:
+            sys.exit(fast())
         from wandb_cli.cli.app import build_app
 
-        build_app()(args=argv, prog_name="wbrun")
+        sys.exit(_run_app(build_app(), argv))
     except WbrunError as exc:
         _fail(exc.render(), int(exc.exit_code))
     except KeyboardInterrupt:
@@ -45,6 +61,28 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("WBRUN_DEBUG") == "1":
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (set WBRUN_DEBUG=1 for a traceback)", 1)
+
+
+def _run_app(app, argv: list[str]) -> int:
+    """The Typer app's exit status; its usage errors become one line and exit 2."""
+    import typer.main
+
+    try:
+        from typer._click import exceptions  # typer >= 0.24 carries its own click
+    except ImportError:
+        from click import exceptions
+    try:
+        status = typer.main.get_command(app).main(args=argv, prog_name="wbrun",
+                                                  standalone_mode=False)
+    except exceptions.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `wbrun` or `wbrun runs`
+            exc.show()
+            return 2
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        _fail(" ".join(exc.format_message().split()) + where, 2)
+    except exceptions.Abort:
+        _fail("aborted", 1)
+    return status if isinstance(status, int) else 0
 
 
 def _fail(message: str, code: int) -> None:

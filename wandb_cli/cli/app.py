@@ -5,19 +5,21 @@ import typer
 
 ROOT_HELP = """Keep Weights & Biases-style runs on the local disk.
 
-Wrap any command as a run:  wbrun [OPTIONS] -- COMMAND [ARGS]...
-(options: see `wbrun wrap --help`).
+\b
+Wrap any command as a run (options: wbrun wrap --help):
+  wbrun [OPTIONS] -- COMMAND [ARGS]...
+Log a step from a shell inside a run (wbrun log --help):
+  wbrun log KEY=VALUE...
 
+\b
 Examples:
-
   wbrun -p mnist -c lr=0.01 -- python train.py
-
   wbrun runs ls --filter 'val_loss <= 1' --sort -accuracy
 """
 
 
 def build_app() -> typer.Typer:
-    from wandb_cli.cli import runs, wrap
+    from wandb_cli.cli import artifact, manage, plot, runs
 
     app = typer.Typer(
         name="wbrun", help=ROOT_HELP, no_args_is_help=True, add_completion=False,
@@ -25,7 +27,10 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_root)
-    wrap.register(app)
+    plot.register(runs.app)
+    manage.register(runs.app)
+    artifact.register(app)
+    artifact.register_runs(runs.app)
     app.add_typer(runs.app, name="runs")
     return app
 

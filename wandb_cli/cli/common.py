@@ -1,54 +1,17 @@
 """Pieces shared by the command modules: option types, opening the store, KEY=VALUE."""
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from wandb_cli.errors import UsageError
+from wandb_cli.cli.values import (  # noqa: F401 - re-exported for the command modules
+    check_format, open_store, parse_pairs, parse_value, stdout_is_tty,
+)
 
 DirOption = Annotated[
     Optional[Path],
     typer.Option("--dir", help="Store root (default ./wandb, or $WBRUN_DIR).", show_default=False),
 ]
 FORMATS_TABLE_JSON_CSV = ("table", "json", "csv")
-
-
-def open_store(dir_option: Path | None):
-    from wandb_cli.store import Store, resolve_root
-
-    return Store(resolve_root(dir_option))
-
-
-def parse_value(raw: str):
-    """A value that parses as JSON is taken as JSON, else as a string."""
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
-def parse_pairs(pairs: list[str], what: str) -> dict:
-    values: dict = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"bad {what} {pair!r}: expected KEY=VALUE")
-        values[key.strip()] = parse_value(raw)
-    return values
-
-
-def check_format(fmt: str, allowed: tuple[str, ...]) -> str:
-    if fmt not in allowed:
-        raise UsageError(f"bad --format {fmt!r}: choose {', '.join(allowed)}")
-    return fmt
-
-
-def stdout_is_tty() -> bool:
-    try:
-        return os.isatty(1)
-    except (OSError, ValueError):
-        return False
