@@ -37,11 +37,24 @@ def load_nvml(nvml: Any = None) -> Any:
     """The given NVML module, else pynvml if importable, else None."""
     if nvml is not None:
         return nvml
+    if not _driver_present():
+        return None
     try:
         import pynvml
     except Exception:  # noqa: BLE001 - no pynvml (or a broken one) just means no GPU metrics
         return None
     return pynvml
+
+
+def _driver_present() -> bool:
+    """On Linux every CUDA/NVML user opens /dev/nvidiactl (WSL2: /dev/dxg); without either,
+    importing pynvml (~20 ms) and probing for its library is skipped."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return True
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/dxg")
 
 
 def init_nvml(nvml: Any) -> list[tuple[int, Any]] | None:
