@@ -9,9 +9,11 @@ Importing this package loads nothing heavy: the SDK module is loaded on first us
 """
 from wandb_cli._version import __version__
 
-__all__ = ["__version__", "init", "log", "finish", "Run", "run", "config", "summary"]
+__all__ = ["__version__", "init", "log", "finish", "save", "log_artifact", "use_artifact", "Run",
+           "run", "config", "summary"]
 
-_SDK_NAMES = ("init", "log", "finish", "Run", "Config", "Summary")
+_SDK_NAMES = ("init", "log", "finish", "save", "log_artifact", "use_artifact", "Run", "Config",
+              "Summary")
 
 
 def __getattr__(name: str):

@@ -53,7 +53,8 @@ __all__ = [
     "FORMAT", "LATEST", "MAX_NAME_CHARS", "ArtifactCorrupt", "ArtifactFile", "ArtifactNotFound",
     "ArtifactSummary", "ArtifactUse", "LogResult", "Manifest", "add_alias", "artifacts_of_run",
     "check_alias", "check_name", "default_target_dir", "get_artifact", "list_artifacts",
-    "log_artifact", "manifest_digest", "parse_ref", "resolve", "runs_artifacts", "show",
+    "log_artifact", "manifest_digest", "parse_ref", "record_consumer", "resolve",
+    "runs_artifacts", "show",
 ]
 
 ALIASES_FILE, CONSUMERS_FILE = "aliases.json", "consumers.json"
@@ -266,14 +267,20 @@ def get_artifact(
     target.mkdir(parents=True, exist_ok=True)
     for entry in manifest.files:
         _place_file(root, manifest, entry, target)
-    if consumer_run is None:
-        return manifest
+    return manifest if consumer_run is None else record_consumer(root, manifest.ref, consumer_run)
+
+
+@store_errors()
+def record_consumer(root: Path, ref: str, run_id: str) -> Manifest:
+    """Record `run_id` as a consumer of the version `ref` names (once); `use_artifact` does
+    this before any download, as W&B does."""
+    manifest = resolve(root, ref)
     state_dir = _name_dir(root, manifest.name)
     with locked(state_dir):
         state = _Name(root, manifest.name)
         runs = state.consumers.setdefault(str(manifest.version), [])
-        if consumer_run not in runs:
-            runs.append(consumer_run)
+        if run_id not in runs:
+            runs.append(run_id)
             write_doc(state_dir / CONSUMERS_FILE, state.consumers)
         return state.manifest(manifest.version)
 

@@ -114,6 +114,7 @@ class Run:
         self._ticker = ticker
         self._sampler = sampler
         self._metadata_thread = metadata_thread
+        self._saver = None  # files.Saver: "live" and "end" saves of a run this process owns
         self._stop_requested = False
         self._finished = live is None
         self._warned_write = False
@@ -171,7 +172,7 @@ class Run:
         self._finished = True
         if state is None:
             state = KILLED if self._stop_requested else (FINISHED if not exit_code else FAILED)
-        for helper in (self._ticker, self._sampler):
+        for helper in (self._ticker, self._sampler, self._saver):
             if helper is not None:
                 helper.stop()
         if self._metadata_thread is not None:
@@ -182,6 +183,27 @@ class Run:
             print(f"wbrun: warning: {exc.render()}", file=sys.stderr)
         if _current is self:
             _current = None
+
+    # --- files and artifacts (sdk_files.py) ---------------------------------------------
+    def save(self, glob_str: str | os.PathLike, base_path: str | os.PathLike | None = None,
+             policy: str = "live") -> list[str]:
+        """Copy files into the run's files/: "now", "end", or "live" (now and on each change)."""
+        from wandb_cli import sdk_files
+
+        return sdk_files.save(self, glob_str, base_path, policy)
+
+    def log_artifact(self, artifact_or_path: Any, name: str | None = None, type: str | None = None,
+                     aliases: list[str] | None = None, **_ignored: Any):
+        """Store a file or folder as a new artifact version produced by this run."""
+        from wandb_cli import sdk_files
+
+        return sdk_files.log_artifact(self, artifact_or_path, name=name, type=type, aliases=aliases)
+
+    def use_artifact(self, artifact_or_name: Any, type: str | None = None, **_ignored: Any):
+        """An artifact version ("N:v1", "N:latest", "N:alias") this run consumes."""
+        from wandb_cli import sdk_files
+
+        return sdk_files.use_artifact(self, artifact_or_name, type=type)
 
     def _on_stop_request(self) -> None:
         import _thread
@@ -247,6 +269,9 @@ def _start(store: Store, spec: RunSpec) -> Run:
     run._ticker = Ticker(live, on_stop=run._on_stop_request)
     run._ticker.start()
     run._sampler = _start_sampler(live)
+    from wandb_cli.files import start_saver
+
+    run._saver = start_saver(live.paths.dir)
     _install_exit_hooks(run)
     return run
 
@@ -326,4 +351,25 @@ def finish(exit_code: int | None = None) -> None:
         _current.finish(exit_code)
 
 
-__all__ = ["Run", "init", "log", "finish", "current", "RUN_DOC"]
+def _run_or_raise(what: str) -> Run:
+    if _current is None:
+        raise WbrunError(f"wandb.{what}() called before wandb.init()")
+    return _current
+
+
+def save(glob_str: str | os.PathLike, base_path: str | os.PathLike | None = None,
+         policy: str = "live") -> list[str]:
+    return _run_or_raise("save").save(glob_str, base_path=base_path, policy=policy)
+
+
+def log_artifact(artifact_or_path: Any, name: str | None = None, type: str | None = None,
+                 aliases: list[str] | None = None, **kwargs: Any):
+    return _run_or_raise("log_artifact").log_artifact(artifact_or_path, name, type, aliases, **kwargs)
+
+
+def use_artifact(artifact_or_name: Any, type: str | None = None, **kwargs: Any):
+    return _run_or_raise("use_artifact").use_artifact(artifact_or_name, type, **kwargs)
+
+
+__all__ = ["Run", "init", "log", "finish", "current", "save", "log_artifact", "use_artifact",
+           "RUN_DOC"]

@@ -23,6 +23,7 @@ from pathlib import Path
 from wandb_cli import jsonio
 from wandb_cli.capture import LineSplitter, OutputRecorder
 from wandb_cli.errors import StoreError, UsageError
+from wandb_cli.files import start_saver
 from wandb_cli.model import FAILED, FINISHED, KILLED
 from wandb_cli.recorder import STOP_REQUEST, LiveRun, RunSpec, Ticker, start_run
 from wandb_cli.store import METADATA, OUTPUT, Store
@@ -137,6 +138,7 @@ class Wrapper:
 
         self.options.spec.command = redact_command(self.argv)
         self.live = start_run(self.store, self.options.spec, pid=os.getpid(), recorder="wrapper")
+        self.saver = start_saver(self.live.paths.dir)  # acts on `wbrun save` live/end requests
         interval = system_interval(self.options.system_interval, self.options.env)
         output_log = jsonio.AppendFile(self.live.paths.file(OUTPUT))
         self.recorder = OutputRecorder(output_log, self._on_metrics if self.options.capture else None,
@@ -176,7 +178,7 @@ class Wrapper:
         return pump.pump(self.recorder)
 
     def _finish(self, state: str, status: int, output_log) -> None:
-        for helper in (getattr(self, "ticker", None), getattr(self, "sampler", None)):
+        for helper in (getattr(self, "ticker", None), getattr(self, "sampler", None), self.saver):
             if helper is not None:
                 helper.stop()
         thread = getattr(self, "metadata_thread", None)

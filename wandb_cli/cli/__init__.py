@@ -80,7 +80,7 @@ def _run_app(app, argv: list[str]) -> int:
             return 2
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         _fail(" ".join(exc.format_message().split()) + where, 2)
-    except exceptions.Abort:
+    except typer.Abort:  # typer >= 0.24 keeps Abort out of its click copy
         _fail("aborted", 1)
     return status if isinstance(status, int) else 0
 

@@ -1,0 +1,202 @@
+"""`wbrun artifact ...` and the SDK's log_artifact/use_artifact, as real processes: versions,
+verification, lineage across wrapped runs, deleting a producer, help and errors."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import python_script
+from wandb_cli.lifecycle import delete_run
+from wandb_cli.store import Store
+
+PY = sys.executable
+NAMES = Path(".wbrun") / "artifacts" / "names"
+
+
+def make_data(folder: Path, files: dict[str, str]) -> Path:
+    for relative, text in files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text)
+    return folder
+
+
+def show_json(wbrun, ref: str) -> dict:
+    return json.loads(wbrun("artifact", "show", ref, "--format", "json", check_code=0).stdout)
+
+
+def tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): p.read_text()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def data() -> Path:
+    return make_data(Path("data"), {"train.csv": "x,y\n1,2\n", "sub/labels.txt": "cat\n"})
+
+
+def test_unchanged_folder_is_one_version_and_a_change_makes_another(wbrun, data, store_dir) -> None:
+    first = wbrun("artifact", "log", "data", "--name", "mnist", "--type", "dataset", check_code=0)
+    assert first.stdout == "logged artifact mnist:v0 (2 files, 12 B)\n"
+    again = wbrun("artifact", "log", "data", "--name", "mnist", "--type", "dataset", check_code=0)
+    assert again.stdout == ("artifact mnist: identical content is already mnist:v0; "
+                            "nothing new stored\n")
+    (data / "train.csv").write_text("x,y\n1,3\n")
+    changed = wbrun("artifact", "log", "data", "--name", "mnist", "--alias", "best",
+                    "--format", "json", check_code=0)
+    made = json.loads(changed.stdout)
+    assert (made["ref"], made["new"], made["aliases"]) == ("mnist:v1", True, ["latest", "best"])
+    assert made["producer_run"] is None  # logged outside any run
+    listed = json.loads(wbrun("artifact", "ls", "--format", "json", check_code=0).stdout)
+    assert [(a["name"], a["versions"], a["aliases"]) for a in listed] == [("mnist", [0, 1], {"best": 1})]
+    table = wbrun("artifact", "ls", check_code=0).stdout
+    assert re.search(r"mnist\s+dataset\s+2\s+v1\s+best:v1\s+12 B", table), table
+
+
+def test_get_verifies_digests_and_refuses_a_tampered_blob(wbrun, data, store_dir) -> None:
+    made = json.loads(wbrun("artifact", "log", "data", "--name", "d", "--format", "json",
+                            check_code=0).stdout)
+    got = wbrun("artifact", "get", "d:v0", "--root", "copy", check_code=0)
+    assert got.stdout == "got d:v0 into copy (2 files, 12 B, verified)\n"
+    assert tree(Path("copy")) == tree(data)
+    wbrun("artifact", "get", "d", check_code=0)  # default folder ./artifacts/NAME:vK
+    assert tree(Path("artifacts/d:v0")) == tree(data)
+    digest = next(f["digest"] for f in made["files"] if f["path"] == "train.csv")
+    blob = store_dir / ".wbrun" / "artifacts" / "blobs" / digest[:2] / digest[2:]
+    os.chmod(blob, 0o644)
+    blob.write_text("x,y\n6,6\n")  # same size, other content
+    bad = wbrun("artifact", "get", "d:v0", "--root", "again")
+    assert bad.returncode == 1, bad.stderr
+    assert "does not match its digest" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (Path("again") / "train.csv").exists()
+
+
+LOG_IN_RUN = 'exec "$PY" -m wandb_cli artifact log data --name d --type dataset'
+GET_IN_RUN = 'exec "$PY" -m wandb_cli artifact get d:v0 --root "got-$WBRUN_RUN_ID"'
+SDK_USE = """
+import wandb_cli as wandb
+run = wandb.init()
+artifact = run.use_artifact("d:latest", type="dataset")
+print("path=" + artifact.download(), "name=" + artifact.name, "version=" + artifact.version)
+"""
+
+
+def run_ids(runs_json) -> list[str]:
+    return [r["id"] for r in sorted(runs_json(), key=lambda r: r["created"])]
+
+
+def test_lineage_of_producer_and_consumers(wbrun, runs_json, data, tmp_path, store_dir) -> None:
+    logged = wbrun("-q", "--", "bash", "-c", LOG_IN_RUN, env={"PY": PY}, check_code=0)
+    assert "logged artifact d:v0" in logged.stdout
+    wbrun("-q", "--", "bash", "-c", GET_IN_RUN, env={"PY": PY}, check_code=0)
+    sdk = wbrun("-q", "--", PY, str(python_script(tmp_path, "use.py", SDK_USE)), check_code=0)
+    producer, cli_consumer, sdk_consumer = run_ids(runs_json)
+    assert f"path={Path.cwd() / 'artifacts' / 'd:v0'} name=d:v0 version=v0" in sdk.stdout
+    assert tree(Path("artifacts/d:v0")) == tree(data) == tree(Path(f"got-{cli_consumer}"))
+    shown = show_json(wbrun, "d:v0")
+    assert shown["producer_run"] == producer
+    assert shown["consumers"] == [cli_consumer, sdk_consumer]
+    assert [f["path"] for f in shown["files"]] == ["sub/labels.txt", "train.csv"]
+    table = wbrun("artifact", "show", "d", check_code=0).stdout
+    assert re.search(rf"produced by\s+{producer} \(\S+\)", table), table
+    assert f"{cli_consumer} (" in table and "train.csv" in table
+
+
+SDK_ALONE = """
+import wandb_cli as wandb
+from wandb_cli.errors import WbrunError
+with wandb.init(project="art") as run:
+    made = run.log_artifact("data", name="d", type="dataset", aliases=["best"])
+    same = run.log_artifact("data", name="d", type="dataset")
+    print("made", made.name, made.new, made.aliases, "same", same.name, same.new)
+    used = wandb.use_artifact("someone/proj/d:best")
+    print("used", used.name, used.producer_run == run.id, sorted(used.files))
+    print("dir", used.download(root="fetched"))
+    try:
+        run.use_artifact("d:v7")
+    except WbrunError as exc:
+        print("missing", exc)
+"""
+
+
+def test_sdk_log_and_use_artifact_alone(wbrun, runs_json, data, tmp_path) -> None:
+    script = python_script(tmp_path, "alone.py", SDK_ALONE)
+    done = subprocess.run([PY, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [run] = runs_json()
+    assert "made d:v0 True ['latest', 'best'] same d:v0 False" in done.stdout
+    assert "used d:v0 True ['sub/labels.txt', 'train.csv']" in done.stdout
+    assert "dir fetched" in done.stdout and tree(Path("fetched")) == tree(data)
+    assert "missing artifact 'd' has no version 'v7' (it has v0)" in done.stdout
+    assert "wbrun: logged artifact d:v0 (2 files, 12 B)" in done.stderr
+    assert "identical content is already d:v0" in done.stderr
+    shown = show_json(wbrun, "d:best")
+    assert shown["producer_run"] == run["id"] and shown["consumers"] == [run["id"]]
+
+
+def test_sdk_log_artifact_inside_a_wrapped_run_names_the_wrapped_run(wbrun, runs_json, data,
+                                                                     tmp_path) -> None:
+    script = python_script(tmp_path, "log.py", "import wandb_cli as wandb\n"
+                           "wandb.init()\nwandb.log_artifact('data', type='dataset')\n")
+    wbrun("-q", "--", PY, str(script), check_code=0)
+    [run] = runs_json()
+    shown = show_json(wbrun, f"run-{run['id']}-data")  # W&B's default name for a bare path
+    assert shown["producer_run"] == run["id"] and shown["type"] == "dataset"
+
+
+def test_deleting_the_producing_run_keeps_the_version(wbrun, runs_json, data, store_dir) -> None:
+    wbrun("-q", "--", "bash", "-c", LOG_IN_RUN, env={"PY": PY}, check_code=0)
+    [producer] = runs_json()
+    store = Store(store_dir)
+    delete_run(store, store.find(producer["id"]))
+    assert runs_json() == []
+    wbrun("artifact", "get", "d:v0", "--root", "after", check_code=0)
+    assert tree(Path("after")) == tree(data)
+    assert f"{producer['id']} (deleted)" in wbrun("artifact", "show", "d:v0", check_code=0).stdout
+
+
+def test_alias_moves_between_versions(wbrun, data) -> None:
+    wbrun("artifact", "log", "data", "--name", "d", check_code=0)
+    (data / "new.txt").write_text("n")
+    wbrun("artifact", "log", "data", "--name", "d", check_code=0)
+    assert wbrun("artifact", "alias", "d:v0", "prod", check_code=0).stdout == "d:prod now names d:v0\n"
+    moved = json.loads(wbrun("artifact", "alias", "d:v1", "prod", "--format", "json",
+                             check_code=0).stdout)
+    assert moved["aliases"] == ["latest", "prod"]
+    assert show_json(wbrun, "d:prod")["version"] == 1
+    assert show_json(wbrun, "d:v0")["aliases"] == []
+
+
+ERRORS = [
+    (["artifact", "get", "nope"], 1, "no artifact named 'nope'"),
+    (["artifact", "show", "d:v9"], 1, "has no version 'v9'"),
+    (["artifact", "show", "d:gold"], 1, "has no alias 'gold'"),
+    (["artifact", "log", "missing-folder", "--name", "x"], 2, "no such file or folder"),
+    (["artifact", "log", "data", "--name", "a/b"], 2, "bad artifact name"),
+    (["artifact", "log", "data", "--name", "d", "--type", "model"], 2, "has type 'dataset'"),
+    (["artifact", "alias", "d:v0", "latest"], 2, "'latest' always names the newest"),
+    (["artifact", "ls", "--format", "xml"], 2, "bad --format"),
+]
+
+
+def test_errors_are_one_line_with_the_right_exit_code(wbrun, data) -> None:
+    wbrun("artifact", "log", "data", "--name", "d", check_code=0)
+    for args, code, message in ERRORS:  # one store for all: each case is one process
+        result = wbrun(*args)
+        assert result.returncode == code, (args, result.stderr)
+        assert result.stderr.startswith("wbrun: error: ") and message in result.stderr, args
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, args
+
+
+@pytest.mark.parametrize("command", [
+    ["artifact", "log"], ["artifact", "get"], ["artifact", "ls"], ["artifact", "show"],
+    ["artifact", "alias"], ["save"], ["runs", "files"],
+])
+def test_every_command_has_a_summary_and_an_example(wbrun, command) -> None:
+    text = wbrun(*command, "--help", check_code=0).stdout
+    assert "Example: wbrun " in text
