@@ -115,6 +115,7 @@ def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> "LiveRun
         doc["tags"] = list(dict.fromkeys([*doc.get("tags", []), *spec.tags]))
 
     doc = update_run_doc(paths, reopen)
+    (paths.dir / STOP_REQUEST).unlink(missing_ok=True)  # meant for the run's previous life
     if spec.config:
         merge_json_doc(paths, CONFIG, spec.config)
     step = _next_step(paths)

@@ -207,9 +207,13 @@ class Run:
 
     def _on_stop_request(self) -> None:
         import _thread
+        import signal
 
         self._stop_requested = True
-        _thread.interrupt_main()
+        try:  # a real SIGINT, as Ctrl+C: it also cuts short a blocking call such as sleep()
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        except (AttributeError, OSError, ValueError):  # no pthread_kill (Windows)
+            _thread.interrupt_main()
 
     def __enter__(self) -> "Run":
         return self
