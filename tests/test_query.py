@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import math
 import statistics
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -651,22 +650,25 @@ def test_format_key_reads_back(scope, path):
     assert (key.scope, key.path) == (expected_scope, tuple(path))
 
 
-# -- speed ---------------------------------------------------------------------------------
+# -- a large set (timings live in benchmarks/, not here) ----------------------------------
 @pytest.mark.slow
-def test_filtering_100k_runs_is_fast():
+def test_filtering_100k_runs_matches_a_plain_python_check():
     runs = [make_run(f"r{i}", created=NOV1 + i, ended=NOV1 + i + (i % 7200),
                      state=("finished", "crashed")[i % 2], tags=["gpu"] if i % 3 else [],
                      config={"lr": i / 1e5, "opt": {"name": ("adam", "sgd")[i % 2]}},
                      summary={"val_loss": (i % 100) / 50})
             for i in range(100_000)]
-    start = time.perf_counter()
     kept = query.select_runs(
         runs, filter_expr="val_loss <= 1 and (state = finished or tags = gpu) and not "
                           "config.opt.name = sgd and runtime > 10m and name =~ '8$'",
         sort=["-val_loss"], tz=UTC)
-    elapsed = time.perf_counter() - start
-    assert kept and all(r.summary["val_loss"] <= 1 and r.name.endswith("8") for r in kept)
-    assert elapsed < 3.0, elapsed
+    expected = [r for r in runs
+                if r.summary["val_loss"] <= 1 and (r.state == "finished" or "gpu" in r.tags)
+                and r.config["opt"]["name"] != "sgd" and r.ended - r.created > 600
+                and r.name.endswith("8")]
+    expected.sort(key=lambda r: -r.summary["val_loss"])
+    assert len(expected) > 1000
+    assert [r.id for r in kept] == [r.id for r in expected]
 
 
 def test_select_runs_resolves_sort_keys_over_all_runs():

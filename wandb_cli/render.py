@@ -5,19 +5,18 @@ markup, so `[bold]` in a run name prints as `[bold]` and no escape sequence gets
 """
 from __future__ import annotations
 
-import datetime as _dt
-import math
 import sys
 from typing import Any, Iterable
 
+from wandb_cli.runs_table import Fitted, fmt_duration, fmt_time, fmt_value  # noqa: F401
 from wandb_cli.textsafe import printable
 
 
-def console(stderr: bool = False):
+def console(stderr: bool = False, width: int | None = None):
     from rich.console import Console
 
     return Console(file=sys.stderr if stderr else sys.stdout, highlight=False, markup=False,
-                   emoji=False, soft_wrap=False)
+                   emoji=False, soft_wrap=False, width=width)
 
 
 def text(value: Any, style: str | None = None):
@@ -28,43 +27,6 @@ def text(value: Any, style: str | None = None):
 
 STATE_STYLES = {"running": "cyan", "finished": "green", "failed": "red", "killed": "yellow",
                 "crashed": "magenta", "corrupt": "red"}
-
-
-def fmt_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return f"{value:.6g}"
-    if isinstance(value, (dict, list)):
-        from wandb_cli import jsonio
-
-        return jsonio.dumps(value).decode("utf-8", "replace")
-    return str(value)
-
-
-def fmt_time(ts: float | None) -> str:
-    if ts is None:
-        return ""
-    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
 
 
 def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], *, title: str | None = None,
@@ -107,3 +69,29 @@ def section(title: str):
     from rich.rule import Rule
 
     return Rule(text(title, "bold"), align="left")
+
+
+def fitted_table(fitted: Fitted):
+    """A `runs_table.Fitted` as a Rich table: widths fixed, one line per row, cells already
+    cropped by the core, so Rich neither wraps nor re-crops them."""
+    from rich import box
+    from rich.table import Table
+
+    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column, header, width in zip(fitted.columns, fitted.headers, fitted.widths):
+        grid.add_column(text(header), width=width, no_wrap=True, overflow="crop",
+                        justify="right" if column.align == "right" else "left")
+    state_columns = [column.style == "state" for column in fitted.columns]
+    for row in fitted.rows():
+        grid.add_row(*(state_text(cell) if is_state else text(cell)
+                       for cell, is_state in zip(row, state_columns)))
+    return grid
+
+
+def print_fitted(fitted: Fitted) -> None:
+    """The table, then a dim footer naming the columns that did not fit."""
+    con = console(width=max(fitted.total_width, fitted.width or 0, 1))
+    con.print(fitted_table(fitted))
+    footer = fitted.footer()
+    if footer:
+        con.print(text(footer, "dim"))

@@ -1,20 +1,29 @@
-"""What `runs show` and `runs logs` present, built from the store (render.py draws it)."""
+"""What `runs show`, `runs logs` and the history column of `runs ls` present, read from the
+store (render.py draws it).
+
+Invariant: program output is shown whole lines at a time, through `terminal_safe_output`
+unless --raw, so an escape sequence is never cut in two and cannot drive the terminal;
+`--follow` ends only after the run has been seen ended and a read then found no new bytes.
+"""
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from wandb_cli import jsonio
-from wandb_cli.model import RunRecord, iso
-from wandb_cli.store import METADATA, OUTPUT, RunPaths
+from wandb_cli.errors import UsageError
+from wandb_cli.model import RUNNING, RunRecord, iso
+from wandb_cli.store import METADATA, OUTPUT, RunPaths, Store
 
 
 def overview(record: RunRecord) -> dict[str, Any]:
     """The facts W&B's Overview tab shows, as one JSON-able dict."""
     from wandb_cli.history import numeric_series, read_history
 
-    paths = RunPaths(__import__("pathlib").Path(record.dir))
+    paths = RunPaths(Path(record.dir))
     try:
         meta = jsonio.read_json(paths.file(METADATA), {}) or {}
     except ValueError:
@@ -102,7 +111,17 @@ def print_overview(info: dict[str, Any]) -> None:
         con.print(render.table(["metric", "", "min", "mean", "max"], rows))
     if info["files"]:
         con.print(render.section("Files"))
-        con.print(render.table(["file", "size"], [[f["path"], f["size"]] for f in info["files"]]))
+        con.print(render.table(["file", "size"],
+                               [[f["path"], fmt_size(f["size"])] for f in info["files"]]))
+
+
+def fmt_size(size: int) -> str:
+    """Bytes as B, KiB, MiB or GiB, three significant figures."""
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size} {unit}" if unit == "B" else f"{size:.3g} {unit}"
+        size /= 1024
+    return f"{size:.3g} GiB"
 
 
 def _hardware(meta: dict, gpu: Any) -> str | None:
@@ -118,19 +137,79 @@ def _hardware(meta: dict, gpu: Any) -> str | None:
     return ", ".join(parts) or None
 
 
+def _output_writer(*, raw: bool) -> Callable[[bytes], None]:
+    from wandb_cli.textsafe import terminal_safe_output
+
+    keep_colors = os.isatty(1) and not os.environ.get("NO_COLOR")
+    out = sys.stdout.buffer
+
+    def write(data: bytes, *, flush: bool = False) -> None:
+        out.write(data if raw else terminal_safe_output(data, keep_colors=keep_colors))
+        if flush:
+            out.flush()
+
+    return write
+
+
 def print_output(record: RunRecord, *, raw: bool) -> None:
     """output.log to stdout: exact bytes with --raw; else colours kept on a terminal and all
     other escape sequences removed, so a program's output cannot drive the terminal now."""
-    from wandb_cli.textsafe import terminal_safe_output
-
-    path = RunPaths(__import__("pathlib").Path(record.dir)).file(OUTPUT)
-    keep_colors = os.isatty(1) and not os.environ.get("NO_COLOR")
+    path = RunPaths(Path(record.dir)).file(OUTPUT)
+    write = _output_writer(raw=raw)
     try:
         fh = open(path, "rb")
     except FileNotFoundError:
         return
-    out = sys.stdout.buffer
     with fh:
         for line in fh:  # whole lines, so an escape sequence is never cut in two
-            out.write(line if raw else terminal_safe_output(line, keep_colors=keep_colors))
-    out.flush()
+            write(line)
+    sys.stdout.flush()
+
+
+def follow_output(store: Store, record: RunRecord, *, raw: bool, poll_s: float = 0.2,
+                  sleep: Callable[[float], None] = time.sleep) -> None:
+    """output.log, then every byte appended to it, until the run is no longer running and
+    the file has nothing new (the state is read before the file, so nothing is missed)."""
+    path = RunPaths(Path(record.dir)).file(OUTPUT)
+    write = _output_writer(raw=raw)
+    offset, pending = 0, b""
+    while True:
+        running = store.read(Path(record.dir)).state == RUNNING
+        chunk = _read_from(path, offset)
+        offset += len(chunk)
+        lines_end = (pending + chunk).rfind(b"\n") + 1
+        if lines_end:
+            write((pending + chunk)[:lines_end], flush=True)
+        pending = (pending + chunk)[lines_end:]
+        if not chunk and not running:
+            break
+        if not chunk:
+            sleep(poll_s)
+    if pending:
+        write(pending, flush=True)
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read()
+    except FileNotFoundError:
+        return b""
+
+
+def history_sparks(records: Sequence[RunRecord], key: str, *, width: int = 16) -> list[str]:
+    """One sparkline per run of `key`'s logged history (read only for these runs)."""
+    from wandb_cli.history import read_history
+    from wandb_cli.query_parse import parse_key
+    from wandb_cli.query_values import MISSING, lookup
+    from wandb_cli.textsafe import sparkline
+
+    parsed = parse_key(key)
+    if parsed.scope not in (None, "summary"):
+        raise UsageError(f"--spark draws a metric's logged history; {key!r} is not a metric")
+    lines = []
+    for record in records:
+        values = (lookup(row, parsed.path) for row in read_history(record.dir))
+        lines.append(sparkline([v for v in values if v is not MISSING], width))
+    return lines

@@ -1,0 +1,131 @@
+"""The table core of `runs ls`: cropping, fitting to a width, default columns, grouping rows."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wandb_cli import compare, group_table, runs_table
+from wandb_cli.errors import UsageError
+from wandb_cli.model import RunRecord
+from wandb_cli.query import group_runs
+from wandb_cli.runs_table import Column, cell_width, crop, fit
+
+
+def run(run_id: str, **fields) -> RunRecord:
+    values = dict(id=run_id, name=f"run-{run_id}", project="p", entity="me", state="finished",
+                  created=1_790_000_000.0 + len(run_id), dir=f"/s/{run_id}")
+    values.update(fields)
+    return RunRecord(**values)
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("start", "…efghij"), ("middle", "abc…hij"), ("end", "abcdef…"),
+])
+def test_crop_modes(mode, expected):
+    assert crop("abcdefghij", 7, mode) == expected
+    assert crop("abcdefghij", 10, mode) == "abcdefghij"
+
+
+def test_crop_counts_wide_characters_as_two_cells():
+    assert cell_width("日本語") == 6
+    assert crop("日本語テキスト", 7, "end") == "日本語…"
+    assert cell_width(crop("日本語テキスト", 6, "middle")) <= 6
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40), st.integers(min_value=0, max_value=30),
+       st.sampled_from(runs_table.CROP_MODES))
+def test_crop_never_exceeds_the_width(text, width, mode):
+    cut = crop(text, width, mode)
+    assert cell_width(cut) <= width or cell_width(text) <= width
+    if cell_width(text) <= width:
+        assert cut == text
+    elif width > 1:
+        assert cut.count("…") >= 1
+        if mode == "end":
+            assert text.startswith(cut[:-1])
+        if mode == "start":
+            assert text.endswith(cut[1:])
+
+
+columns_strategy = st.lists(
+    st.tuples(st.text(alphabet="abcxyz", min_size=1, max_size=12),
+              st.lists(st.text(alphabet="abc日-", max_size=30), min_size=3, max_size=3),
+              st.integers(min_value=0, max_value=100), st.booleans()),
+    min_size=1, max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(columns_strategy, st.integers(min_value=20, max_value=200))
+def test_fit_stays_within_the_width_and_drops_lowest_priority(specs, width):
+    columns = [Column(f"k{i}", header, cells, cells, priority,
+                      shrink_to=6 if shrinks else None)
+               for i, (header, cells, priority, shrinks) in enumerate(specs)]
+    fitted = fit(columns, width)
+    if len(fitted.columns) > 1 or fitted.columns[0].minimum <= width:
+        assert fitted.total_width <= width
+        for row in [fitted.headers, *fitted.rows()]:
+            assert all(cell_width(c) <= w for c, w in zip(row, fitted.widths))
+    kept = [c.priority for c in fitted.columns]
+    assert all(h.priority <= min(kept) for h in fitted.hidden)
+    assert len(fitted.columns) + len(fitted.hidden) == len(columns)
+    assert [c.key for c in fitted.columns] == [c.key for c in columns if c in fitted.columns]
+
+
+def test_fit_without_a_width_keeps_everything_at_natural_width():
+    column = Column("name", "name", ["x" * 100], ["x" * 100], 1, shrink_to=10, cap=80)
+    fitted = fit([column], None)
+    assert fitted.widths == [80] and fitted.footer() is None
+
+
+def test_footer_counts_hidden_columns():
+    columns = [Column(f"c{i}", f"col{i}", ["v" * 10], ["v"], 10 - i) for i in range(6)]
+    fitted = fit(columns, 30)
+    assert [c.key for c in fitted.columns] == ["c0", "c1"]
+    assert fitted.footer() == "4 columns hidden (see --colum…"  # cut to the 30 columns
+    assert fit(columns, 300).footer() is None
+
+
+def test_default_columns_prefer_shared_metrics_and_add_sort_keys():
+    runs = [run("a", summary={"loss": 1, "acc": 0.5, "_step": 3, "note": "x"}),
+            run("b", summary={"loss": 2}), run("c", config={"lr": 0.1}, tags=["t"])]
+    keys = [key for key, _h, _p in runs_table.default_keys(runs, sort=["-lr"])]
+    assert keys == ["id", "name", "state", "lr", "tags", "created", "runtime",
+                    "summary.loss", "summary.acc"]
+
+
+def test_split_keys_keeps_quoted_commas():
+    assert runs_table.split_keys("id, name,summary.`a,b`,") == ["id", "name", "summary.`a,b`"]
+    with pytest.raises(UsageError):
+        runs_table.split_keys(" , ")
+
+
+def test_select_narrows_then_limits():
+    runs = [run(str(i), project="p" if i % 2 else "q", summary={"v": i}) for i in range(10)]
+    chosen, total = runs_table.select(runs, project="p", filter_expr="v > 2", sort=["v"],
+                                      limit=2)
+    assert [r.id for r in chosen] == ["3", "5"] and total == 4
+    assert runs_table.limit_note(2, 4, 2) == "showing 2 of 4 runs (--limit 2; raise it to see more)"
+    assert runs_table.limit_note(4, 4, 9) is None
+
+
+def test_group_stat_cells():
+    runs = [run("a", config={"o": "x"}, summary={"loss": 1.0}, ended=1_790_000_061.0),
+            run("bb", config={"o": "x"}, summary={"loss": 3.0}), run("ccc", summary={"loss": 5})]
+    stats = group_table.stat_columns(runs_table.run_columns(runs), ["config.o"])
+    assert [c.key for c in stats] == ["runtime", "summary.loss"]
+    groups = group_runs(runs, ["config.o"], stats=[c.key for c in stats], spark="summary.loss")
+    columns = group_table.group_columns(groups, ["config.o"], stats, dist_key="summary.loss")
+    by_key = {c.key: c.cells for c in columns}
+    assert by_key["config.o"] == ["x", "(none)"] and by_key["count"] == ["2", "1"]
+    assert by_key["summary.loss"] == ["2 (1–3)", "5"] and by_key["runtime"] == ["1m00s", ""]
+    spread = group_table.group_columns(groups, ["config.o"], stats, spread="std")
+    assert [c.cells for c in spread if c.key == "summary.loss"] == [["2 ± 1.414", "5"]]
+
+
+def test_compare_rows_treat_types_carefully():
+    a = run("a", config={"n": 1, "flag": True, "x": float("nan")}, summary={"s": 1})
+    b = run("b", config={"n": 1.0, "flag": 1, "x": float("nan")})
+    rows = {row.qualified: row.differs for row in compare.compare_runs([a, b])}
+    assert rows == {"config.flag": True, "summary.s": True, "config.n": False, "config.x": False}
