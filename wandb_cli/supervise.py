@@ -139,6 +139,7 @@ class Wrapper:
         self.options.spec.command = redact_command(self.argv)
         self.live = start_run(self.store, self.options.spec, pid=os.getpid(), recorder="wrapper")
         self.saver = start_saver(self.live.paths.dir)  # acts on `wbrun save` live/end requests
+        self._forget_earlier_sdk()
         interval = system_interval(self.options.system_interval, self.options.env)
         output_log = jsonio.AppendFile(self.live.paths.file(OUTPUT))
         self.recorder = OutputRecorder(output_log, self._on_metrics if self.options.capture else None,
@@ -186,8 +187,9 @@ class Wrapper:
             thread.join(timeout=10)
         try:
             self.live.finish(state, status)
-        except StoreError as exc:
-            self._warn(exc.render())
+        except StoreError as exc:  # said even after an earlier warning: it changes the state
+            print(f"wbrun: warning: {exc.render()}; the run's end was not recorded, so it will "
+                  f"read as crashed (exit code {status})", file=sys.stderr)
         if output_log is not None:
             output_log.close()
         if not self.options.quiet:
@@ -217,6 +219,15 @@ class Wrapper:
             self.live.append_step(metrics)
         except StoreError as exc:
             self._warn(exc.render())
+
+    def _forget_earlier_sdk(self) -> None:
+        """A resumed run's marker is from an earlier program: this one may only print metrics."""
+        from wandb_cli.sdk import SDK_ATTACHED
+
+        try:
+            os.unlink(self.live.paths.dir / SDK_ATTACHED)
+        except FileNotFoundError:
+            pass
 
     def _warn(self, message: str) -> None:
         if self.live.write_error is None:
