@@ -105,6 +105,12 @@ def test_lineage_of_producer_and_consumers(wbrun, runs_json, data, tmp_path, sto
     table = wbrun("artifact", "show", "d", check_code=0).stdout
     assert re.search(rf"produced by\s+{producer} \(\S+\)", table), table
     assert f"{cli_consumer} (" in table and "train.csv" in table
+    produced = json.loads(wbrun("runs", "show", producer, "-f", "json", check_code=0).stdout)
+    consumed = json.loads(wbrun("runs", "show", sdk_consumer, "-f", "json", check_code=0).stdout)
+    assert [a["ref"] for a in produced["artifacts"]["outputs"]] == ["d:v0"]
+    assert consumed["artifacts"] == {"inputs": [{"ref": "d:v0", "type": "dataset",
+                                                 "size": shown["size"]}], "outputs": []}
+    assert "Artifacts: outputs" in wbrun("runs", "show", producer, check_code=0).stdout
 
 
 SDK_ALONE = """

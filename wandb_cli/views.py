@@ -43,7 +43,15 @@ def overview(record: RunRecord) -> dict[str, Any]:
         "_series": series,  # for sparklines; dropped from JSON output
         "_system_series": {key: stats[3] for key, stats in system.items()},
         "files": _files(paths),
+        "artifacts": _lineage(record),
     }
+
+
+def _lineage(record: RunRecord) -> dict[str, list[dict]]:
+    """The artifact versions the run used (inputs) and made (outputs)."""
+    from wandb_cli.files import run_lineage
+
+    return run_lineage(Path(record.dir).parent, record.id)
 
 
 def system_summary(record: RunRecord) -> dict[str, tuple]:
@@ -113,6 +121,12 @@ def print_overview(info: dict[str, Any]) -> None:
         con.print(render.section("Files"))
         con.print(render.table(["file", "size"],
                                [[f["path"], fmt_size(f["size"])] for f in info["files"]]))
+    for role in ("inputs", "outputs"):
+        used = info["artifacts"][role]
+        if used:
+            con.print(render.section(f"Artifacts: {role}"))
+            con.print(render.table(["artifact", "type", "size"],
+                                   [[a["ref"], a["type"], fmt_size(a["size"])] for a in used]))
 
 
 def fmt_size(size: int) -> str:
