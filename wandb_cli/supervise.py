@@ -105,16 +105,25 @@ def _child_setup(controlling_tty: bool):
     return setup
 
 
-def _set_parent_death_signal() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
+_prctl = None
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort; the heartbeat still marks the run
-        pass
+
+def load_prctl() -> None:
+    """Find libc's prctl in the parent: loading ctypes between fork and exec would cost every
+    start several milliseconds (and is not async-signal-safe)."""
+    global _prctl
+    if _prctl is None and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except Exception:  # noqa: BLE001 - best effort; the heartbeat still marks the run
+            _prctl = False
+
+
+def _set_parent_death_signal() -> None:
+    if _prctl:
+        _prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 class Wrapper:
@@ -161,6 +170,7 @@ class Wrapper:
         self.metadata_thread = threading.Thread(
             target=write_metadata, args=(self.live, self.argv), daemon=True)
         use_pty = os.isatty(sys.stdout.fileno()) and sys.platform != "win32"
+        load_prctl()
         try:
             if use_pty:
                 pump = PtyPump(self.argv, env)
