@@ -336,3 +336,14 @@ def test_any_history_renders_within_bounds_and_as_valid_svg(runs, log_y, window,
     assert all(display_width(line) <= max(width, chart_term.MIN_WIDTH) for line in text.splitlines())
     root = ET.fromstring(chart_svg.render_svg([panel]))
     assert len(_paths(root, "series")) == len(runs)
+
+
+def test_axes_survive_extreme_values_found_by_hypothesis():
+    """Regressions: a log axis padded past 1e308, and a span below float resolution."""
+    from wandb_cli.chart_axes import log_ticks, nice_ticks
+
+    ticks = log_ticks(253.0, 309.7, 5)
+    assert ticks and all(math.isfinite(10.0 ** position) for position, _ in ticks)
+    tiny = nice_ticks(0.0, 5e-324, 5)  # raised "math domain error" before
+    assert all(0.0 <= position <= 5e-324 for position, _ in tiny)
+    assert [label for _, label in nice_ticks(0.0, 1.0, 5)][:2] == ["0", "0.2"]

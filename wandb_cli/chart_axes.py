@@ -69,7 +69,10 @@ def _span(values: Iterable[float]) -> tuple[float, float]:
 
 def _nice_step(span: float, target: int) -> float:
     """The round step (1, 2 or 5 times a power of ten) whose tick count is nearest `target`."""
-    magnitude = 10 ** math.floor(math.log10(span / max(target, 1)))
+    ratio = span / max(target, 1)
+    if not (ratio > 0 and math.isfinite(ratio)):  # a span below float resolution
+        return span if span > 0 and math.isfinite(span) else 1.0
+    magnitude = 10 ** math.floor(math.log10(ratio))
     return min((m * magnitude for m in (1, 2, 5, 10)), key=lambda step: abs(span / step - target))
 
 
@@ -90,8 +93,11 @@ def log_ticks(lo: float, hi: float, target: int) -> list[tuple[float, str]]:
     first, last = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
     if last > first:
         every = max(1, math.ceil((last - first + 1) / max(target, 1)))
-        exps = [e for e in range(first, last + 1) if e % every == 0]
+        # 10.0**e must stay a finite float (the padding around huge values can pass 1e308)
+        exps = [e for e in range(max(first, -307), min(last, 308) + 1) if e % every == 0]
         return [(float(e), format_number(10.0**e)) for e in exps]
+    if hi > 308:
+        return []
     ticks = nice_ticks(10**lo, 10**hi, target)
     return [(math.log10(v), label) for v, label in ticks if v > 0]
 
