@@ -338,11 +338,12 @@ def read_record(run_dir: Path, *, host: str, now: float, stale_after: float) -> 
 def record_from_raw(raw: dict, run_dir: Path, *, host: str, now: float,
                     stale_after: float) -> RunRecord:
     """A record from a run's raw documents, its state judged now (never cached)."""
-    run, problems = raw["run"], raw.get("problems") or []
+    run, mistyped = _checked(raw["run"])
+    problems = [*(raw.get("problems") or []), *mistyped]
     record = _record_from(run, run_dir, raw["config"], raw["summary"])
     if problems:
-        record.problems = list(problems)
-        if not run:
+        record.problems = problems
+        if not run or mistyped:
             record.state = CORRUPT
     elif record.state == RUNNING and is_crashed(run, host=host, now=now, stale_after=stale_after):
         record.state = CRASHED
@@ -375,6 +376,27 @@ def read_raw(run_dir: Path) -> dict:
             "summary": summary if isinstance(summary, dict) else {}, "problems": problems}
 
 
+_NUMBER = (int, float)
+_OPTIONAL = type(None)
+RUN_DOC_TYPES = {
+    "id": (str,), "name": (str,), "project": (str,), "entity": (str,), "state": (str,),
+    "created": _NUMBER, "ended": (*_NUMBER, _OPTIONAL), "heartbeat": (*_NUMBER, _OPTIONAL),
+    "exit_code": (int, _OPTIONAL), "host": (str,), "pid": (int, _OPTIONAL),
+    "command": (list,), "tags": (list,), "group": (str, _OPTIONAL),
+    "job_type": (str, _OPTIONAL), "notes": (str, _OPTIONAL),
+}
+
+
+def _checked(run: dict) -> tuple[dict, list[str]]:
+    """The run document without fields of the wrong type, and a problem for each one."""
+    wrong = [key for key, types in RUN_DOC_TYPES.items()
+             if key in run and (not isinstance(run[key], types) or isinstance(run[key], bool))]
+    if not wrong:
+        return run, []
+    return ({k: v for k, v in run.items() if k not in wrong},
+            [f"{RUN_DOC}: {key} has the wrong type ({type(run[key]).__name__})" for key in wrong])
+
+
 def _record_from(run: dict, run_dir: Path, config: dict, summary: dict) -> RunRecord:
     fallback_id = run_dir.name.rsplit("-", 1)[-1]
     return RunRecord(
@@ -390,8 +412,8 @@ def _record_from(run: dict, run_dir: Path, config: dict, summary: dict) -> RunRe
         exit_code=run.get("exit_code"),
         host=str(run.get("host") or ""),
         pid=run.get("pid"),
-        command=list(run.get("command") or []),
-        tags=list(run.get("tags") or []),
+        command=[str(arg) for arg in run.get("command") or []],
+        tags=[str(tag) for tag in run.get("tags") or []],
         group=run.get("group"),
         job_type=run.get("job_type"),
         notes=run.get("notes"),

@@ -9,8 +9,8 @@ import typer
 from wandb_cli.cli.common import DirOption, check_format, open_store
 from wandb_cli.errors import UsageError
 
-app = typer.Typer(help="List, inspect and manage runs.", no_args_is_help=True,
-                  rich_markup_mode=None)
+app = typer.Typer(help="List, inspect and manage runs.\n\nExample: wbrun runs show latest",
+                  no_args_is_help=True, rich_markup_mode=None)
 
 
 def _print_json(value, *, lines: bool = False) -> None:
@@ -77,7 +77,19 @@ def _load_runs(store, *, deleted: bool) -> list:
         from wandb_cli.lifecycle import iter_trash
 
         return list(iter_trash(store))
-    return list(store.iter_runs())
+    records = list(store.iter_runs())
+    _warn_damaged(records)
+    return records
+
+
+def _warn_damaged(records: list) -> None:
+    """One stderr line per run that could not be read whole; the listing goes on."""
+    from wandb_cli.textsafe import printable
+
+    for record in records:
+        if record.problems:
+            print(f"wbrun: warning: run {printable(record.id)} ({record.state}): "
+                  f"{printable('; '.join(record.problems))}", file=sys.stderr)
 
 
 def _note_limit(rows: list, total: int, limit: Optional[int]) -> None:
