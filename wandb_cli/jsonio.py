@@ -4,13 +4,15 @@ Invariants: documents are replaced whole (write a temporary file beside, then re
 reader sees the old or the new version, never half of one, and a full disk leaves the old one.
 Lines are appended whole with one write; a reader skips a torn last line.  NaN and
 +/-Infinity are written as the tokens `NaN`, `Infinity`, `-Infinity` (as Python's json and
-W&B do) and read back as floats, never as null.
+W&B do) and read back as floats, never as null; integers of any size read back as integers.
+Files are created with the user's umask, but never writable by others.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -19,6 +21,8 @@ import orjson
 from wandb_cli.errors import StoreError
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+# The user's umask decides, except that no one else may ever write (even under umask 0).
+FILE_MODE = 0o664
 
 
 def _default(value: Any) -> Any:
@@ -81,11 +85,18 @@ def dumps(value: Any) -> bytes:
     return out
 
 
+# orjson reads an integer beyond 64 bits as a float, silently; 20 digits in a row may be one.
+_LONG_DIGITS, _LONG_DIGITS_TEXT = re.compile(rb"\d{20}"), re.compile(r"\d{20}")
+
+
 def loads(data: bytes | str) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)  # NaN/Infinity tokens and escaped lone surrogates
+    long_digits = _LONG_DIGITS if isinstance(data, bytes) else _LONG_DIGITS_TEXT
+    if not long_digits.search(data):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)  # NaN/Infinity tokens, escaped lone surrogates, big integers
 
 
 def read_json(path: Path, default: Any = None) -> Any:
@@ -107,7 +118,7 @@ def write_json_atomic(path: Path, value: Any, *, indent: bool = False) -> None:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(3).hex()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
             view = memoryview(data)
             while view:
@@ -175,7 +186,7 @@ class AppendFile:
 
     def __init__(self, path: Path):
         self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
         self._needs_newline = _ends_without_newline(path)
 
     def write_line(self, line: bytes) -> None:

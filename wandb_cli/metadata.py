@@ -19,6 +19,9 @@ _SECRET_NAME = r"(?:api[-_]?key|apikey|password|passwd|pwd|secret|token|auth|cre
 _FLAG_ONLY = re.compile(rf"--?[\w-]*{_SECRET_NAME}[\w-]*\Z", re.IGNORECASE)
 _WITH_VALUE = re.compile(rf"(-{{0,2}}[\w.-]*{_SECRET_NAME}[\w.-]*\s*[=:])(.+)\Z", re.IGNORECASE | re.DOTALL)
 _URL_CREDENTIALS = re.compile(r"([a-zA-Z][\w+.-]*://[^/\s:@]*):[^@\s/]*@")
+# https://TOKEN@host (GitHub and Hugging Face tokens go there) and ?token=... in any URL.
+_URL_TOKEN_USER = re.compile(r"(https?://)[^/\s:@]+@", re.IGNORECASE)
+_URL_QUERY_SECRET = re.compile(rf"([?&;][\w.-]*{_SECRET_NAME}[\w.-]*=)[^&#\s]+", re.IGNORECASE)
 MASK = "***"
 
 SLURM_CI_MARKERS = (
@@ -42,6 +45,8 @@ def redact_command(argv: list[str]) -> list[str]:
             mask_next = True
             continue
         arg = _URL_CREDENTIALS.sub(r"\1:" + MASK + "@", arg)
+        arg = _URL_TOKEN_USER.sub(r"\1" + MASK + "@", arg)
+        arg = _URL_QUERY_SECRET.sub(r"\1" + MASK, arg)
         match = _WITH_VALUE.match(arg)
         out.append(match.group(1) + MASK if match else arg)
     return out

@@ -247,10 +247,12 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
     if os.environ.get("WBRUN_RUN_DIR"):
         _current = _join(Path(os.environ["WBRUN_RUN_DIR"]), config, tags or [], notes, group, job_type)
     else:
+        from wandb_cli.metadata import redact_command
+
         resume_mode = {True: "allow", False: "never", None: "never"}.get(resume, resume)
         spec = RunSpec(project=project, entity=entity, name=name, id=id, notes=notes,
                        tags=list(tags or []), group=group, job_type=job_type, config=config,
-                       resume=resume_mode, command=[sys.executable, *sys.argv])
+                       resume=resume_mode, command=redact_command([sys.executable, *sys.argv]))
         _current = _start(Store(resolve_root(dir)), spec)
     return _current
 
@@ -285,7 +287,7 @@ def _join(run_dir: Path, config: dict, tags: list[str], notes, group, job_type) 
     from wandb_cli.store import update_run_doc
 
     live = attach(run_dir)
-    (run_dir / SDK_ATTACHED).touch()
+    (run_dir / SDK_ATTACHED).touch(mode=jsonio.FILE_MODE)
 
     def merge(doc: dict) -> None:
         doc["tags"] = list(dict.fromkeys([*doc.get("tags", []), *tags]))

@@ -33,7 +33,11 @@ def printable(text: object, *, keep_newlines: bool = False) -> str:
     return pattern.sub(_escape, value)
 
 
-_ANSI = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+# CSI, OSC, then any other escape (intermediates, then one final byte: charset switches such
+# as ESC ( 0, ESC c which resets the terminal); then what no sequence explains: a lone ESC,
+# and the C1 controls as UTF-8 (U+009B is CSI to some terminals).
+_ANSI = re.compile(
+    rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])|\x1b|\xc2[\x80-\x9f]")
 _SGR = re.compile(rb"\x1b\[[0-9;]*m")
 
 
