@@ -21,7 +21,8 @@ FormatOption = typer.Option("table", "--format", "-f", help="table or json.")
 RefArgument = typer.Argument(..., metavar="NAME[:VERSION]",
                              help="Artifact name, optionally with :vK, :latest or :ALIAS.")
 
-app = typer.Typer(help="Log, get and inspect versioned artifacts.",
+app = typer.Typer(help="Log, get and inspect versioned artifacts.\n\n"
+                       "Example: wbrun artifact show mnist:latest",
                   no_args_is_help=True, rich_markup_mode=None)
 
 
