@@ -1,0 +1,491 @@
+"""Faults that try to break wbrun: kill -9 of the program or of wbrun, torn lines, a full
+disk, corrupt documents, stale locks, fifty runs at once under tag/note/stop.  Each case
+asserts what survived.  (Hostile text, paths, secrets and arbitrary input: test_hostile.py.)"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import read_jsonl, wbrun_cmd
+from test_wrap import _pid_running as pid_running
+
+HISTORY, EVENTS, RUN_DOC = "wandb-history.jsonl", "wandb-events.jsonl", "wbrun-run.json"
+
+
+# --- helpers ------------------------------------------------------------------------------
+def run_dir_of(store: Path, run_id: str, timeout: float = 20.0) -> Path:
+    """The folder of `run_id` once its claim names one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            claim = json.loads((store / ".wbrun" / "ids" / run_id).read_text())
+            if claim.get("dir"):
+                return store / claim["dir"]
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never appeared")
+
+
+def files_of(store: Path, run_id: str) -> Path:
+    return run_dir_of(store, run_id) / "files"
+
+
+def runs_by_id(wbrun, *extra: str) -> dict[str, dict]:
+    result = wbrun("runs", "ls", "--format", "json", *extra)
+    assert result.returncode == 0, result.stderr
+    return {run["id"]: run for run in json.loads(result.stdout)}
+
+
+def sdk_script(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "train.py"
+    path.write_text("import sys, wandb_cli as wandb\n" + body)
+    return path
+
+
+# --- kill -9 ------------------------------------------------------------------------------
+LOG_FOREVER = """
+run = wandb.init(id="sdkkill9", project="faults")
+step = 0
+while True:
+    run.log({"i": step, "loss": 1 / (step + 1), "tag": "x" * (step % 50)})
+    print(step, flush=True)  # only once log() has returned
+    step += 1
+"""
+
+
+def test_kill_9_of_an_sdk_program_keeps_every_logged_step(tmp_path, store_dir, wbrun):
+    child = subprocess.Popen([sys.executable, str(sdk_script(tmp_path, LOG_FOREVER))],
+                             stdout=subprocess.PIPE, text=True)
+    printed = [int(child.stdout.readline()) for _ in range(300)]
+    child.send_signal(signal.SIGKILL)
+    printed += [int(line) for line in child.stdout.read().split()]
+    child.wait(timeout=10)
+    history = wbrun("runs", "history", "sdkkill9", "--format", "json")
+    assert history.returncode == 0
+    # A kill can tear the one line in flight (the kernel stops a write at a page boundary
+    # when SIGKILL is pending): that line is skipped with one warning, never a returned one.
+    assert history.stderr in ("", f"wbrun: warning: {files_of(store_dir, 'sdkkill9') / HISTORY}: "
+                                  "skipped 1 torn or corrupt line\n")
+    steps = [row["i"] for row in json.loads(history.stdout)]
+    assert steps[: len(printed)] == printed == list(range(len(printed)))
+    assert len(steps) - len(printed) <= 1  # at most the step logged but not yet printed
+    assert runs_by_id(wbrun)["sdkkill9"]["state"] == "crashed"
+    # the store stays usable: a new run starts and the crashed one resumes after its last step
+    resumed = subprocess.run([sys.executable, "-c", "import wandb_cli as w; r = w.init("
+                              "id='sdkkill9', project='faults', resume='allow'); "
+                              "r.log({'i': -1}); r.finish()"], capture_output=True, timeout=30)
+    assert resumed.returncode == 0, resumed.stderr
+    rows = read_jsonl_lenient(files_of(store_dir, "sdkkill9") / HISTORY)
+    assert [row["i"] for row in rows] == [*steps, -1] and rows[-1]["_step"] == len(steps)
+    assert runs_by_id(wbrun)["sdkkill9"]["state"] == "finished"
+
+
+WRAPPED_SDK = """
+import os
+run = wandb.init()
+open(sys.argv[1], "w").write(str(os.getpid()))
+for step in range(10_000):
+    run.log({"i": step})
+    print(f"logged {step}", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_of_wbrun_kills_the_sdk_child_and_the_run_resumes(tmp_path, store_dir, wbrun):
+    """test_wrap.py covers a sleeping child; here the child logs through the SDK."""
+    marker = tmp_path / "child.pid"
+    wrapper = subprocess.Popen(wbrun_cmd("-q", "--id", "wrapk9", "--", sys.executable,
+                                         str(sdk_script(tmp_path, WRAPPED_SDK)), str(marker)),
+                               stdout=subprocess.PIPE, text=True)
+    for _ in range(100):
+        wrapper.stdout.readline()
+    wrapper.kill()
+    wrapper.wait(timeout=10)
+    child = int(marker.read_text())
+    deadline = time.monotonic() + 10
+    while pid_running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_running(child), "the child outlived wbrun"
+    assert runs_by_id(wbrun)["wrapk9"]["state"] == "crashed"
+    rows = read_jsonl_lenient(files_of(store_dir, "wrapk9") / HISTORY)  # may end torn
+    assert [row["i"] for row in rows] == list(range(len(rows))) and len(rows) >= 100
+    again = wbrun("-q", "--id", "wrapk9", "--resume", "allow", "--", sys.executable, "-c",
+                  "print('i=-1')")
+    assert again.returncode == 0, again.stderr
+    rows_after = read_jsonl_lenient(files_of(store_dir, "wrapk9") / HISTORY)
+    assert rows_after[:-1] == rows and rows_after[-1]["_step"] == len(rows)
+    assert runs_by_id(wbrun)["wrapk9"]["state"] == "finished"
+
+
+# --- torn lines ---------------------------------------------------------------------------
+def _logged_run(tmp_path: Path, run_id: str, steps: int) -> None:
+    script = (f"import wandb_cli as w\nr = w.init(id={run_id!r}, resume='allow')\n"
+              f"for i in range({steps}): r.log({{'loss': i / 10}})\n"
+              "r._live.append_event({'system.cpu': 1.0})\nr.finish()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30,
+                          env={**os.environ, "WBRUN_SYSTEM": "0"})
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_torn_last_line_is_skipped_once_and_appending_resumes(tmp_path, store_dir, wbrun):
+    _logged_run(tmp_path, "torn0001", 5)
+    files = files_of(store_dir, "torn0001")
+    with open(files / HISTORY, "ab") as fh:
+        fh.write(b'{"loss": 0.5, "_step": 5, "_runti')  # killed mid-write: no newline
+    with open(files / EVENTS, "ab") as fh:
+        fh.write(b'{"system.cpu": 2.')
+    history = wbrun("runs", "history", "torn0001", "--format", "json")
+    assert history.returncode == 0
+    assert [row["loss"] for row in json.loads(history.stdout)] == [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert history.stderr.count("warning") == 1 and "torn" in history.stderr
+    system = wbrun("runs", "system", "torn0001", "--format", "json")
+    assert len(json.loads(system.stdout)) == 1 and system.stderr.count("warning") == 1
+    _logged_run(tmp_path, "torn0001", 2)  # resume, log, finish
+    rows = json.loads(wbrun("runs", "history", "torn0001", "--format", "json").stdout)
+    assert [(row["_step"], row["loss"]) for row in rows] == \
+        [(0, 0.0), (1, 0.1), (2, 0.2), (3, 0.3), (4, 0.4), (5, 0.0), (6, 0.1)]
+    # the torn fragment stays on a line of its own; nothing written after it was swallowed
+    lines = (files / HISTORY).read_bytes().split(b"\n")
+    assert lines[5] == b'{"loss": 0.5, "_step": 5, "_runti' and lines[-1] == b""
+    events = read_jsonl_lenient(files / EVENTS)
+    assert [row["system.cpu"] for row in events] == [1.0, 1.0]
+    assert runs_by_id(wbrun)["torn0001"]["state"] == "finished"
+
+
+def read_jsonl_lenient(path: Path) -> list[dict]:
+    from wandb_cli import jsonio
+
+    return list(jsonio.iter_jsonl(path))
+
+
+def test_a_torn_line_in_the_middle_and_garbage_bytes_are_skipped(tmp_path, store_dir, wbrun):
+    _logged_run(tmp_path, "torn0002", 3)
+    path = files_of(store_dir, "torn0002") / HISTORY
+    lines = path.read_bytes().split(b"\n")
+    # a torn line followed by a good one, then NUL blocks as a power cut leaves them
+    path.write_bytes(b"\n".join([lines[0], lines[1][:9], lines[2], b"\0" * 64, b""]))
+    history = wbrun("runs", "history", "torn0002", "--format", "json")
+    assert [row["_step"] for row in json.loads(history.stdout)] == [0, 2]
+    assert history.stderr.count("\n") == 1 and "skipped 2 torn or corrupt lines" in history.stderr
+    show = wbrun("runs", "show", "torn0002", "--format", "json")
+    assert show.returncode == 0 and json.loads(show.stdout)["history"]["loss"]["count"] == 2
+
+
+# --- a full disk --------------------------------------------------------------------------
+FILL_THE_DISK = """
+import os, pathlib, sys, time
+history = pathlib.Path(os.environ["WBRUN_RUN_DIR"]) / "files" / "wandb-history.jsonl"
+for i in range(5):
+    print(f"loss={i}", flush=True)
+deadline = time.time() + 20
+while time.time() < deadline and history.read_bytes().count(b"\\n") < 5:
+    time.sleep(0.02)
+for _ in range(2000):  # 2 MB of output: more than the disk (or the file size limit) holds
+    print("y" * 999)
+sys.stdout.flush()
+for i in range(5, 10):
+    print(f"loss={i}", flush=True)
+print("child done", flush=True)
+sys.exit(7)
+"""
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs (needs root); the test is skipped where it cannot be mounted."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root); the RLIMIT_FSIZE case still runs")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _early_run(wbrun, store: Path) -> None:
+    wbrun("--dir", str(store), "-q", "--id", "early001", "--", sys.executable, "-c",
+          "print('loss=0.5')", check_code=0)
+
+
+def _check_early_run(wbrun, store: Path) -> dict[str, dict]:
+    runs = runs_by_id(wbrun, "--dir", str(store))
+    early = runs["early001"]
+    assert (early["state"], early["exit_code"], early["summary"]) == ("finished", 0, {"loss": 0.5})
+    assert [row["loss"] for row in read_jsonl(files_of(store, "early001") / HISTORY)] == [0.5]
+    return runs
+
+
+@pytest.mark.slow
+def test_a_full_disk_warns_and_the_child_runs_to_its_end(small_disk, wbrun):
+    store = small_disk / "wandb"
+    _early_run(wbrun, store)
+    full = wbrun("--dir", str(store), "-q", "--id", "full0001", "--", sys.executable, "-c",
+                 FILL_THE_DISK)
+    assert full.returncode == 7  # the child's own status: it was not stopped
+    assert full.stdout.endswith("loss=9\nchild done\n") and full.stdout.count("y" * 999) == 2000
+    warnings = full.stderr.splitlines()  # the first failure ... the unrecorded end
+    assert warnings[0] == "wbrun: warning: cannot write output.log: No space left on device; " \
+                          "the output is no longer recorded"
+    assert warnings[-1].endswith("the run's end was not recorded, so it will read as crashed "
+                                 "(exit code 7)")
+    # between them at most a late metadata write; later failures are not repeated
+    assert len(warnings) <= 3 and all(line.startswith("wbrun: warning: cannot write ") and
+                                      "No space left on device" in line for line in warnings)
+    runs = _check_early_run(wbrun, store)
+    assert runs["full0001"]["state"] == "crashed"  # no room was left to record its end
+    rows = json.loads(wbrun("runs", "history", "full0001", "--dir", str(store),
+                            "--format", "json").stdout)
+    assert [row["loss"] for row in rows][:5] == [0, 1, 2, 3, 4]
+    assert [row["_step"] for row in rows] == list(range(len(rows)))
+    # a new run on the full disk is refused clearly, and leaves the store readable
+    refused = wbrun("--dir", str(store), "-q", "--", sys.executable, "-c", "print('ran')")
+    assert refused.returncode == 1 and "ran" not in refused.stdout
+    assert refused.stderr.startswith("wbrun: error: ") and "No space left" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert set(_check_early_run(wbrun, store)) >= {"early001", "full0001"}
+
+
+def _limit_file_size(limit: int):
+    def preexec() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return preexec
+
+
+def test_a_file_size_limit_warns_and_the_child_runs_to_its_end(store_dir, wbrun):
+    """Without root: RLIMIT_FSIZE makes output.log's writes fail (EFBIG) part-way."""
+    _early_run(wbrun, store_dir)
+    full = subprocess.run(wbrun_cmd("-q", "--id", "fsize001", "--", sys.executable, "-c",
+                                    FILL_THE_DISK),
+                          capture_output=True, text=True, timeout=60,
+                          preexec_fn=_limit_file_size(256 * 1024))
+    assert full.returncode == 7 and full.stdout.endswith("loss=9\nchild done\n")
+    assert full.stdout.count("y" * 999) == 2000
+    assert full.stderr.startswith("wbrun: warning: ") and "File too large" in full.stderr
+    assert "output is no longer recorded" in full.stderr and full.stderr.count("\n") == 1
+    run = _check_early_run(wbrun, store_dir)["fsize001"]
+    # only output.log hit the limit: every metric, the summary and the final state are kept
+    assert (run["state"], run["exit_code"], run["summary"]) == ("failed", 7, {"loss": 9})
+    rows = read_jsonl(files_of(store_dir, "fsize001") / HISTORY)
+    assert [row["loss"] for row in rows] == list(range(10))
+    output = (files_of(store_dir, "fsize001") / "output.log").read_bytes()
+    assert len(output) <= 256 * 1024 and output.startswith(b"loss=0\nloss=1\n")
+
+
+SDK_FILLS_THE_DISK = """
+import os, pathlib
+run = wandb.init(id="sdkfull1")
+for i in range(5):
+    run.log({"loss": i})
+filler = pathlib.Path(sys.argv[1]) / "filler"
+try:
+    with open(filler, "wb") as fh:
+        fh.write(b"z" * 2_000_000)
+except OSError:
+    pass
+for i in range(5, 400):
+    run.log({"loss": i, "pad": "p" * 200})
+print("program done", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_an_sdk_program_keeps_training_when_the_disk_fills(small_disk, tmp_path, wbrun):
+    store = small_disk / "wandb"
+    done = subprocess.run([sys.executable, str(sdk_script(tmp_path, SDK_FILLS_THE_DISK)),
+                           str(small_disk)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "WBRUN_DIR": str(store), "WBRUN_SYSTEM": "0"})
+    assert done.returncode == 0 and done.stdout == "program done\n"
+    assert "No space left on device" in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.count("logging continues") == 1
+    (small_disk / "filler").unlink()  # room again: the run can be read and resumed
+    rows = read_jsonl_lenient(files_of(store, "sdkfull1") / HISTORY)
+    assert [row["loss"] for row in rows][:5] == [0, 1, 2, 3, 4]
+    assert [row["_step"] for row in rows] == list(range(len(rows)))
+    run = runs_by_id(wbrun, "--dir", str(store))["sdkfull1"]
+    assert run["state"] in ("finished", "crashed")
+
+
+# --- corrupt or missing documents ---------------------------------------------------------
+def make_runs(store: Path, ids: list[str], **log) -> None:
+    """Finished runs made in this process, quicker than a child each."""
+    from wandb_cli.recorder import RunSpec, start_run
+    from wandb_cli.store import Store
+
+    for run_id in ids:
+        live = start_run(Store(store), RunSpec(id=run_id, project="docs", config={"lr": 0.1}),
+                         pid=os.getpid(), recorder="sdk")
+        live.log({"loss": 1.0, **log})
+        live.finish("finished", 0)
+
+
+CORRUPTIONS = {  # run -> (document, new content or None to remove it)
+    "tornrun1": (RUN_DOC, b'{"id": "tornrun1", "sta'),
+    "norundoc": (RUN_DOC, None),
+    "listdoc1": (RUN_DOC, b"[]"),
+    "badconf1": ("config.json", b"\0\0\0\0"),
+    "badsumm1": ("wandb-summary.json", b"[1, 2"),
+}
+
+
+def _corrupt_store(store: Path) -> None:
+    make_runs(store, ["goodrun1", *CORRUPTIONS, "goodrun2"])
+    for run_id, (name, content) in CORRUPTIONS.items():
+        path = files_of(store, run_id) / name
+        if content is None:
+            path.unlink()
+        else:
+            path.write_bytes(content)
+
+
+def test_corrupt_documents_read_as_corrupt_and_the_rest_list_normally(store_dir, wbrun):
+    _corrupt_store(store_dir)
+    table = wbrun("runs", "ls")
+    assert table.returncode == 0 and "Traceback" not in table.stderr
+    assert all(run_id in table.stdout for run_id in ["goodrun1", "goodrun2", *CORRUPTIONS])
+    runs = runs_by_id(wbrun)
+    for run_id in ("goodrun1", "goodrun2"):
+        assert runs[run_id]["state"] == "finished" and "problems" not in runs[run_id]
+        assert (runs[run_id]["config"], runs[run_id]["summary"]) == ({"lr": 0.1}, {"loss": 1.0})
+    for run_id in ("tornrun1", "norundoc", "listdoc1"):  # no state record: corrupt
+        assert runs[run_id]["state"] == "corrupt" and runs[run_id]["problems"]
+        assert runs[run_id]["summary"] == {"loss": 1.0}  # the readable parts are kept
+    # a damaged config or summary leaves the run's state readable; the damage is named
+    assert runs["badconf1"]["state"] == "finished" and runs["badconf1"]["config"] == {}
+    assert runs["badconf1"]["problems"] == ["config.json is unreadable (JSONDecodeError)"]
+    assert runs["badsumm1"]["state"] == "finished" and runs["badsumm1"]["summary"] == {}
+    for run_id in CORRUPTIONS:  # each can still be shown and its history read
+        assert wbrun("runs", "show", run_id).returncode == 0
+        history = wbrun("runs", "history", run_id, "--format", "json")
+        assert [row["loss"] for row in json.loads(history.stdout)] == [1.0]
+
+
+def test_runs_ls_warns_about_each_damaged_run(store_dir, wbrun):
+    _corrupt_store(store_dir)
+    table = wbrun("runs", "ls")
+    assert table.returncode == 0
+    assert all(run_id in table.stderr for run_id in CORRUPTIONS)
+    assert "goodrun1" not in table.stderr
+
+
+def test_a_wrongly_typed_run_document_does_not_break_the_listing(store_dir, wbrun):
+    make_runs(store_dir, ["goodrun1", "badtype1"])
+    (files_of(store_dir, "badtype1") / RUN_DOC).write_bytes(
+        b'{"id": "badtype1", "state": "finished", "created": "yesterday", "command": 7}')
+    table = wbrun("runs", "ls")
+    assert table.returncode == 0 and "goodrun1" in table.stdout and "badtype1" in table.stdout
+    assert runs_by_id(wbrun)["badtype1"]["state"] == "corrupt"
+
+
+# --- locks --------------------------------------------------------------------------------
+HOLD_LOCKS = """
+import sys, time
+from pathlib import Path
+from wandb_cli.store import RunPaths, lock
+store = Path(sys.argv[1])
+with lock(store / ".wbrun" / "store.lock"), RunPaths(Path(sys.argv[2])).lock():
+    print("holding", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_lock_left_by_a_killed_process_never_blocks_the_store(store_dir, wbrun):
+    make_runs(store_dir, ["locked01"])
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCKS, str(store_dir),
+                               str(run_dir_of(store_dir, "locked01"))],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "holding\n"
+    holder.kill()
+    holder.wait(timeout=10)
+    started = time.monotonic()
+    # a new run needs the store lock; a resume and `wbrun log` need the run's lock
+    wbrun("-q", "--id", "after001", "--", sys.executable, "-c", "print('x=1')", check_code=0)
+    wbrun("-q", "--id", "locked01", "--resume", "allow", "--", sys.executable, "-c",
+          "print('loss=2')", check_code=0)
+    assert time.monotonic() - started < 10  # far below the 30 s lock timeout
+    rows = read_jsonl(files_of(store_dir, "locked01") / HISTORY)
+    assert [row["loss"] for row in rows] == [1.0, 2]
+    assert {run["id"]: run["state"] for run in runs_by_id(wbrun).values()} == \
+        {"locked01": "finished", "after001": "finished"}
+
+
+# --- load ---------------------------------------------------------------------------------
+LOAD_CHILD = """
+import os, sys, time
+for i in range(10):
+    print(f"i={i}", flush=True)
+while not os.path.exists(sys.argv[1]):  # the test releases everyone at once
+    time.sleep(0.05)
+if sys.argv[2] == "stop-me":
+    time.sleep(120)  # only `wbrun runs stop` ends this one
+for i in range(10, 20):
+    print(f"i={i}", flush=True)
+"""
+LOAD_RUNS, STOPPED, TAGGERS, NOTERS = 50, 5, 3, 6
+
+
+def _wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _history_steps(store: Path, run_id: str) -> list[int]:
+    try:
+        return [row["i"] for row in read_jsonl_lenient(run_dir_of(store, run_id, 1) / "files" / HISTORY)]
+    except AssertionError:
+        return []
+
+
+@pytest.mark.slow
+def test_fifty_runs_at_once_while_tags_notes_and_stops_hit_them(tmp_path, store_dir, wbrun):
+    release = tmp_path / "release"
+    ids = [f"load{n:04d}" for n in range(LOAD_RUNS)]
+    wrappers = [subprocess.Popen(
+        wbrun_cmd("-q", "-p", "load", "--id", run_id, "-t", "start", "--no-system", "--",
+                  sys.executable, "-c", LOAD_CHILD, str(release),
+                  "stop-me" if n < STOPPED else "run"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n, run_id in enumerate(ids)]
+    try:
+        _wait_until(lambda: all(len(_history_steps(store_dir, r)) == 10 for r in ids), 60,
+                    "every run's first ten steps")
+        hits = [subprocess.Popen(wbrun_cmd("runs", "tag", "--filter", "project = load", f"t{k}"),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                for k in range(TAGGERS)]
+        hits += [subprocess.Popen(wbrun_cmd("runs", "note", ids[-1], f"line {k}", "--append"),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for k in range(NOTERS)]
+        stopper = subprocess.Popen(wbrun_cmd("runs", "stop", "--timeout", "5", *ids[:STOPPED]),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for hit in hits:
+            assert hit.wait(timeout=60) == 0, hit.stderr.read()
+        release.touch()
+        assert stopper.wait(timeout=60) == 0, stopper.stderr.read()
+        codes = [wrapper.wait(timeout=60) for wrapper in wrappers]
+    finally:
+        release.touch()
+        for process in wrappers:
+            process.kill()
+    assert codes == [130] * STOPPED + [0] * (LOAD_RUNS - STOPPED)
+    runs = runs_by_id(wbrun)
+    assert sorted(runs) == ids
+    names = sorted(int(run["name"].rsplit("-", 1)[1]) for run in runs.values())
+    assert names == list(range(1, LOAD_RUNS + 1))  # distinct names, numbered without a gap
+    for n, run_id in enumerate(ids):
+        run = runs[run_id]
+        stopped = n < STOPPED
+        assert run["state"] == ("killed" if stopped else "finished"), run_id
+        assert _history_steps(store_dir, run_id) == list(range(10 if stopped else 20)), run_id
+        assert sorted(run["tags"]) == ["start", *(f"t{k}" for k in range(TAGGERS))], run_id
+    assert sorted(runs[ids[-1]]["notes"].splitlines()) == [f"line {k}" for k in range(NOTERS)]
