@@ -258,6 +258,21 @@ def test_run_references_never_reach_outside_the_store(tmp_path, store_dir, wbrun
     assert (decoy / "files" / RUN_DOC).read_text().startswith('{"id": "decoy001"')
 
 
+@pytest.mark.xfail(strict=True, reason="store.Store.dir_of joins the ID claim's 'dir' to the root "
+                   "unchecked: a claim holding '../outside/run-x' makes `runs show ID` read (and "
+                   "`--resume allow` write) a folder outside the store; accept only a plain folder "
+                   "name or '.trash/NAME'")
+def test_a_tampered_id_claim_cannot_lead_out_of_the_store(tmp_path, store_dir, wbrun):
+    outside = tmp_path / "outside" / "run-x" / "files"
+    outside.mkdir(parents=True)
+    (outside / RUN_DOC).write_text('{"id": "evil0001", "name": "from-outside", "state": "finished"}')
+    wbrun("-q", "--id", "real0001", "--", sys.executable, "-c", "pass", check_code=0)
+    claim = store_dir / ".wbrun" / "ids" / "evil0001"
+    claim.write_text('{"dir": "../../outside/run-x", "status": "live"}')
+    shown = wbrun("runs", "show", "evil0001")
+    assert shown.returncode != 0 and "from-outside" not in shown.stdout
+
+
 def test_dir_is_where_the_store_goes_and_a_file_there_is_a_clear_error(tmp_path, wbrun):
     before = tree(tmp_path)
     wbrun("--dir", "../elsewhere", "-q", "--", sys.executable, "-c", "pass", check_code=0)
