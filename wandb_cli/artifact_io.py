@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from wandb_cli import jsonio
 from wandb_cli.artifact_manifest import ArtifactCorrupt
 from wandb_cli.errors import StoreError
 
@@ -37,7 +38,7 @@ def locked(name_dir: Path) -> Iterator[None]:
     """Hold `name_dir/.lock` (a timeout is a StoreError; a dead holder never blocks for good)."""
     from wandb_cli.store import lock  # here, not at the top: the run store may import us
 
-    name_dir.mkdir(parents=True, exist_ok=True)
+    jsonio.make_dirs(name_dir)
     with lock(name_dir / ".lock", timeout=LOCK_TIMEOUT_S):
         yield
 
@@ -47,7 +48,7 @@ def create_temp(folder: Path, stem: str) -> tuple[int, Path]:
     while True:
         path = folder / f".tmp-{stem}-{os.getpid()}-{next(_temp_counter)}"
         try:
-            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, jsonio.FILE_MODE), path
         except FileExistsError:
             continue  # left by an earlier process with our pid
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wandb_cli import jsonio
 from wandb_cli.artifact_io import (
     copy_hashing, locked, read_doc, store_errors, write_atomic, write_doc, write_file,
 )
@@ -117,12 +118,12 @@ def _name_dir(root: Path, name: str) -> Path:
 def _put_blob(root: Path, source: Path) -> tuple[str, int]:
     """Store one file's content as a blob, hashed while it is copied; returns (digest, size)."""
     blobs = _artifacts_dir(root) / "blobs"
-    blobs.mkdir(parents=True, exist_ok=True)
+    jsonio.make_dirs(blobs)
 
     def place(temp: Path, hashed: tuple[str, int]) -> None:
         os.chmod(temp, 0o444)
         final = _blob_path(root, hashed[0])
-        final.parent.mkdir(exist_ok=True)
+        jsonio.make_dirs(final.parent)
         os.replace(temp, final)  # over an existing blob too: that heals a damaged one
 
     with open(source, "rb") as src:
@@ -290,7 +291,7 @@ def _place_file(root: Path, manifest: Manifest, entry: ArtifactFile, target: Pat
     # A link already inside the target could still lead out of it: check where it resolves.
     if not final.parent.resolve().is_relative_to(target.resolve()):
         raise ArtifactCorrupt(f"{manifest.ref}: {entry.path!r} would land outside {target}")
-    final.parent.mkdir(parents=True, exist_ok=True)
+    jsonio.make_dirs(final.parent)
     try:
         src = open(_blob_path(root, entry.digest), "rb")
     except FileNotFoundError:

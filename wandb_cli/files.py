@@ -149,7 +149,7 @@ def _is_regular_file(path: str) -> bool:
 def copy_into_run(files_dir: Path, relative: str, source: Path) -> None:
     """Copy `source` to files/<relative> atomically, never through a link out of files/."""
     final = files_dir.joinpath(*relative.split("/"))
-    final.parent.mkdir(parents=True, exist_ok=True)
+    jsonio.make_dirs(final.parent)
     if not _inside(os.path.realpath(final.parent), os.path.realpath(files_dir)):
         raise UsageError(f"cannot save {relative!r}: a link inside the run's files/ folder "
                          "would take it outside the run")

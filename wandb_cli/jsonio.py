@@ -23,6 +23,25 @@ from wandb_cli.errors import StoreError
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 # The user's umask decides, except that no one else may ever write (even under umask 0).
 FILE_MODE = 0o664
+DIR_MODE = 0o775
+
+
+def make_dirs(path: Path) -> None:
+    """mkdir -p whose every new folder gets DIR_MODE (less the umask): never world-writable,
+    whatever the umask.  Path.mkdir(parents=True) gives parents the default 0o777."""
+    path = Path(path)
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
 
 
 def _default(value: Any) -> Any:
@@ -86,12 +105,19 @@ def dumps(value: Any) -> bytes:
 
 
 # orjson reads an integer beyond 64 bits as a float, silently; 20 digits in a row may be one.
-_LONG_DIGITS, _LONG_DIGITS_TEXT = re.compile(rb"\d{20}"), re.compile(r"\d{20}")
+_LONG_DIGITS_TEXT = re.compile(r"\d{20}")
+# For bytes the same test without a regex (10x faster: `runs ls` checks every index line).
+_DIGITS_TO_ZERO, _TWENTY_ZEROS = bytes.maketrans(b"123456789", b"000000000"), b"0" * 20
+
+
+def _has_long_digits(data: bytes | str) -> bool:
+    if isinstance(data, bytes):
+        return _TWENTY_ZEROS in data.translate(_DIGITS_TO_ZERO)
+    return _LONG_DIGITS_TEXT.search(data) is not None
 
 
 def loads(data: bytes | str) -> Any:
-    long_digits = _LONG_DIGITS if isinstance(data, bytes) else _LONG_DIGITS_TEXT
-    if not long_digits.search(data):
+    if not _has_long_digits(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

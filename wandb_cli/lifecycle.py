@@ -17,6 +17,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from wandb_cli import jsonio
 from wandb_cli.errors import AmbiguousRun, RunNotFound, StoreError, UsageError, WbrunError
 from wandb_cli.ids import validate_id
 from wandb_cli.model import RUNNING, RunRecord
@@ -73,6 +74,8 @@ def iter_trash(store: Store) -> Iterator[RunRecord]:
 
 def find_trashed(store: Store, ref: str) -> RunRecord:
     """A deleted run by ID, unique ID prefix or name."""
+    if not ref:
+        raise UsageError("empty run reference")
     trashed = list(iter_trash(store))
     rules: tuple[Callable[[RunRecord], bool], ...] = (
         lambda r: r.id == ref, lambda r: r.id.startswith(ref), lambda r: r.name == ref)
@@ -211,7 +214,7 @@ def _rename(source: Path, target: Path, what: str) -> None:
 
 def _mkdir(path: Path) -> None:
     try:
-        path.mkdir(exist_ok=True)
+        jsonio.make_dirs(path)
     except OSError as exc:
         raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
 

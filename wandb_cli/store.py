@@ -95,7 +95,7 @@ class FlockLock:
         import fcntl
 
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, jsonio.FILE_MODE)
         except OSError as exc:
             raise StoreError(f"cannot open the lock {self.path}: {exc.strerror}") from None
         deadline = time.monotonic() + self.timeout
@@ -171,8 +171,8 @@ class Store:
 
     def ensure(self) -> None:
         try:
-            (self.meta / "ids").mkdir(parents=True, exist_ok=True)
-            (self.meta / "seq").mkdir(exist_ok=True)
+            jsonio.make_dirs(self.meta / "ids")
+            jsonio.make_dirs(self.meta / "seq")
         except OSError as exc:
             raise StoreError(f"cannot create the store at {self.root}: {exc.strerror}") from None
 
@@ -195,7 +195,8 @@ class Store:
         for _ in range(100):
             candidate = validate_id(run_id) if run_id else new_id()
             try:
-                fd = os.open(self.claim_path(candidate), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                fd = os.open(self.claim_path(candidate), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             jsonio.FILE_MODE)
             except FileExistsError:
                 if run_id:
                     raise self.id_taken_error(candidate) from None
@@ -236,12 +237,13 @@ class Store:
         for suffix in range(1000):
             path = self.root / (base if suffix == 0 else f"{base}-{suffix}")
             try:
-                path.mkdir(parents=True)
+                jsonio.make_dirs(path.parent)
+                path.mkdir(mode=jsonio.DIR_MODE)
             except FileExistsError:
                 continue
             except OSError as exc:
                 raise StoreError(f"cannot create {path}: {exc.strerror}") from None
-            (path / "files").mkdir()
+            (path / "files").mkdir(mode=jsonio.DIR_MODE)
             return path
         raise StoreError(f"too many run folders named {base}")
 
@@ -270,10 +272,16 @@ class Store:
 
     def dir_of(self, run_id: str) -> Path | None:
         claim = self.read_claim(run_id)
-        if not claim or claim.get("status", "live") != "live" or not claim.get("dir"):
+        if not isinstance(claim, dict) or claim.get("status", "live") != "live":
             return None
-        path = self.root / claim["dir"]
-        return path if path.is_dir() else None
+        folder = claim.get("dir")
+        # A claim names a folder directly in the root; anything else (a tampered claim with
+        # '../' or a path) must never lead a read or a resume out of the store.
+        if not isinstance(folder, str) or not folder.startswith("run-") or "/" in folder \
+                or "\\" in folder or "\0" in folder:
+            return None
+        path = self.root / folder
+        return path if path.is_dir() and not path.is_symlink() else None
 
     def find(self, ref: str) -> RunRecord:
         """A run by ID, unique ID prefix or unique name."""

@@ -2,8 +2,9 @@
 wandb_cli.lifecycle (and stopping).
 
 Invariant: a command that takes several runs reports one line per run and goes on after a
-bad one; any failure makes the exit status 1 at the end.  A question is asked only when
-stdin and stdout are both terminals; otherwise a destructive command needs --yes (exit 2).
+bad one; any failure makes the exit status non-zero at the end (2 if an input was bad, else
+1).  A question is asked only when stdin and stdout are both terminals; otherwise a
+destructive command needs --yes (exit 2).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class _Report:
 
     def __init__(self) -> None:
         self.failed = 0
+        self.code = 0  # the highest exit code of the failures: 2 if any input was bad
 
     def ok(self, line: str) -> None:
         from wandb_cli.textsafe import printable
@@ -43,6 +45,7 @@ class _Report:
         from wandb_cli.textsafe import printable
 
         self.failed += 1
+        self.code = max(self.code, int(error.exit_code) if isinstance(error, WbrunError) else 1)
         message = error.render() if isinstance(error, WbrunError) else error
         print(f"wbrun: error: {printable(message)}", file=sys.stderr)
 
@@ -59,7 +62,7 @@ class _Report:
     def done(self) -> None:
         sys.stdout.flush()
         if self.failed:
-            raise typer.Exit(1)
+            raise typer.Exit(self.code)
 
 
 def _label(record) -> str:

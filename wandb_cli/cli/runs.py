@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 
 from wandb_cli.cli.common import DirOption, check_format, open_store
+from wandb_cli.cli.values import write_table_text
 from wandb_cli.errors import UsageError
 
 app = typer.Typer(help="List, inspect and manage runs.\n\nExample: wbrun runs show latest",
@@ -128,7 +129,7 @@ def _print_columns(columns: list, *, fmt: str, crop: str, rows: int) -> None:
         from wandb_cli.history import to_csv
 
         records = [{c.key: c.values[i] for c in columns} for i in range(rows)]
-        sys.stdout.write(to_csv(records, [c.key for c in columns]))
+        write_table_text(to_csv(records, [c.key for c in columns]))
         return
     if rows:
         render.print_fitted(runs_table.fit(columns, _table_width(), crop_mode=crop))
@@ -172,7 +173,7 @@ def _print_groups(rows: list, group_by: List[str], *, keys, sort, spark, fmt: st
         from wandb_cli.history import to_csv
 
         headers, flat = group_table.group_csv(groups, group_by, [c.key for c in stats])
-        sys.stdout.write(to_csv(flat, headers))
+        write_table_text(to_csv(flat, headers))
     else:
         shown = group_table.group_columns(groups, group_by, stats, spread=spread, dist_key=dist)
         _print_columns(shown, fmt=fmt, crop=crop, rows=len(groups))
@@ -254,7 +255,7 @@ def _print_rows(rows: list[dict], fmt: str, *, strip_prefix: str = "") -> None:
     if fmt == "json":
         _print_json(rows)
     elif fmt == "csv":
-        sys.stdout.write(to_csv(rows, columns))
+        write_table_text(to_csv(rows, columns))
     else:
         headers = [c[len(strip_prefix):] if c.startswith(strip_prefix) else c for c in columns]
         render.console().print(render.table(headers, [[row.get(c) for c in columns] for row in rows]))

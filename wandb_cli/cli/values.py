@@ -43,3 +43,15 @@ def stdout_is_tty() -> bool:
         return os.isatty(1)
     except (OSError, ValueError):
         return False
+
+
+def write_table_text(text: str) -> None:
+    """CSV (and other plain tables) to stdout: exact when piped; on a terminal, control and
+    escape characters in the data are shown escaped instead of acting on the terminal."""
+    import sys
+
+    if stdout_is_tty():
+        from wandb_cli.textsafe import printable
+
+        text = printable(text, keep_newlines=True)
+    sys.stdout.write(text)
