@@ -1,0 +1,68 @@
+"""The sampler beside real runs: wrapped and SDK-only, interval, --no-system, the views."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import read_jsonl
+
+BUSY = "import time\nt = time.time()\nwhile time.time() - t < 1.2: pass\n"
+
+
+def events_of(run: dict) -> list[dict]:
+    path = Path(run["dir"]) / "files" / "wandb-events.jsonl"
+    return read_jsonl(path) if path.exists() else []
+
+
+def test_a_wrapped_busy_child_is_sampled(wbrun, runs_json):
+    wbrun("-q", "--system-interval", "0.2", "--", sys.executable, "-c", BUSY, check_code=0)
+    rows = events_of(runs_json()[0])
+    assert len(rows) >= 4  # start, every 0.2 s, end
+    assert all("_timestamp" in r and "_runtime" in r and "system.memory_percent" in r for r in rows)
+    assert max(r.get("system.cpu", 0) for r in rows) > 50
+    assert [r["_runtime"] for r in rows] == sorted(r["_runtime"] for r in rows)
+    assert not any(key.startswith("system.gpu") for r in rows for key in r)  # no GPU here
+
+
+def test_even_a_short_run_has_two_rows_and_the_env_sets_the_interval(wbrun, runs_json):
+    wbrun("-q", "--", sys.executable, "-c", "pass", env={"WBRUN_SYSTEM_INTERVAL": "30"},
+          check_code=0)
+    assert len(events_of(runs_json()[0])) == 2
+
+
+def test_no_system_records_no_samples(wbrun, runs_json):
+    wbrun("-q", "--no-system", "--", sys.executable, "-c", "pass", check_code=0)
+    assert events_of(runs_json()[0]) == []
+    wbrun("-q", "--", sys.executable, "-c", "pass", env={"WBRUN_SYSTEM": "0"}, check_code=0)
+    assert all(events_of(run) == [] for run in runs_json())
+
+
+def test_bad_interval_is_refused(wbrun):
+    for value in ("0.05", "-1", "soon"):
+        result = wbrun("--system-interval", value, "--", "true")
+        assert result.returncode == 2 and "interval" in result.stderr, value
+
+
+def test_an_sdk_only_run_is_sampled_too(runs_json):
+    script = ("import time, wandb_cli as wandb\nrun = wandb.init()\n" + BUSY +
+              "run.log({'x': 1})\nrun.finish()\n")
+    subprocess.run([sys.executable, "-c", script], check=True,
+                   env={**__import__("os").environ, "WBRUN_SYSTEM_INTERVAL": "0.2"})
+    rows = events_of(runs_json()[0])
+    assert len(rows) >= 3 and max(r.get("system.cpu", 0) for r in rows) > 50
+
+
+def test_show_and_system_views(wbrun, runs_json):
+    wbrun("-q", "--system-interval", "0.2", "--id", "sys00001", "--", sys.executable, "-c", BUSY,
+          check_code=0)
+    shown = json.loads(wbrun("runs", "show", "sys00001", "-f", "json", check_code=0).stdout)
+    cpu = shown["system"]["system.cpu"]
+    assert cpu["min"] <= cpu["mean"] <= cpu["max"] and cpu["max"] > 50
+    table = wbrun("runs", "show", "sys00001", check_code=0).stdout
+    assert "System" in table and "system.cpu" in table
+    rows = json.loads(wbrun("runs", "system", "sys00001", "-f", "json", check_code=0).stdout)
+    assert rows == events_of(runs_json()[0])
+    csv_text = wbrun("runs", "system", "sys00001", "-f", "csv", check_code=0).stdout
+    assert csv_text.splitlines()[0].startswith("_runtime,_timestamp,") and len(csv_text.splitlines()) == len(rows) + 1
