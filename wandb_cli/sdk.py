@@ -324,9 +324,14 @@ def _metadata_thread(live: LiveRun, command: list[str]) -> threading.Thread:
 
 
 def _start_sampler(live: LiveRun):
-    from wandb_cli.supervise import start_system_sampler
+    """System metrics of this process, sampled from a process of its own (see sampler_proc)."""
+    from wandb_cli.supervise import system_interval
 
-    return start_system_sampler(live, os.getpid(), os.environ)
+    if os.environ.get("WBRUN_SYSTEM", "1") in ("0", "false", "no", "off"):
+        return None
+    from wandb_cli.sampler_proc import SamplerProcess
+
+    return SamplerProcess(str(live.paths.dir), os.getpid(), system_interval(None, os.environ))
 
 
 def _install_exit_hooks(run: Run) -> None:

@@ -41,8 +41,9 @@ class ProcessTreeSampler:
     """CPU, threads and memory of one process tree, plus system-wide memory, disk, network."""
 
     def __init__(self, root_pid: int, *, clock: Callable[[], float] = time.time,
-                 disk_paths: Iterable[str] = ("/",)):
+                 disk_paths: Iterable[str] = ("/",), exclude_pids: Iterable[int] = ()):
         self.root_pid = root_pid
+        self.exclude_pids = frozenset(exclude_pids)  # e.g. the sampler's own process
         self.pids: frozenset[int] = frozenset()  # the tree as found by the last sample
         self._clock = clock
         self._disk_paths = tuple(disk_paths)
@@ -70,7 +71,8 @@ class ProcessTreeSampler:
                 self._root_created = root.create_time()
             if root.create_time() != self._root_created:
                 return []  # the run's root has gone and its pid went to another process
-            return [root, *root.children(recursive=True)]
+            return [p for p in (root, *root.children(recursive=True))
+                    if p.pid not in self.exclude_pids]
         except psutil.Error:
             return []
 
@@ -179,8 +181,10 @@ class SystemSampler:
     """
 
     def __init__(self, root_pid: int, *, nvml: Any = None, gpu: bool = True,
-                 clock: Callable[[], float] = time.time, disk_paths: Iterable[str] = ("/",)):
-        self.tree = ProcessTreeSampler(root_pid, clock=clock, disk_paths=disk_paths)
+                 clock: Callable[[], float] = time.time, disk_paths: Iterable[str] = ("/",),
+                 exclude_pids: Iterable[int] = ()):
+        self.tree = ProcessTreeSampler(root_pid, clock=clock, disk_paths=disk_paths,
+                                       exclude_pids=exclude_pids)
         self.gpu = GpuSampler(nvml) if gpu else None
         self.errors = 0  # sections dropped because they raised: for diagnosis only
         self.last_error: BaseException | None = None
