@@ -1,0 +1,1 @@
+"""wbrun's benchmark suite: `python -m benchmarks` (see docs/benchmarks.md)."""
