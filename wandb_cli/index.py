@@ -11,6 +11,7 @@ made afresh from the cached state record at every read.
 """
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -53,14 +54,17 @@ def load(root: Path) -> dict[str, tuple[int, dict]]:
 
 def save(root: Path, entries: dict[str, tuple[int, dict]]) -> None:
     """Replace the index atomically; failure (read-only store, full disk) is harmless."""
-    lines = [jsonio.dumps({"format": FORMAT})]
+    # One growing buffer, not a list of lines: each encoder output is over-allocated, and
+    # 100,000 of them kept alive took ~780 MB for 72 MB of text.
+    data = bytearray(jsonio.dumps({"format": FORMAT}) + b"\n")
     for name, (signature, raw) in entries.items():
         try:
-            lines.append(jsonio.dumps([name, signature, raw]))
+            data += jsonio.dumps([name, signature, raw])
         except TypeError:
             continue
+        data += b"\n"
     try:
-        jsonio.write_bytes_atomic(index_path(root), b"\n".join(lines) + b"\n")
+        jsonio.write_bytes_atomic(index_path(root), data)
     except Exception:  # noqa: BLE001 - the index is only a cache
         pass
 
@@ -76,8 +80,21 @@ def scan(root: Path, read_raw) -> Iterator[tuple[Path, dict]]:
     """(run folder, raw documents) for every run folder, from the index where it is valid.
 
     `read_raw(run_dir)` reads one run's documents afresh.  The index is rewritten when
-    anything differed from it.
+    anything differed from it.  The cyclic garbage collector is paused until the caller
+    has taken the last folder (or dropped the iterator): the parsed documents hold no
+    cycles, and its repeated passes over them cost more than parsing them (100,000 runs:
+    a whole `runs ls` took 5.8 s with it, 4.1 s without).
     """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield from _scan(root, read_raw)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _scan(root: Path, read_raw) -> Iterator[tuple[Path, dict]]:
     started = time.time_ns()
     cached = load(root)
     fresh: dict[str, tuple[int, dict]] = {}
