@@ -113,8 +113,12 @@ def test_a_stale_entry_with_a_wrong_signature_is_not_used(store):
 
 def test_recent_changes_are_never_cached(store):
     make_runs(store, 2, age_s=0)  # folders changed just now: inside the racy window
-    listed(store)
-    assert len(index.index_path(store.root).read_bytes().splitlines()) == 1  # header only
+    assert len(listed(store)) == 2
+    path = index.index_path(store.root)
+    assert not path.exists() or len(path.read_bytes().splitlines()) == 1  # no entry cached
+    age(store, 3600)  # once the folders are old enough, the next listing caches them
+    assert len(listed(store)) == 2
+    assert len(path.read_bytes().splitlines()) == 3
 
 
 def test_crash_judgement_is_not_cached(store):
@@ -134,3 +138,19 @@ def test_iter_runs_without_index_gives_the_same_records(store):
     with_index = sorted((r.id, r.name, r.state) for r in store.iter_runs())
     without = sorted((r.id, r.name, r.state) for r in store.iter_runs(use_index=False))
     assert with_index == without
+
+
+def test_a_listing_stopped_early_keeps_the_old_index_and_leaves_no_temp(store):
+    make_runs(store, 3)
+    listed(store)
+    before = index.index_path(store.root).read_bytes()
+    subprocess.run([sys.executable, "-c", "import wandb_cli as w; r = w.init(); r.finish()"],
+                   check=True, env={**os.environ, "WBRUN_DIR": str(store.root)})
+    age(store, 3600)
+    runs = Store(store.root).iter_runs()
+    next(runs)
+    runs.close()  # e.g. `find` by name stopping at the first match
+    assert index.index_path(store.root).read_bytes() == before
+    assert [p.name for p in index.index_path(store.root).parent.iterdir() if ".tmp-" in p.name] == []
+    assert len(listed(store)) == 4  # and the next full listing writes the new index
+    assert len(index.index_path(store.root).read_bytes().splitlines()) == 5

@@ -15,7 +15,7 @@ import gc
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from wandb_cli import jsonio
 
@@ -52,21 +52,99 @@ def load(root: Path) -> dict[str, tuple[int, dict]]:
     return entries
 
 
-def save(root: Path, entries: dict[str, tuple[int, dict]]) -> None:
-    """Replace the index atomically; failure (read-only store, full disk) is harmless."""
-    # One growing buffer, not a list of lines: each encoder output is over-allocated, and
-    # 100,000 of them kept alive took ~780 MB for 72 MB of text.
-    data = bytearray(jsonio.dumps({"format": FORMAT}) + b"\n")
-    for name, (signature, raw) in entries.items():
-        try:
-            data += jsonio.dumps([name, signature, raw])
-        except TypeError:
-            continue
-        data += b"\n"
+def load_lines(root: Path) -> dict[str, tuple[int, bytes]]:
+    """name -> (signature, the entry's whole line), parsing only each line's head: a line is
+    parsed in full only when its run is visited and still valid (the parsed documents of
+    100,000 runs held at once took ~350 MB; their lines take 72 MB)."""
+    entries: dict[str, tuple[int, bytes]] = {}
     try:
-        jsonio.write_bytes_atomic(index_path(root), data)
-    except Exception:  # noqa: BLE001 - the index is only a cache
-        pass
+        fh = open(index_path(root), "rb")
+    except OSError:
+        return entries
+    with fh:
+        try:
+            if jsonio.loads(fh.readline()).get("format") != FORMAT:
+                return entries
+        except (ValueError, AttributeError):
+            return entries
+        for line in fh:
+            head = _head(line)
+            if head is not None:
+                entries[head[0]] = (head[1], line.rstrip(b"\n"))
+    return entries
+
+
+def _head(line: bytes) -> tuple[str, int] | None:
+    """(folder, signature) from `["run-...",123,...`; None for any other shape."""
+    end = line.find(b'"', 2)
+    comma = line.find(b",", end + 2)
+    if not line.startswith(b'["run-') or end < 0 or comma < 0 or b"\\" in line[2:end]:
+        return None
+    try:
+        return line[2:end].decode(), int(line[end + 2:comma])
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _parse(line: bytes) -> dict | None:
+    try:
+        _name, _signature, raw = jsonio.loads(line)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("run"), dict):
+        return None
+    return raw
+
+
+class _Writer:
+    """A new index streamed to a temporary file as the scan goes (no 72 MB buffer), put in
+    place by `commit()`; any failure (read-only store, full disk) just leaves the old one."""
+
+    def __init__(self, root: Path):
+        self.path = index_path(root)
+        self.tmp = self.path.with_name(f".{INDEX_NAME}.tmp-{os.getpid()}-{os.urandom(3).hex()}")
+        try:
+            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, jsonio.FILE_MODE)
+            self.fh = open(fd, "wb", buffering=1 << 20)
+            self.fh.write(jsonio.dumps({"format": FORMAT}) + b"\n")
+        except OSError:
+            self.fh = None
+
+    def add(self, line: bytes) -> None:
+        if self.fh is not None:
+            try:
+                self.fh.write(line + b"\n")
+            except OSError:
+                self.abort()
+
+    def commit(self) -> None:
+        if self.fh is None:
+            return
+        try:
+            self.fh.close()
+            os.replace(self.tmp, self.path)
+        except OSError:
+            self.abort()
+        self.fh = None
+
+    def abort(self) -> None:
+        try:
+            if self.fh is not None:
+                self.fh.close()
+        except OSError:
+            pass
+        self.fh = None
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
+def _encode(name: str, signature: int, raw: dict) -> bytes | None:
+    try:
+        return jsonio.dumps([name, signature, raw])
+    except TypeError:
+        return None
 
 
 def signature(run_dir: str) -> int | None:
@@ -76,7 +154,7 @@ def signature(run_dir: str) -> int | None:
         return None
 
 
-def scan(root: Path, read_raw) -> Iterator[tuple[Path, dict]]:
+def scan(root: Path, read_raw) -> Iterator[tuple[str, dict]]:
     """(run folder, raw documents) for every run folder, from the index where it is valid.
 
     `read_raw(run_dir)` reads one run's documents afresh.  The index is rewritten when
@@ -94,29 +172,48 @@ def scan(root: Path, read_raw) -> Iterator[tuple[Path, dict]]:
             gc.enable()
 
 
-def _scan(root: Path, read_raw) -> Iterator[tuple[Path, dict]]:
+def _scan(root: Path, read_raw) -> Iterator[tuple[str, dict]]:
     started = time.time_ns()
-    cached = load(root)
-    fresh: dict[str, tuple[int, dict]] = {}
-    changed = False
+    cached = load_lines(root)
     try:
         entries = list(os.scandir(root))
     except FileNotFoundError:
         return
-    for entry in entries:
-        if not entry.name.startswith("run-") or not entry.is_dir(follow_symlinks=False):
-            continue
-        sig = signature(entry.path)
-        hit = cached.get(entry.name)
-        if sig is not None and hit is not None and hit[0] == sig:
-            raw = hit[1]
-        else:
-            raw = read_raw(Path(entry.path))
-            changed = True
-        if sig is not None and started - sig > RACY_NS:
-            fresh[entry.name] = (sig, raw)
-        elif entry.name in cached:
-            changed = True
-        yield Path(entry.path), raw
-    if changed or len(fresh) != len(cached):
-        save(root, fresh)
+    kept: list[bytes] | None = []  # valid lines met before the first change
+    writer: _Writer | None = None
+    written = 0
+    try:
+        for entry in entries:
+            if not entry.name.startswith("run-") or not entry.is_dir(follow_symlinks=False):
+                continue
+            sig = signature(entry.path)
+            hit = cached.get(entry.name)
+            raw = _parse(hit[1]) if sig is not None and hit is not None and hit[0] == sig else None
+            line = hit[1] if raw is not None else None
+            if raw is None:
+                raw = read_raw(Path(entry.path))
+            cacheable = sig is not None and started - sig > RACY_NS
+            if writer is None and (line is None and (cacheable or hit is not None)):
+                writer = _Writer(root)  # something differs from the index: write a new one
+                for old in kept:
+                    writer.add(old)
+                kept = None
+            if cacheable:
+                line = line or _encode(entry.name, sig, raw)
+                if line is not None:
+                    written += 1
+                    if writer is not None:
+                        writer.add(line)
+                    else:
+                        kept.append(line)
+            yield entry.path, raw  # a str: building 100,000 Path objects cost ~0.2 s
+        if writer is None and written != len(cached):  # only removals: rewrite without them
+            writer = _Writer(root)
+            for old in kept:
+                writer.add(old)
+        if writer is not None:
+            writer.commit()
+            writer = None
+    finally:
+        if writer is not None:  # the caller stopped early: keep the old index
+            writer.abort()

@@ -72,15 +72,15 @@ def _plain(value: Any) -> Any:
     return _plain(_default(value))
 
 
-def _has_nonfinite(value: Any) -> bool:
+def has_nonfinite(value: Any) -> bool:
     if isinstance(value, float):
         return not math.isfinite(value)
     if isinstance(value, dict):
-        return any(_has_nonfinite(v) for v in value.values())
+        return any(has_nonfinite(v) for v in value.values())
     if isinstance(value, (list, tuple)):
-        return any(_has_nonfinite(v) for v in value)
+        return any(has_nonfinite(v) for v in value)
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return _has_nonfinite(_plain(value))
+        return has_nonfinite(_plain(value))
     return False
 
 
@@ -99,7 +99,7 @@ def dumps(value: Any) -> bytes:
             return _dumps_std(value)
         except (TypeError, ValueError):
             raise TypeError(str(exc)) from None
-    if b"null" in out and _has_nonfinite(value):
+    if b"null" in out and has_nonfinite(value):
         return _dumps_std(value)
     return out
 
@@ -137,7 +137,7 @@ def read_json(path: Path, default: Any = None) -> Any:
 def write_json_atomic(path: Path, value: Any, *, indent: bool = False) -> None:
     """Replace `path` with `value` so readers never see half a document."""
     data = orjson.dumps(value, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2) \
-        if indent and not _has_nonfinite(value) else dumps(value)
+        if indent and not has_nonfinite(value) else dumps(value)
     write_bytes_atomic(path, data + b"\n")
 
 

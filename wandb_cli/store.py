@@ -343,7 +343,7 @@ def read_record(run_dir: Path, *, host: str, now: float, stale_after: float) -> 
     return record_from_raw(read_raw(run_dir), run_dir, host=host, now=now, stale_after=stale_after)
 
 
-def record_from_raw(raw: dict, run_dir: Path, *, host: str, now: float,
+def record_from_raw(raw: dict, run_dir: str | Path, *, host: str, now: float,
                     stale_after: float) -> RunRecord:
     """A record from a run's raw documents, its state judged now (never cached)."""
     run, mistyped = _checked(raw["run"])
@@ -395,18 +395,23 @@ RUN_DOC_TYPES = {
 }
 
 
+_ALLOWED_TYPES = {key: frozenset(types) for key, types in RUN_DOC_TYPES.items()}
+
+
 def _checked(run: dict) -> tuple[dict, list[str]]:
     """The run document without fields of the wrong type, and a problem for each one."""
-    wrong = [key for key, types in RUN_DOC_TYPES.items()
-             if key in run and (not isinstance(run[key], types) or isinstance(run[key], bool))]
+    allowed = _ALLOWED_TYPES
+    # exact types (a bool is not an int here), one dict lookup per field: this runs for
+    # every run of every listing
+    wrong = [key for key, value in run.items() if key in allowed and type(value) not in allowed[key]]
     if not wrong:
         return run, []
     return ({k: v for k, v in run.items() if k not in wrong},
             [f"{RUN_DOC}: {key} has the wrong type ({type(run[key]).__name__})" for key in wrong])
 
 
-def _record_from(run: dict, run_dir: Path, config: dict, summary: dict) -> RunRecord:
-    fallback_id = run_dir.name.rsplit("-", 1)[-1]
+def _record_from(run: dict, run_dir: str | Path, config: dict, summary: dict) -> RunRecord:
+    fallback_id = os.path.basename(run_dir).rsplit("-", 1)[-1]
     return RunRecord(
         id=str(run.get("id") or fallback_id),
         name=str(run.get("name") or fallback_id),

@@ -25,11 +25,23 @@ def _print_json(value, *, lines: bool = False) -> None:
         try:
             out = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
         except TypeError:
-            out = jsonio.dumps(value) + b"\n"
-        if b"null" in out:  # NaN would have become null: write the faithful form
+            out = b""
+        # orjson writes NaN as null: where a float could be non-finite, write the faithful form
+        if not out or (b"null" in out and _may_hold_nonfinite(value)):
             out = jsonio.dumps(value) + b"\n"
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
+
+
+def _may_hold_nonfinite(value) -> bool:
+    """Run records keep their floats in config and summary: look only there (a walk of whole
+    records cost ~0.3 s at 100,000 runs); anything else is walked whole."""
+    from wandb_cli.jsonio import has_nonfinite
+
+    if isinstance(value, list) and all(isinstance(item, dict) and "summary" in item for item in value):
+        return any(has_nonfinite(item.get("summary")) or has_nonfinite(item.get("config"))
+                   for item in value)
+    return has_nonfinite(value)
 
 
 @app.command("ls")
