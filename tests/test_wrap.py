@@ -59,6 +59,18 @@ def test_sdk_example_inside_wrapper_is_one_run(wbrun, runs_json):
     assert run["summary"]["loss"] == history[-1]["loss"]
     # the printed "epoch 3: ..." lines are output only; the SDK owns the history
     assert "epoch 9:" in result.stdout
+    # init(project="examples") names the project the wrapper's user left unset
+    assert run["project"] == "examples"
+    assert "Run summary:" in result.stderr and f"/examples/{run['id']}" in result.stderr
+
+
+def test_the_wrappers_choices_win_over_init(wbrun, runs_json, tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("import wandb_cli as w\nr = w.init(project='sdkp', name='sdkn', notes='n')\n"
+                      "r.log({'x': 1})\nr.finish()\n")
+    wbrun("-q", "-p", "mine", "--", sys.executable, str(script), check_code=0)
+    run = only_run(runs_json)
+    assert (run["project"], run["name"], run["notes"]) == ("mine", "sdkn", "n")
 
 
 def test_sdk_example_alone(runs_json):

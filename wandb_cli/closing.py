@@ -9,7 +9,7 @@ import math
 import os
 
 from wandb_cli import jsonio
-from wandb_cli.store import HISTORY, OUTPUT
+from wandb_cli.store import HISTORY, OUTPUT, RUN_DOC, SUMMARY
 from wandb_cli.textsafe import printable, sparkline
 
 MAX_KEYS = 30
@@ -43,7 +43,10 @@ def _aligned(rows: list[tuple[str, str]]) -> list[str]:
 
 def closing_block(live, state: str) -> str:
     series = history_series(live.paths.file(HISTORY))
-    summary = dict(live._summary)
+    try:  # the file, not our memory: the program's SDK may have written the summary
+        summary = jsonio.read_json(live.paths.file(SUMMARY), {}) or {}
+    except ValueError:
+        summary = dict(live._summary)
     lines = ["wbrun:"]
     if series:
         keys = sorted(series)[:MAX_KEYS]
@@ -53,7 +56,10 @@ def closing_block(live, state: str) -> str:
         keys = sorted(summary)[:MAX_KEYS]
         lines += ["wbrun: Run summary:", *_aligned([(printable(k), format_value(summary[k])) for k in keys]),
                   "wbrun:"]
-    doc = live.doc
+    try:  # re-read: the program's SDK may have named the run or its project
+        doc = jsonio.read_json(live.paths.file(RUN_DOC), None) or live.doc
+    except ValueError:
+        doc = live.doc
     rel = os.path.relpath(live.paths.dir) if _is_below_cwd(live.paths.dir) else str(live.paths.dir)
     lines += [
         f"wbrun: Run {printable(doc.get('name'))} ({live.id}) {state}: "

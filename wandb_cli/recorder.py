@@ -82,6 +82,8 @@ def _create(store: Store, spec: RunSpec, run_id: str, *, pid: int, recorder: str
         "group": spec.group, "job_type": spec.job_type,
         "tags": list(dict.fromkeys(spec.tags)), "notes": spec.notes,
         "created": now, "command": spec.command, "host": store.host,
+        # what was not chosen by the user: an SDK joining the run may still set it
+        "defaulted": [key for key in ("name", "project", "entity") if not getattr(spec, key)],
         **_recorder_fields(pid, recorder, now),
     }
     jsonio.write_json_atomic(paths.file(CONFIG), spec.config)

@@ -245,7 +245,9 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
     config = _as_dict(config)
     jsonio.dumps(config)  # refuse unserializable config before writing anything
     if os.environ.get("WBRUN_RUN_DIR"):
-        _current = _join(Path(os.environ["WBRUN_RUN_DIR"]), config, tags or [], notes, group, job_type)
+        chosen = {"name": name, "project": project, "entity": entity, "notes": notes,
+                  "group": group, "job_type": job_type}
+        _current = _join(Path(os.environ["WBRUN_RUN_DIR"]), config, tags or [], chosen)
     else:
         from wandb_cli.metadata import redact_command
 
@@ -282,7 +284,9 @@ def _start(store: Store, spec: RunSpec) -> Run:
     return run
 
 
-def _join(run_dir: Path, config: dict, tags: list[str], notes, group, job_type) -> Run:
+def _join(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> Run:
+    """Join the wrapper's run: config and tags merge; an attribute init() names is taken
+    where the wrapper's user left it unset (a defaulted name/project/entity, no notes...)."""
     from wandb_cli.recorder import attach
     from wandb_cli.store import update_run_doc
 
@@ -291,9 +295,11 @@ def _join(run_dir: Path, config: dict, tags: list[str], notes, group, job_type) 
 
     def merge(doc: dict) -> None:
         doc["tags"] = list(dict.fromkeys([*doc.get("tags", []), *tags]))
-        for key, value in (("notes", notes), ("group", group), ("job_type", job_type)):
-            if value is not None and not doc.get(key):
+        defaulted = doc.get("defaulted") or []
+        for key, value in chosen.items():
+            if value is not None and (not doc.get(key) or key in defaulted):
                 doc[key] = value
+        doc["defaulted"] = [key for key in defaulted if chosen.get(key) is None]
 
     live.doc = update_run_doc(live.paths, merge)
     if config:
