@@ -103,6 +103,7 @@ def run_doc(spec: dict, run_id: str, sequence: int) -> dict:
         "project": spec["project"], "entity": USER, "group": spec["group"],
         "job_type": spec["job_type"], "tags": spec["tags"], "notes": None,
         "created": spec["created"], "command": _command(spec), "host": HOST,
+        "defaulted": ["entity"],
         "state": "finished", "pid": 4242, "pid_start": "123456", "recorder": "sdk",
         "heartbeat": spec["ended"], "exit_code": 0, "ended": spec["ended"],
         "runtime_origin": spec["created"],
