@@ -41,11 +41,12 @@ class Clock:
 
 
 def record_run(root: Path, name: str, *, start: float, seconds: float = 90, project="vision",
-               config=None, metrics=(), state="finished", tags=(), group=None) -> str:
+               config=None, metrics=(), state="finished", tags=(), group=None,
+               run_id: str | None = None) -> str:
     """One run written by the recorder with a fixed clock; `state` running leaves it live."""
     clock = Clock(start)
     spec = RunSpec(project=project, name=name, config=dict(config or {}), tags=list(tags),
-                   group=group)
+                   group=group, id=run_id)
     live = start_run(Store(root, clock=clock), spec, pid=os.getpid(), recorder="test")
     for row in metrics:
         clock.now += 1
@@ -78,7 +79,9 @@ def demo(store_dir) -> dict[str, str]:
                            metrics=[{"val_loss": 2.5}, {"val_loss": 1.25}], seconds=30)),
     ]
     for index, (name, options) in enumerate(runs):
-        made[name] = record_run(store_dir, name, start=T0 + index * 100, **options)
+        # fixed IDs: a random one could match the --search patterns the tests use
+        made[name] = record_run(store_dir, name, start=T0 + index * 100,
+                                run_id=f"q{index}zzzzzz", **options)
     return made
 
 
