@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wandb_cli.capture import LineSplitter, collapse, parse_metrics
 
@@ -19,6 +22,56 @@ from wandb_cli.capture import LineSplitter, collapse, parse_metrics
 ])
 def test_metric_lines(line, expected):
     assert parse_metrics(line) == expected
+
+
+# The whole-line regex parse_metrics used before: the reference for its accept/reject rule.
+_OLD_KEY = r"[A-Za-z_][\w./\-]*"
+_OLD_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|infinity)"
+_OLD_PAIR = rf"({_OLD_KEY})\s*(?:=|:)\s*({_OLD_NUMBER})"
+_OLD_LINE = re.compile(rf"\s*{_OLD_PAIR}(?:(?:\s*,\s*|\s+){_OLD_PAIR})*\s*,?\s*", re.IGNORECASE)
+_OLD_PAIRS = re.compile(_OLD_PAIR, re.IGNORECASE)
+
+
+def old_parse(text: str) -> dict | None:
+    if "=" not in text and ":" not in text or not _OLD_LINE.fullmatch(text):
+        return None
+    return {key: int(raw) if re.fullmatch(r"[-+]?\d+", raw) else float(raw)
+            for key, raw in _OLD_PAIRS.findall(text)}
+
+
+def comparable(metrics: dict | None):
+    """NaN equal to NaN, and 1 unequal to 1.0."""
+    if metrics is None:
+        return None
+    return {k: (type(v), "nan" if v != v else v) for k, v in metrics.items()}
+
+
+TOKENS = ["a", "x_1", "v/l", "=", ":", " ", "\t", ",", "1", "-2", "+3", ".5", "1.", "1e5", "1e",
+          "E-3", "nan", "NaN", "inf", "infinity", "in", "e", "-", ".", "0"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(alphabet="anfitxE_01=:, \t.-e+", max_size=24),
+                 st.lists(st.sampled_from(TOKENS), max_size=12).map("".join)))
+def test_parser_agrees_with_the_old_regex(text):
+    assert comparable(parse_metrics(text.encode())) == comparable(old_parse(text))
+
+
+# Lines on which the old regex backtracked for seconds; each now takes about a millisecond.
+@pytest.mark.parametrize("line", [
+    b"a=1" + b" " * 60000 + b"x",  # the old regex took 7.4 s
+    b"loss: 0.5" + b"\t" * 20000 + b"|",  # 0.88 s
+    b"a=1" + b" " * 60000 + b", ," + b" " * 60000,
+    b"a" * 60000 + b" " * 60000 + b"=x",
+    b"a=1 " * 15000 + b"b",
+])
+def test_long_blank_runs_are_rejected(line):
+    assert parse_metrics(line) is None
+
+
+def test_long_metric_lines_are_read():
+    line = b"  ".join(b"k%d=%d" % (i, i) for i in range(5000)) + b" " * 30000 + b","
+    assert parse_metrics(line) == {f"k{i}": i for i in range(5000)}
 
 
 def test_nan_and_inf_values():

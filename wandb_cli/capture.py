@@ -17,10 +17,14 @@ from wandb_cli.errors import StoreError
 from wandb_cli.textsafe import strip_ansi
 
 _KEY = r"[A-Za-z_][\w./\-]*"
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|infinity)"
-_PAIR = rf"({_KEY})\s*(?:=|:)\s*({_NUMBER})"
-_LINE = re.compile(rf"\s*{_PAIR}(?:(?:\s*,\s*|\s+){_PAIR})*\s*,?\s*", re.IGNORECASE)
-_PAIRS = re.compile(_PAIR, re.IGNORECASE)
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?"
+                     r"|nan|inf|infinity)", re.IGNORECASE)
+# Each pattern is matched anchored at one position and cannot backtrack far: one regex for the
+# whole line backtracked quadratically over long runs of blanks, stalling the output pump.
+_LEAD = re.compile(r"\s*")
+_KEY_SEP = re.compile(rf"({_KEY})\s*[=:]\s*")
+_VALUE = re.compile(r"[^\s,]*")  # a number ends where blanks or a comma begin
+_GAP = re.compile(r"\s*,?\s*")
 MAX_PARTIAL = 64 * 1024
 
 
@@ -29,12 +33,19 @@ def parse_metrics(line: bytes) -> dict | None:
     if b"=" not in line and b":" not in line:
         return None
     text = strip_ansi(line).decode("utf-8", "replace")
-    if not _LINE.fullmatch(text):
-        return None
     metrics: dict[str, float | int] = {}
-    for key, raw in _PAIRS.findall(text):
-        metrics[key] = _number(raw)
-    return metrics
+    pos = _LEAD.match(text).end()
+    while True:
+        head = _KEY_SEP.match(text, pos)
+        if head is None:
+            return None
+        value = _VALUE.match(text, head.end())
+        if _NUMBER.fullmatch(value.group()) is None:
+            return None
+        metrics[head.group(1)] = _number(value.group())
+        pos = _GAP.match(text, value.end()).end()
+        if pos == len(text):
+            return metrics
 
 
 def _number(raw: str) -> float | int:

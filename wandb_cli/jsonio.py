@@ -84,8 +84,10 @@ def has_nonfinite(value: Any) -> bool:
     return False
 
 
-def _dumps_std(value: Any) -> bytes:
-    text = json.dumps(_plain(value), allow_nan=True, separators=(",", ":"), ensure_ascii=True)
+def _dumps_std(value: Any, *, indent: int | None = None) -> bytes:
+    separators = (",", ": ") if indent else (",", ":")
+    text = json.dumps(_plain(value), allow_nan=True, indent=indent, separators=separators,
+                      ensure_ascii=True)
     return text.encode("ascii")
 
 
@@ -136,9 +138,21 @@ def read_json(path: Path, default: Any = None) -> Any:
 
 def write_json_atomic(path: Path, value: Any, *, indent: bool = False) -> None:
     """Replace `path` with `value` so readers never see half a document."""
-    data = orjson.dumps(value, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2) \
-        if indent and not has_nonfinite(value) else dumps(value)
+    data = _dumps_indented(value) if indent else dumps(value)
     write_bytes_atomic(path, data + b"\n")
+
+
+def _dumps_indented(value: Any) -> bytes:
+    if has_nonfinite(value):
+        return dumps(value)
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2)
+    except orjson.JSONEncodeError as exc:
+        # Lone surrogates: undecodable bytes of argv or a folder name (surrogateescape).
+        try:
+            return _dumps_std(value, indent=2)
+        except (TypeError, ValueError):
+            raise TypeError(str(exc)) from None
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -183,16 +197,27 @@ def iter_jsonl(path: Path, on_torn: Callable[[str], None] | None = None) -> Iter
 
 
 def last_jsonl_row(path: Path, chunk: int = 65536) -> dict | None:
-    """The last complete, readable object of a JSONL file, reading only its tail."""
+    """The last complete, readable object of a JSONL file, reading only as much of its tail
+    as that takes: the tail doubles until it holds a whole row or is the whole file."""
     try:
         with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - chunk))
-            tail = fh.read()
+            size = fh.seek(0, os.SEEK_END)
+            while True:
+                start = max(0, size - chunk)
+                fh.seek(start)
+                row = _last_row(fh.read(size - start), starts_a_line=start == 0)
+                if row is not None or start == 0:
+                    return row
+                chunk *= 2
     except FileNotFoundError:
         return None
-    for raw in reversed(tail.split(b"\n")):
+
+
+def _last_row(tail: bytes, *, starts_a_line: bool) -> dict | None:
+    lines = tail.split(b"\n")
+    if not starts_a_line:
+        lines = lines[1:]  # the cut-off end of a longer line, not a row
+    for raw in reversed(lines):
         if raw.strip():
             try:
                 row = loads(raw)
