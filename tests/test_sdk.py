@@ -182,3 +182,25 @@ def test_every_returned_log_is_on_disk_before_kill_9(runs_json):
     assert run["state"] == "crashed"
     logged = [r["i"] for r in history_of(run)]
     assert logged[: seen + 1] == list(range(seen + 1))
+
+
+def test_sys_exit_codes_decide_the_state(runs_json):
+    failed = run_py("import sys, wandb_cli as w\nw.init(id='exit0003')\nsys.exit(3)\n", check=False)
+    assert failed.returncode == 3
+    with_block = run_py("import sys, wandb_cli as w\nwith w.init(id='exit0000'):\n    sys.exit(0)\n")
+    assert with_block.returncode == 0
+    states = {r["id"]: (r["state"], r["exit_code"]) for r in runs_json()}
+    assert states == {"exit0003": ("failed", 3), "exit0000": ("finished", 0)}
+
+
+def test_a_running_run_cannot_be_resumed_twice(runs_json):
+    proc = subprocess.Popen([sys.executable, "-c", "import time, wandb_cli as w\n"
+                             "w.init(id='twice001'); print('up', flush=True); time.sleep(30)"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "up\n"
+        second = run_py("import wandb_cli as w\nw.init(id='twice001', resume='allow')", check=False)
+        assert second.returncode != 0 and "is still running" in second.stderr
+    finally:
+        proc.kill()
+        proc.wait()

@@ -22,7 +22,7 @@ from wandb_cli.ids import new_name, validate_id
 from wandb_cli.model import CRASHED, ENDED_STATES, RUNNING
 from wandb_cli.store import (
     CONFIG, DEFAULT_PROJECT, EVENTS, FORMAT_VERSION, HEARTBEAT_INTERVAL_S, HISTORY, RUN_DOC,
-    SUMMARY, RunPaths, Store, merge_json_doc, update_run_doc,
+    SUMMARY, RunPaths, Store, heartbeat_timeout, is_crashed, merge_json_doc, update_run_doc,
 )
 
 RESUME_MODES = ("never", "allow", "must")
@@ -108,6 +108,11 @@ def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> "LiveRun
     runtime_before = float(last.get("_runtime") or record.runtime or 0.0)
 
     def reopen(doc: dict) -> None:
+        # judged again under the lock: two resumes at once must not both become recorders
+        if doc.get("state") == RUNNING and not is_crashed(
+                doc, host=store.host, now=now, stale_after=heartbeat_timeout(store.env)):
+            raise RunExists(f"run {spec.id!r} is still running (pid {doc.get('pid')} on "
+                            f"{doc.get('host')})")
         doc.update(_recorder_fields(pid, recorder, now))
         doc["resumed"] = int(doc.get("resumed", 0)) + 1
         doc["runtime_origin"] = now - runtime_before
@@ -319,6 +324,8 @@ class Ticker(threading.Thread):
                 self._tick(clock(), next_flush, next_beat)
             except StoreError as exc:
                 _warn_once(self.live, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a damaged document must not end upkeep
+                _warn_once(self.live, f"{type(exc).__name__}: {exc}")
             now = clock()
             if now >= next_flush:
                 next_flush = now + self.flush_s

@@ -221,6 +221,8 @@ class Run:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.finish()
+        elif issubclass(exc_type, SystemExit):
+            self.finish(_exit_status(exc.code))
         else:
             self.finish(state=KILLED if issubclass(exc_type, KeyboardInterrupt) else FAILED,
                         exit_code=130 if issubclass(exc_type, KeyboardInterrupt) else 1)
@@ -270,6 +272,9 @@ def _as_dict(config: Any) -> dict:
 
 
 def _start(store: Store, spec: RunSpec) -> Run:
+    from wandb_cli.supervise import system_interval
+
+    system_interval(None, os.environ)  # a bad WBRUN_SYSTEM_INTERVAL: refused before the run exists
     live = start_run(store, spec, pid=os.getpid(), recorder="sdk")
     meta = _metadata_thread(live, spec.command)
     run = Run(live, spec.config if not live.doc.get("resumed") else _read_config(live),
@@ -290,8 +295,9 @@ def _join(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> Run:
     from wandb_cli.recorder import attach
     from wandb_cli.store import update_run_doc
 
-    live = attach(run_dir)
+    # the marker first: a metric line the wrapper parses now would get the step we take next
     (run_dir / SDK_ATTACHED).touch(mode=jsonio.FILE_MODE)
+    live = attach(run_dir)
 
     def merge(doc: dict) -> None:
         doc["tags"] = list(dict.fromkeys([*doc.get("tags", []), *tags]))
@@ -350,7 +356,23 @@ def _install_exit_hooks(run: Run) -> None:
         previous(exc_type, exc, tb)
 
     sys.excepthook = excepthook
-    atexit.register(run.finish)
+    # SystemExit never reaches the excepthook: remember sys.exit()'s code for the exit hook
+    # (W&B's ExitHooks do the same), so sys.exit(3) records failed/3, not finished.
+    real_exit = sys.exit
+
+    def exit(code=None):
+        run._exit_code = _exit_status(code)
+        real_exit(code)
+
+    sys.exit = exit
+    atexit.register(lambda: run.finish(getattr(run, "_exit_code", None)))
+
+
+def _exit_status(code) -> int:
+    """The process exit status Python gives sys.exit(code)."""
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
 
 
 def current() -> Run | None:

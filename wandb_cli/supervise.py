@@ -84,13 +84,15 @@ def write_metadata(live: LiveRun, command: list[str]) -> None:
         gpu = sysmetrics.gpu_metadata()
     except Exception:  # noqa: BLE001 - hardware probing must never break a run
         gpu = None
-    doc = metadata.collect(command, cwd=Path.cwd(), host=live.store.host,
-                           start=live.doc.get("created", time.time()),
-                           user=live.doc.get("entity", ""), gpu=gpu or None)
     try:
+        doc = metadata.collect(command, cwd=Path.cwd(), host=live.store.host,
+                               start=live.doc.get("created", time.time()),
+                               user=live.doc.get("entity", ""), gpu=gpu or None)
         jsonio.write_json_atomic(live.paths.file(METADATA), doc, indent=True)
     except StoreError as exc:
         print(f"wbrun: warning: {exc.render()}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - a thread's traceback would land in the program's output
+        print(f"wbrun: warning: cannot write {METADATA}: {exc}", file=sys.stderr)
 
 
 def _child_setup(controlling_tty: bool):
@@ -126,6 +128,14 @@ def _set_parent_death_signal() -> None:
         _prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
+class CannotStart(UsageError):
+    """The command could not be started; exit status 127 (not found) or 126 (not runnable)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.exit_code = status
+
+
 class Wrapper:
     """Runs one child as a run and returns its exit status."""
 
@@ -146,23 +156,37 @@ class Wrapper:
         from wandb_cli.metadata import redact_command
 
         self.options.spec.command = redact_command(self.argv)
+        system_interval(self.options.system_interval, self.options.env)  # refuse before the run exists
         self.live = start_run(self.store, self.options.spec, pid=os.getpid(), recorder="wrapper")
         self.saver = start_saver(self.live.paths.dir)  # acts on `wbrun save` live/end requests
         self._forget_earlier_sdk()
-        interval = system_interval(self.options.system_interval, self.options.env)
         output_log = jsonio.AppendFile(self.live.paths.file(OUTPUT))
         self.recorder = OutputRecorder(output_log, self._on_metrics if self.options.capture else None,
                                        warn=self._warn)
+        # Our handlers stay until the run is recorded: a second Ctrl+C while finishing must
+        # not leave the run unrecorded (it only marks a signal once the child is gone).
         previous = {s: signal.signal(s, self._forward) for s in FORWARDED_SIGNALS}
         try:
-            returncode = self._spawn_and_pump()
+            returncode = self._pump_guarded()
+            status = returncode if returncode >= 0 else 128 - returncode
+            self._finish(self._final_state(returncode), status, output_log)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        status = returncode if returncode >= 0 else 128 - returncode
-        state = self._final_state(returncode)
-        self._finish(state, status, output_log)
         return status
+
+    def _pump_guarded(self) -> int:
+        """The child's return code, also when our own pumping fails: then the child is
+        stopped (we can no longer carry its output) and the run is still recorded."""
+        try:
+            return self._spawn_and_pump()
+        except CannotStart:
+            raise
+        except Exception as exc:  # noqa: BLE001 - record the run whatever broke
+            self._warn(f"wbrun failed while running the command: {type(exc).__name__}: {exc}")
+            if self.child is not None and self.child.poll() is None:
+                self._signal_child(signal.SIGTERM)
+            return self.child.wait() if self.child is not None else 1
 
     def _spawn_and_pump(self) -> int:
         env = {**self.options.env, "WBRUN_RUN_ID": self.live.id,
@@ -177,8 +201,9 @@ class Wrapper:
             else:
                 pump = PipePump(self.argv, env)
         except OSError as exc:
-            self._finish(FAILED, 127, None)
-            raise UsageError(f"cannot run {self.argv[0]!r}: {exc.strerror or exc}") from None
+            status = 126 if isinstance(exc, PermissionError) else 127  # as shells report it
+            self._finish(FAILED, status, None)
+            raise CannotStart(f"cannot run {self.argv[0]!r}: {exc.strerror or exc}", status) from None
         self.child = pump.child
         self.metadata_thread.start()
         self.ticker = Ticker(self.live, on_stop=self._on_stop_request)
@@ -205,8 +230,11 @@ class Wrapper:
         if not self.options.quiet:
             from wandb_cli.closing import closing_block
 
-            sys.stderr.write(closing_block(self.live, state))
-            sys.stderr.flush()
+            try:
+                sys.stderr.write(closing_block(self.live, state))
+                sys.stderr.flush()
+            except OSError:  # the terminal is gone: the run is recorded all the same
+                pass
 
     def _final_state(self, returncode: int) -> str:
         if self.stop_requested or self.signalled is not None:
@@ -286,10 +314,11 @@ class PipePump:
     """The child on pipes (stdout not a terminal): its own process group, stdin inherited."""
 
     def __init__(self, argv: list[str], env: dict):
+        self._foreground = os.getpgrp() if _is_foreground_tty(0) else None
         self.child = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            preexec_fn=_pipe_child_setup, close_fds=True)
-        self._foreground = _hand_terminal_to(self.child.pid)
+            preexec_fn=_pipe_child_setup(take_terminal=self._foreground is not None),
+            close_fds=True)
 
     def pump(self, recorder: OutputRecorder) -> int:
         streams = {self.child.stdout.fileno(): (sys.stdout, LineSplitter()),
@@ -297,10 +326,18 @@ class PipePump:
         selector = selectors.DefaultSelector()
         for fd in streams:
             selector.register(fd, selectors.EVENT_READ)
+        exited_at = None
         try:
             while streams:
-                for key, _ in selector.select(timeout=0.5):
+                for key, _ in selector.select(timeout=0.1):
                     self._read(key.fd, streams, selector, recorder)
+                if self.child.poll() is not None:
+                    # A background process may hold our pipes open: drain briefly, then stop.
+                    exited_at = exited_at or time.monotonic()
+                    if time.monotonic() - exited_at > 0.3:
+                        for splitter in (s for _, s in streams.values()):
+                            recorder.lines(splitter.flush())
+                        break
         finally:
             selector.close()
             _take_terminal_back(self._foreground)
@@ -322,28 +359,22 @@ class PipePump:
         recorder.lines(splitter.feed(data))
 
 
-def _pipe_child_setup() -> None:
-    os.setpgid(0, 0)
-    _set_parent_death_signal()
-
-
-def _hand_terminal_to(pid: int) -> int | None:
-    """When our stdin is the terminal's and we are in the foreground, give it to the child's
-    process group so Ctrl+C reaches the child once (from the terminal, not from us)."""
-    try:
-        if not os.isatty(0) or os.tcgetpgrp(0) != os.getpgrp():
-            return None
-        os.setpgid(pid, pid)
-    except OSError:
-        return None
-    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-    try:
-        os.tcsetpgrp(0, pid)
-        return os.getpgrp()
-    except OSError:
-        return None
-    finally:
-        signal.signal(signal.SIGTTOU, old)
+def _pipe_child_setup(*, take_terminal: bool):
+    """Runs in the child between fork and exec: its own process group and, when our stdin is
+    the terminal's and we are in the foreground, the terminal's foreground, so Ctrl+C reaches
+    the child once (from the terminal, not from us) and it may read the terminal.  It must
+    happen here: once the child has exec'd, the parent may no longer move it (EACCES)."""
+    def setup() -> None:
+        os.setpgid(0, 0)
+        if take_terminal:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+            try:
+                os.tcsetpgrp(0, os.getpid())
+            except OSError:
+                pass
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTTOU})
+        _set_parent_death_signal()
+    return setup
 
 
 def _take_terminal_back(pgrp: int | None) -> None:
@@ -373,6 +404,9 @@ class PtyPump:
             self.child = subprocess.Popen(
                 argv, env=env, stdin=slave if forward_input else None, stdout=slave, stderr=slave,
                 start_new_session=True, preexec_fn=_child_setup(True), close_fds=True)
+        except OSError:
+            os.close(self.master)
+            raise
         finally:
             os.close(slave)
         self._saved_tty = _make_raw(0) if forward_input else None
@@ -485,7 +519,9 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view):]
         except InterruptedError:
             continue
-        except BrokenPipeError:
-            return  # our reader went away (| head); the child and the log carry on
         except BlockingIOError:
             time.sleep(0.01)
+        except OSError:
+            # Our reader went away (| head: EPIPE) or the terminal hung up (EIO): the child
+            # and the log carry on without the echo.
+            return
