@@ -204,3 +204,23 @@ def test_a_running_run_cannot_be_resumed_twice(runs_json):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_forked_child_exiting_does_not_end_the_parents_run(runs_json):
+    result = run_py("""
+        import os, sys, wandb_cli as wandb
+        from pathlib import Path
+        from wandb_cli.store import Store
+        run = wandb.init(id="fork0001")
+        run.log({"x": 1})
+        pid = os.fork()
+        if pid == 0:
+            sys.exit(0)  # runs the atexit hooks inherited from the parent
+        os.waitpid(pid, 0)
+        print(Store(Path(os.environ["WBRUN_DIR"])).find("fork0001").state)
+        run.log({"x": 2})
+        run.finish()
+    """)
+    assert result.stdout.strip() == "running"
+    run = only_run(runs_json)
+    assert run["state"] == "finished" and run["summary"] == {"x": 2}

@@ -117,6 +117,7 @@ class Run:
         self._saver = None  # files.Saver: "live" and "end" saves of a run this process owns
         self._stop_requested = False
         self._finished = live is None
+        self._pid = os.getpid()
         self._warned_write = False
         self.config = Config(live, config)
         self.summary = Summary(live)
@@ -167,8 +168,8 @@ class Run:
     def finish(self, exit_code: int | None = None, *, state: str | None = None) -> None:
         """End the run: flush summary and history, record its final state."""
         global _current
-        if self._finished:
-            return
+        if self._finished or os.getpid() != self._pid:
+            return  # (a forked child exiting must not end its parent's run)
         self._finished = True
         if state is None:
             state = KILLED if self._stop_requested else (FINISHED if not exit_code else FAILED)
