@@ -54,6 +54,15 @@ def fmt_time(ts: float | None) -> str:
     return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def fmt_size(size: int) -> str:
+    """Bytes as B, KiB, MiB or GiB, three significant figures."""
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size} {unit}" if unit == "B" else f"{size:.3g} {unit}"
+        size /= 1024
+    return f"{size:.3g} GiB"
+
+
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None:
         return ""

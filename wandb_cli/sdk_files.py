@@ -102,16 +102,9 @@ def describe_log(result: LogResult) -> str:
 
 def describe_size(manifest: Manifest) -> str:
     count = len(manifest.files)
-    return f"{count} file{'s' if count != 1 else ''}, {human_size(manifest.size)}"
+    from wandb_cli.runs_table import fmt_size
 
-
-def human_size(size: float) -> str:
-    """Bytes for people: 512 B, 1.5 KiB, 3.0 GiB."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("not reached")
+    return f"{count} file{'s' if count != 1 else ''}, {fmt_size(manifest.size)}"
 
 
 def use_artifact(run: "Run", artifact_or_name: Any, *, type: str | None) -> Artifact:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from wandb_cli import jsonio
+from wandb_cli.runs_table import fmt_size
 from wandb_cli.errors import UsageError
 from wandb_cli.model import RUNNING, RunRecord, iso
 from wandb_cli.store import METADATA, OUTPUT, RunPaths, Store
@@ -127,15 +128,6 @@ def print_overview(info: dict[str, Any]) -> None:
             con.print(render.section(f"Artifacts: {role}"))
             con.print(render.table(["artifact", "type", "size"],
                                    [[a["ref"], a["type"], fmt_size(a["size"])] for a in used]))
-
-
-def fmt_size(size: int) -> str:
-    """Bytes as B, KiB, MiB or GiB, three significant figures."""
-    for unit in ("B", "KiB", "MiB"):
-        if size < 1024:
-            return f"{size} {unit}" if unit == "B" else f"{size:.3g} {unit}"
-        size /= 1024
-    return f"{size:.3g} GiB"
 
 
 def _hardware(meta: dict, gpu: Any) -> str | None:

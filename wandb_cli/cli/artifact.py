@@ -113,7 +113,7 @@ def ls(fmt: str = FormatOption, dir: DirOption = None) -> None:
     Example: wbrun artifact ls --format json
     """
     from wandb_cli import artifacts, render
-    from wandb_cli.sdk_files import human_size
+    from wandb_cli.runs_table import fmt_size
 
     check_format(fmt, FORMATS)
     summaries = artifacts.list_artifacts(open_store(dir).root)
@@ -123,7 +123,7 @@ def ls(fmt: str = FormatOption, dir: DirOption = None) -> None:
         return
     rows = [[s.name, s.type, len(s.versions), f"v{s.latest.version}",
              ", ".join(f"{a}:v{v}" for a, v in sorted(s.aliases.items())),
-             human_size(s.latest.size), render.fmt_time(s.latest.created)] for s in summaries]
+             fmt_size(s.latest.size), render.fmt_time(s.latest.created)] for s in summaries]
     render.console().print(render.table(
         ["name", "type", "versions", "latest", "aliases", "size", "created"], rows))
 
@@ -135,7 +135,8 @@ def show(ref: str = RefArgument, fmt: str = FormatOption, dir: DirOption = None)
     Example: wbrun artifact show mnist:v1 --format json
     """
     from wandb_cli import artifacts, render
-    from wandb_cli.sdk_files import describe_size, human_size
+    from wandb_cli.runs_table import fmt_size
+    from wandb_cli.sdk_files import describe_size
 
     check_format(fmt, FORMATS)
     store = open_store(dir)
@@ -154,7 +155,7 @@ def show(ref: str = RefArgument, fmt: str = FormatOption, dir: DirOption = None)
     ]))
     con.print(render.section("Files"))
     con.print(render.table(["file", "size", "sha256"], [
-        [f.path, human_size(f.size), f.digest[:16]] for f in manifest.files]))
+        [f.path, fmt_size(f.size), f.digest[:16]] for f in manifest.files]))
 
 
 def _run_label(store, run_id: str | None) -> str:
@@ -229,7 +230,7 @@ def files(
     """
     from wandb_cli import render
     from wandb_cli.files import list_run_files
-    from wandb_cli.sdk_files import human_size
+    from wandb_cli.runs_table import fmt_size
 
     check_format(fmt, FORMATS)
     entries = list_run_files(Path(open_store(dir).find(run).dir))
@@ -237,5 +238,5 @@ def files(
         _print_json([entry.to_dict() for entry in entries])
         return
     render.console().print(render.table(["file", "size", "modified", "kind"], [
-        [e.path, human_size(e.size), render.fmt_time(e.modified), e.kind]
+        [e.path, fmt_size(e.size), render.fmt_time(e.modified), e.kind]
         for e in entries]))
