@@ -129,3 +129,13 @@ def test_compare_rows_treat_types_carefully():
     b = run("b", config={"n": 1.0, "flag": 1, "x": float("nan")})
     rows = {row.qualified: row.differs for row in compare.compare_runs([a, b])}
     assert rows == {"config.flag": True, "summary.s": True, "config.n": False, "config.x": False}
+
+
+@pytest.mark.parametrize("size, shown", [
+    (0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (1000 * 1024, "1000 KiB"),
+    (3 * 2**30, "3 GiB"), (5 * 2**40, "5 TiB"), (2**60, "1048576 TiB"),
+])
+def test_byte_sizes(size, shown):
+    from wandb_cli.runs_table import fmt_size
+
+    assert fmt_size(size) == shown

@@ -55,12 +55,14 @@ def fmt_time(ts: float | None) -> str:
 
 
 def fmt_size(size: int) -> str:
-    """Bytes as B, KiB, MiB or GiB, three significant figures."""
-    for unit in ("B", "KiB", "MiB"):
-        if size < 1024:
-            return f"{size} {unit}" if unit == "B" else f"{size:.3g} {unit}"
+    """Bytes as B, KiB, MiB, GiB or TiB, three significant figures (1000-1023 as integers)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            if unit == "B":
+                return f"{size} B"
+            return f"{size:.3g} {unit}" if size < 1000 else f"{size:.0f} {unit}"
         size /= 1024
-    return f"{size:.3g} GiB"
+    raise AssertionError("not reached")
 
 
 def fmt_duration(seconds: float | None) -> str:
