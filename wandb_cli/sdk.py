@@ -275,14 +275,14 @@ def _as_dict(config: Any) -> dict:
 def _start(store: Store, spec: RunSpec) -> Run:
     from wandb_cli.supervise import system_interval
 
-    system_interval(None, os.environ)  # a bad WBRUN_SYSTEM_INTERVAL: refused before the run exists
+    interval = system_interval(None, os.environ)  # a bad value: refused before the run exists
     live = start_run(store, spec, pid=os.getpid(), recorder="sdk")
     meta = _metadata_thread(live, spec.command)
     run = Run(live, spec.config if not live.doc.get("resumed") else _read_config(live),
               joined=False, metadata_thread=meta)
     run._ticker = Ticker(live, on_stop=run._on_stop_request)
     run._ticker.start()
-    run._sampler = _start_sampler(live)
+    run._sampler = _start_sampler(live, interval)
     from wandb_cli.files import start_saver
 
     run._saver = start_saver(live.paths.dir)
@@ -336,15 +336,15 @@ def _metadata_thread(live: LiveRun, command: list[str]) -> threading.Thread:
     return thread
 
 
-def _start_sampler(live: LiveRun):
+def _start_sampler(live: LiveRun, interval: float):
     """System metrics of this process, sampled from a process of its own (see sampler_proc)."""
-    from wandb_cli.supervise import system_interval
+    from wandb_cli.supervise import system_enabled
 
-    if os.environ.get("WBRUN_SYSTEM", "1") in ("0", "false", "no", "off"):
+    if not system_enabled(os.environ):
         return None
     from wandb_cli.sampler_proc import SamplerProcess
 
-    return SamplerProcess(str(live.paths.dir), os.getpid(), system_interval(None, os.environ))
+    return SamplerProcess(str(live.paths.dir), os.getpid(), interval)
 
 
 def _install_exit_hooks(run: Run) -> None:

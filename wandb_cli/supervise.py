@@ -59,18 +59,18 @@ def system_interval(option: float | None, env: dict) -> float:
     return value
 
 
-def start_system_sampler(live: LiveRun, root_pid: int, env: dict, *, interval: float | None = None,
-                         enabled: bool | None = None):
-    """The sampler beside a run, or None when turned off (WBRUN_SYSTEM=0 or --no-system)."""
-    if enabled is None:
-        enabled = env.get("WBRUN_SYSTEM", "1") not in ("0", "false", "no", "off")
-    if not enabled:
-        return None
+def system_enabled(env: dict) -> bool:
+    """False when WBRUN_SYSTEM turns the sampler off (as --no-system does)."""
+    return env.get("WBRUN_SYSTEM", "1") not in ("0", "false", "no", "off")
+
+
+def start_system_sampler(live: LiveRun, root_pid: int, interval: float):
+    """The wrapper's sampler thread for the child's process tree (interval already checked)."""
     try:
         from wandb_cli import sysmetrics
     except ImportError:
         return None
-    return sysmetrics.start_sampler(root_pid, live.append_event, system_interval(interval, env))
+    return sysmetrics.start_sampler(root_pid, live.append_event, interval)
 
 
 def write_metadata(live: LiveRun, command: list[str]) -> None:
@@ -156,7 +156,8 @@ class Wrapper:
         from wandb_cli.metadata import redact_command
 
         self.options.spec.command = redact_command(self.argv)
-        system_interval(self.options.system_interval, self.options.env)  # refuse before the run exists
+        # refused before the run exists
+        self.interval = system_interval(self.options.system_interval, self.options.env)
         self.live = start_run(self.store, self.options.spec, pid=os.getpid(), recorder="wrapper")
         self.saver = start_saver(self.live.paths.dir)  # acts on `wbrun save` live/end requests
         self._forget_earlier_sdk()
@@ -208,9 +209,8 @@ class Wrapper:
         self.metadata_thread.start()
         self.ticker = Ticker(self.live, on_stop=self._on_stop_request)
         self.ticker.start()
-        self.sampler = start_system_sampler(self.live, self.child.pid, self.options.env,
-                                            interval=self.options.system_interval,
-                                            enabled=None if self.options.system else False)
+        sample = self.options.system and system_enabled(self.options.env)
+        self.sampler = start_system_sampler(self.live, self.child.pid, self.interval) if sample else None
         return pump.pump(self.recorder)
 
     def _finish(self, state: str, status: int, output_log) -> None:
