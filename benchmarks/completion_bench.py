@@ -25,10 +25,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from wandb_cli import jsonio  # noqa: E402
-from wandb_cli.ids import ADJECTIVES, NOUNS  # noqa: E402
-from wandb_cli.index import FORMAT, index_path  # noqa: E402
-from wandb_cli.store import CONFIG, RUN_DOC, SUMMARY  # noqa: E402
+from wandb_cli.store import jsonio  # noqa: E402
+from wandb_cli.store.ids import ADJECTIVES, NOUNS  # noqa: E402
+from wandb_cli.store.index import FORMAT, index_path  # noqa: E402
+from wandb_cli.store.layout import CONFIG, RUN_DOC, SUMMARY  # noqa: E402
 
 CREATED = 1_700_000_000.0
 PROJECTS = ("mnist", "cifar", "imagenet-resnet")

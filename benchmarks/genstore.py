@@ -18,14 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from wandb_cli import jsonio
-from wandb_cli._version import __version__
-from wandb_cli.ids import ADJECTIVES, NOUNS
-from wandb_cli.store import (
-    CONFIG, EVENTS, FORMAT_VERSION, HISTORY, METADATA, RUN_DOC, SUMMARY, Store,
-)
-
 from benchmarks.workload import query_runs
+from wandb_cli._version import __version__
+from wandb_cli.store import jsonio
+from wandb_cli.store.ids import ADJECTIVES, NOUNS
+from wandb_cli.store.layout import CONFIG, EVENTS, FORMAT_VERSION, HISTORY, METADATA, RUN_DOC, SUMMARY, Store
 
 HOST = "bench-host"
 USER = "bench"

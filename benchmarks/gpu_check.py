@@ -46,7 +46,7 @@ def import_sysmetrics():
     """wandb_cli.sysmetrics from this checkout, even where the package's own imports fail."""
     sys.path.insert(0, str(REPO))
     try:
-        return importlib.import_module("wandb_cli.sysmetrics")
+        return importlib.import_module("wandb_cli.sysmetrics.host")
     except ImportError as exc:  # e.g. no orjson here: skip wandb_cli/__init__.py
         print(f"note: importing wandb_cli failed ({exc}); loading the sampler alone")
         for name in [n for n in sys.modules if n == "wandb_cli" or n.startswith("wandb_cli.")]:
@@ -54,7 +54,7 @@ def import_sysmetrics():
         package = types.ModuleType("wandb_cli")
         package.__path__ = [str(REPO / "wandb_cli")]
         sys.modules["wandb_cli"] = package
-        return importlib.import_module("wandb_cli.sysmetrics")
+        return importlib.import_module("wandb_cli.sysmetrics.host")
 
 
 def why_no_gpu() -> str | None:
@@ -65,7 +65,7 @@ def why_no_gpu() -> str | None:
         return "pynvml is not importable (pip install nvidia-ml-py)"
     try:
         pynvml.nvmlInit()
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
+    except Exception as exc:
         return f"NVML could not start ({type(exc).__name__}: {exc}): no NVIDIA driver here"
     try:
         if pynvml.nvmlDeviceGetCount() == 0:

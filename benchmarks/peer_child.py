@@ -90,7 +90,7 @@ def mlflow_store(root: str, name: str, count: str) -> dict:
     experiment_id = store.create_experiment(name)
     rng = random.Random(11)
     for spec in query_runs(int(count)):
-        _write_mlflow_run(store, experiment_id, spec, "%032x" % rng.getrandbits(128))
+        _write_mlflow_run(store, experiment_id, spec, f"{rng.getrandbits(128):032x}")
     return {"experiment_id": experiment_id, "runs": int(count),
             "seconds": round(time.perf_counter() - started, 2)}
 

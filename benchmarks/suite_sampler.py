@@ -23,7 +23,7 @@ WINDOW_S = 4.0
 
 
 def run(ctx: Context) -> list[Row]:
-    from wandb_cli.sysmetrics import DEFAULT_INTERVAL_S
+    from wandb_cli.sysmetrics.host import DEFAULT_INTERVAL_S
 
     on, off = _sdk_runs(ctx, "on"), _sdk_runs(ctx, "off")
     extra_cpu = _med(on, "window_cpu_s") - _med(off, "window_cpu_s")

@@ -54,7 +54,7 @@ def _import_rows(ctx: Context, bare_s: float) -> list[Row]:
                           ctx.time([ctx.peer_python, "-c", f"import {peer}"]).median, "s"))
     rows = []
     for code, label in (("import wandb_cli", "`python -c 'import wandb_cli'`"),
-                        ("import wandb_cli.sdk", "`python -c 'import wandb_cli.sdk'` "
+                        ("import wandb_cli.sdk.run", "`python -c 'import wandb_cli.sdk.run'` "
                                                  "(what `init()` loads)")):
         sample = ctx.time([ctx.python, "-c", code])
         times = ratio(sample.median, bare_s)

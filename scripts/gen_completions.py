@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wandb_cli.completion_gen import main  # noqa: E402
+from wandb_cli.cli.completion.gen import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -35,23 +35,23 @@ class NVMLError(Exception):
         return _MESSAGES.get(self.value, f"NVML Error with code {self.value}")
 
 
-class NVMLError_Uninitialized(NVMLError):  # noqa: N801 - pynvml's own class names
+class NVMLError_Uninitialized(NVMLError):
     pass
 
 
-class NVMLError_InvalidArgument(NVMLError):  # noqa: N801
+class NVMLError_InvalidArgument(NVMLError):
     pass
 
 
-class NVMLError_NotSupported(NVMLError):  # noqa: N801
+class NVMLError_NotSupported(NVMLError):
     pass
 
 
-class NVMLError_DriverNotLoaded(NVMLError):  # noqa: N801
+class NVMLError_DriverNotLoaded(NVMLError):
     pass
 
 
-class NVMLError_LibraryNotFound(NVMLError):  # noqa: N801
+class NVMLError_LibraryNotFound(NVMLError):
     pass
 
 
@@ -216,7 +216,7 @@ class FakeNVML:
     def nvmlDeviceGetEnforcedPowerLimit(self, handle: _Handle) -> int:
         return self._field("nvmlDeviceGetEnforcedPowerLimit", handle, "power_limit_mw")
 
-    def nvmlDeviceGetClockInfo(self, handle: _Handle, type: int) -> int:  # noqa: A002
+    def nvmlDeviceGetClockInfo(self, handle: _Handle, type: int) -> int:
         field = {self.NVML_CLOCK_SM: "sm_clock_mhz", self.NVML_CLOCK_MEM: "mem_clock_mhz",
                  self.NVML_CLOCK_GRAPHICS: "graphics_clock_mhz"}.get(type)
         if field is None:
@@ -226,8 +226,8 @@ class FakeNVML:
     def nvmlDeviceGetFanSpeed(self, handle: _Handle) -> int:
         return self._field("nvmlDeviceGetFanSpeed", handle, "fan_pct")
 
-    def nvmlDeviceGetTotalEccErrors(self, handle: _Handle, errorType: int,  # noqa: N803
-                                    counterType: int) -> int:  # noqa: N803
+    def nvmlDeviceGetTotalEccErrors(self, handle: _Handle, errorType: int,
+                                    counterType: int) -> int:
         field = {self.NVML_MEMORY_ERROR_TYPE_CORRECTED: "ecc_corrected",
                  self.NVML_MEMORY_ERROR_TYPE_UNCORRECTED: "ecc_uncorrected"}.get(errorType)
         if field is None or counterType not in (self.NVML_VOLATILE_ECC, self.NVML_AGGREGATE_ECC):

@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from wandb_cli import artifacts
-from wandb_cli.artifacts import ArtifactCorrupt, ArtifactNotFound
+from wandb_cli.artifacts import store as artifacts
+from wandb_cli.artifacts.store import ArtifactCorrupt, ArtifactNotFound
 from wandb_cli.errors import ExitCode, UsageError
 
 NOW = 1_700_000_000.0
@@ -339,7 +339,7 @@ def test_concurrent_logs_and_gets_from_several_processes(root: Path, tmp_path: P
 LOG_IN_CHILD = """
 import resource, signal, sys
 from pathlib import Path
-from wandb_cli import artifacts
+from wandb_cli.artifacts import store as artifacts
 from wandb_cli.errors import WbrunError
 root, source, limit = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 if sys.argv[4] == "die":
@@ -373,7 +373,7 @@ def test_an_interrupted_log_leaves_no_version(root: Path, tmp_path: Path) -> Non
 MEASURE_IN_CHILD = """
 import resource, sys
 from pathlib import Path
-from wandb_cli import artifacts
+from wandb_cli.artifacts import store as artifacts
 def peak_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 root, source, target = map(Path, sys.argv[1:])

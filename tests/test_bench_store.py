@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.genstore import generate  # noqa: E402
 from benchmarks.workload import RUN_METRICS, query_runs, step_values  # noqa: E402
 from wandb_cli.errors import RunExists  # noqa: E402
-from wandb_cli.store import Store  # noqa: E402
+from wandb_cli.store.layout import Store  # noqa: E402
 
 COUNT = 40
 

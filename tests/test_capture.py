@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wandb_cli.capture import LineSplitter, collapse, parse_metrics
+from wandb_cli.runner.capture import LineSplitter, collapse, parse_metrics
 
 
 @pytest.mark.parametrize("line, expected", [

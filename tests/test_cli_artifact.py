@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import python_script
-from wandb_cli.lifecycle import delete_run
-from wandb_cli.store import Store
+
+from wandb_cli.store.layout import Store
+from wandb_cli.store.lifecycle import delete_run
 
 PY = sys.executable
 NAMES = Path(".wbrun") / "artifacts" / "names"

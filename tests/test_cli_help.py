@@ -13,11 +13,11 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import wbrun_cmd
+
 from wandb_cli._version import __version__
 from wandb_cli.cli import main
-from wandb_cli.cli.completion_spec import commands
+from wandb_cli.cli.completion.spec import commands
 
 COMMANDS = commands()
 EXAMPLE = re.compile(r"^\s*Examples?:\s*(.*)$")
@@ -138,7 +138,7 @@ def test_the_wrapped_commands_own_exit_code_comes_back(wbrun):
 # replaced by one that raises, and the real main() runs in a fresh interpreter.
 BROKEN = """
 import sys
-from wandb_cli import store
+from wandb_cli.store import layout as store
 def broken(self, **kwargs):
     raise RuntimeError("the disk said no")
 store.Store.iter_runs = broken

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import read_jsonl, wbrun_cmd
-from wandb_cli.recorder import RunSpec, start_run
-from wandb_cli.store import Store
+
+from wandb_cli.store.layout import Store
+from wandb_cli.store.recorder import RunSpec, start_run
 
 
 def finished(run_id: str, **spec) -> None:
@@ -224,7 +224,7 @@ def test_every_command_has_help():
 BUSY = """
 import json, sys, threading, time
 import wandb_cli as wandb
-from wandb_cli.store import update_run_doc
+from wandb_cli.store.layout import update_run_doc
 
 run = wandb.init(id="busy0001", project="race")
 done = threading.Event()

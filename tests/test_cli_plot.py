@@ -11,10 +11,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from conftest import wbrun_cmd
-from wandb_cli.chart_term import render_panels
-from wandb_cli.charts import SeriesData, build_panel
+
+from wandb_cli.charts.data import SeriesData, build_panel
+from wandb_cli.charts.term import render_panels
 
 SVG = "{http://www.w3.org/2000/svg}"
 STEPS = 6
@@ -116,7 +116,7 @@ def test_default_selection_and_metrics_with_the_width_from_columns(plot):
 
 
 def test_filter_sort_and_limit_select_runs_as_runs_ls_does(plot):
-    legend_of = lambda out: out.splitlines()[1 + 3 + 2]  # noqa: E731
+    legend_of = lambda out: out.splitlines()[1 + 3 + 2]
     assert legend_of(plot("--filter", "lr = 0.01", "-m", "loss", "--height", "3").stdout) == "━━ delta  ━━ gamma"
     assert legend_of(plot("--sort", "name", "-n", "2", "-m", "loss", "--height", "3").stdout) == "━━ alpha  ━━ beta"
     assert legend_of(plot("--sort", "-loss", "-n", "1", "-m", "acc", "--height", "3").stdout) == "━━ beta"
@@ -129,7 +129,8 @@ def test_filter_sort_and_limit_select_runs_as_runs_ls_does(plot):
 def test_without_limit_ten_runs_are_drawn_unless_grouped(wbrun, tmp_path):
     script = ("import wandb_cli as wandb\n"
               "for i in range(12):\n"
-              "    r = wandb.init(name=f'r{i:02}', config={'seed': i}); r.log({'loss': i}); r.log({'loss': i + 1}); r.finish()\n")
+              "    r = wandb.init(name=f'r{i:02}', config={'seed': i})\n"
+              "    r.log({'loss': i}); r.log({'loss': i + 1}); r.finish()\n")
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=60)
     result = wbrun("runs", "plot", "--sort", "name", "-o", str(tmp_path / "a.svg"), check_code=0)
     assert "plotting the first 10 of 12 runs" in result.stderr
@@ -172,7 +173,7 @@ def test_color_only_on_a_terminal_and_never_with_no_color(shared_store):
         return b"".join(chunks)
 
     assert b"\x1b[" in on_pty(None)
-    assert b"\x1b" not in on_pty("1") and "alpha".encode() in on_pty("1")
+    assert b"\x1b" not in on_pty("1") and b"alpha" in on_pty("1")
 
 
 # ---- SVG and PNG ------------------------------------------------------------------------

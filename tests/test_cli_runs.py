@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import wbrun_cmd
+
 from wandb_cli.cli import main
-from wandb_cli.recorder import RunSpec, start_run
-from wandb_cli.store import Store
+from wandb_cli.store.layout import Store
+from wandb_cli.store.recorder import RunSpec, start_run
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = 1_790_000_000.0  # 2026-09-21
@@ -231,7 +231,7 @@ def test_bad_state_is_a_usage_error(cli, demo):
 
 
 def test_deleted_lists_the_trash(cli, store_dir):
-    from wandb_cli.lifecycle import delete_run
+    from wandb_cli.store.lifecycle import delete_run
 
     kept = record_run(store_dir, "kept", start=T0, metrics=[{"loss": 1}])
     gone = record_run(store_dir, "gone", start=T0 + 1, metrics=[{"loss": 2}])

@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import wbrun_cmd
-from wandb_cli.completion_gen import REGENERATE, SCRIPT_NAMES, render_all, stale_scripts
-from wandb_cli.recorder import RunSpec, start_run
-from wandb_cli.store import Store
+
+from wandb_cli.cli.completion.gen import REGENERATE, SCRIPT_NAMES, render_all, stale_scripts
+from wandb_cli.store.layout import Store
+from wandb_cli.store.recorder import RunSpec, start_run
 
 REPO = Path(__file__).resolve().parent.parent
 COMPLETIONS = REPO / "completions"
@@ -33,7 +33,7 @@ def test_committed_scripts_match_the_cli():
 
 
 def test_a_changed_option_changes_every_script():
-    from wandb_cli.cli.completion_spec import Option, commands
+    from wandb_cli.cli.completion.spec import Option, commands
 
     specs = commands()
     ls = next(i for i, c in enumerate(specs) if c.name == "runs ls")
@@ -65,7 +65,7 @@ def make_run(root: Path, run_id: str, name: str, *, project="mnist", config=None
 @pytest.fixture
 def store(store_dir) -> Path:
     """Three live runs (one name with a space) and one in the trash."""
-    from wandb_cli import lifecycle
+    from wandb_cli.store import lifecycle
 
     make_run(store_dir, "abc11111", "alpha-run", config={"lr": 0.1, "epochs": 3,
                                                          "optimizer": {"name": "adam"}},
@@ -238,7 +238,7 @@ def test_bash_completes_commands_options_and_store_values(shell_env, words, expe
 
 
 def test_bash_offers_every_runs_subcommand_and_follows_dir(shell_env, tmp_path):
-    from wandb_cli.cli.completion_spec import commands
+    from wandb_cli.cli.completion.spec import commands
 
     runs = next(c for c in commands() if c.name == "runs")
     assert bash_complete(shell_env, "wbrun", "runs", "") == [name for name, _ in runs.subcommands]

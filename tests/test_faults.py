@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import read_jsonl, wbrun_cmd
 from test_wrap import _pid_running as pid_running
 
@@ -162,7 +161,7 @@ def test_a_torn_last_line_is_skipped_once_and_appending_resumes(tmp_path, store_
 
 
 def read_jsonl_lenient(path: Path) -> list[dict]:
-    from wandb_cli import jsonio
+    from wandb_cli.store import jsonio
 
     return list(jsonio.iter_jsonl(path))
 
@@ -319,8 +318,8 @@ def test_an_sdk_program_keeps_training_when_the_disk_fills(small_disk, tmp_path,
 # --- corrupt or missing documents ---------------------------------------------------------
 def make_runs(store: Path, ids: list[str], **log) -> None:
     """Finished runs made in this process, quicker than a child each."""
-    from wandb_cli.recorder import RunSpec, start_run
-    from wandb_cli.store import Store
+    from wandb_cli.store.layout import Store
+    from wandb_cli.store.recorder import RunSpec, start_run
 
     for run_id in ids:
         live = start_run(Store(store), RunSpec(id=run_id, project="docs", config={"lr": 0.1}),
@@ -391,7 +390,7 @@ def test_a_wrongly_typed_run_document_does_not_break_the_listing(store_dir, wbru
 HOLD_LOCKS = """
 import sys, time
 from pathlib import Path
-from wandb_cli.store import RunPaths, lock
+from wandb_cli.store.layout import RunPaths, lock
 store = Path(sys.argv[1])
 with lock(store / ".wbrun" / "store.lock"), RunPaths(Path(sys.argv[2])).lock():
     print("holding", flush=True)

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import python_script
-from wandb_cli import files
+
+from wandb_cli.artifacts import runfiles as files
 from wandb_cli.errors import UsageError
 
 PY = sys.executable
@@ -154,7 +154,7 @@ def test_saver_copies_live_files_on_each_change_and_end_files_at_stop(run_dir: P
     save(run_dir, "final.txt", policy="end")
     for text in ("two, longer", "three"):
         Path("progress.txt").write_text(text)
-        wait_until(lambda: target.exists() and target.read_text() == text)
+        wait_until(lambda text=text: target.exists() and target.read_text() == text)
     write(Path("final.txt"), "done")
     time.sleep(0.1)
     assert not (run_dir / "files" / "final.txt").exists()  # "end" waits for the end
@@ -282,7 +282,7 @@ def test_sdk_save_alone_and_inside_a_wrapped_run(wbrun, runs_json, tmp_path: Pat
 
 
 def test_run_lineage_lists_inputs_and_outputs(store_dir: Path, tmp_path: Path) -> None:
-    from wandb_cli import artifacts
+    from wandb_cli.artifacts import store as artifacts
 
     write(tmp_path / "d/a.txt", "a")
     artifacts.log_artifact(store_dir, tmp_path / "d", "data", "dataset", producer_run="r1")

@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import read_jsonl, wbrun_cmd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import read_jsonl, wbrun_cmd
 
 HISTORY, RUN_DOC = "wandb-history.jsonl", "wbrun-run.json"
 HOSTILE = ("[bold]B[/] [/] [link=http://x]L[/link] :smile: \x1b[31mred\x1b[0m "
@@ -236,8 +235,8 @@ def test_run_references_never_reach_outside_the_store(tmp_path, store_dir, wbrun
     wbrun("-q", "--id", "real0001", "--", sys.executable, "-c", "pass", check_code=0)
     before = tree(tmp_path)
     from wandb_cli.errors import WbrunError
-    from wandb_cli.lifecycle import find_run, find_trashed
-    from wandb_cli.store import Store
+    from wandb_cli.store.layout import Store
+    from wandb_cli.store.lifecycle import find_run, find_trashed
 
     refs = ("../outside/run-20200101_000000-decoy001", "../../outside", "/etc", "..", ".",
             ".wbrun", "ids", "../decoy001", "decoy", "latest-run/..", "")
@@ -312,7 +311,7 @@ def test_save_never_writes_outside_the_run_files_folder(tmp_path, store_dir, wbr
 @pytest.mark.parametrize("field", ["name", "type", "alias"])
 @pytest.mark.parametrize("bad", ["../../evil", "/abs", "a/../../b", "..", ".wbrun", "x\x1b]0;t\x07"])
 def test_artifact_names_never_become_paths(tmp_path, store_dir, field, bad):
-    from wandb_cli import artifacts
+    from wandb_cli.artifacts import store as artifacts
     from wandb_cli.errors import UsageError
 
     data = tmp_path / "data.txt"
@@ -411,7 +410,7 @@ def test_an_empty_reference_never_purges_a_deleted_run(wbrun, store_dir):
 
 # --- arbitrary input (property-based) -----------------------------------------------------
 def _records():
-    from wandb_cli.model import RunRecord
+    from wandb_cli.store.model import RunRecord
 
     values = [1, -2.5, float("nan"), float("inf"), None, True, "x", "[bold]", [1, "a"],
               {"nested": {"deep": 3}}, 2**70]
@@ -436,7 +435,7 @@ FILTER_WORDS = ["loss", "config.lr", "summary.acc", "config.opt.name", "`odd key
                  st.lists(st.sampled_from(FILTER_WORDS), max_size=12).map(" ".join)))
 def test_the_filter_parser_parses_or_raises_its_own_error(expr):
     from wandb_cli.errors import FilterError, UsageError
-    from wandb_cli.query import compile_filter
+    from wandb_cli.query.filter import compile_filter
 
     try:
         matches = compile_filter(expr, RECORDS)
@@ -473,8 +472,8 @@ def same(a, b) -> bool:
 
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory):
-    from wandb_cli.recorder import RunSpec, start_run
-    from wandb_cli.store import Store
+    from wandb_cli.store.layout import Store
+    from wandb_cli.store.recorder import RunSpec, start_run
 
     live = start_run(Store(tmp_path_factory.mktemp("prop") / "wandb"), RunSpec(id="propert1"),
                      pid=os.getpid(), recorder="sdk")
@@ -485,7 +484,7 @@ def live_run(tmp_path_factory):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(metrics=METRICS)
 def test_any_json_value_logged_reads_back_equal(live_run, metrics):
-    from wandb_cli import jsonio
+    from wandb_cli.store import jsonio
 
     path = live_run.paths.file(HISTORY)
     offset = path.stat().st_size if path.exists() else 0

@@ -6,13 +6,12 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from wandb_cli import index, jsonio
-from wandb_cli.recorder import RunSpec, start_run
-from wandb_cli.store import Store, update_run_doc, RunPaths
+from wandb_cli.store import index, jsonio
+from wandb_cli.store.layout import Store
+from wandb_cli.store.recorder import RunSpec, start_run
 
 
 def make_runs(store: Store, count: int, *, age_s: float = 3600) -> list[str]:
@@ -48,8 +47,8 @@ def test_first_listing_builds_the_index_and_the_second_uses_it(store, monkeypatc
     assert set(listed(store)) == set(ids)
     assert index.index_path(store.root).exists()
     reads = []
-    real = __import__("wandb_cli.store", fromlist=["read_raw"]).read_raw
-    monkeypatch.setattr("wandb_cli.store.read_raw", lambda d: reads.append(d) or real(d))
+    real = __import__("wandb_cli.store.layout", fromlist=["read_raw"]).read_raw
+    monkeypatch.setattr("wandb_cli.store.layout.read_raw", lambda d: reads.append(d) or real(d))
     assert set(listed(store)) == set(ids)
     assert reads == []  # every record came from the index
 
@@ -68,7 +67,7 @@ def test_a_changed_run_is_read_again(store):
     ids = make_runs(store, 3)
     listed(store)
     target = store.find(ids[1])
-    script = ("import sys; from wandb_cli.store import RunPaths, update_run_doc, merge_json_doc; "
+    script = ("import sys; from wandb_cli.store.layout import RunPaths, update_run_doc, merge_json_doc; "
               "p = RunPaths(__import__('pathlib').Path(sys.argv[1])); "
               "update_run_doc(p, lambda d: d.__setitem__('tags', ['changed'])); "
               "merge_json_doc(p, 'wandb-summary.json', {'val_loss': 42})")
@@ -98,7 +97,7 @@ def test_a_corrupt_or_missing_index_is_rebuilt(store):
 
 
 def test_a_stale_entry_with_a_wrong_signature_is_not_used(store):
-    ids = make_runs(store, 2)
+    make_runs(store, 2)
     listed(store)
     path = index.index_path(store.root)
     lines = path.read_bytes().splitlines()

@@ -10,9 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import read_jsonl, wbrun_cmd
-from wandb_cli import jsonio
+
+from wandb_cli.store import jsonio
 
 LONG = {"hist": list(range(20000))}  # one row of about 110 KiB, beyond a 64 KiB tail
 

@@ -10,14 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import read_jsonl
-from wandb_cli import lifecycle
+
 from wandb_cli.errors import RunExists, RunNotFound, UsageError, WbrunError
-from wandb_cli.model import KILLED, RUNNING
-from wandb_cli.recorder import STOP_REQUEST, RunSpec, start_run
-from wandb_cli.store import Store
-from wandb_cli.stopping import request_stop, wait_for_end
+from wandb_cli.store import lifecycle
+from wandb_cli.store.layout import Store
+from wandb_cli.store.model import KILLED, RUNNING
+from wandb_cli.store.recorder import STOP_REQUEST, RunSpec, start_run
+from wandb_cli.store.stopping import request_stop, wait_for_end
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_changes_to_a_run_that_moved_away_are_refused_without_a_trace(store):
 def test_a_change_waiting_for_the_lock_while_the_run_moves_away_is_refused(store, change):
     import threading
 
-    from wandb_cli.store import RunPaths
+    from wandb_cli.store.layout import RunPaths
 
     ended_run(store, "race1")
     record = store.find("race1")
@@ -262,8 +262,8 @@ def test_stop_escalates_on_an_sdk_run_that_swallows_ctrl_c(store):
 
 ON_ANOTHER_HOST = """
 import os, sys, threading
-from wandb_cli.recorder import RunSpec, Ticker, start_run
-from wandb_cli.store import Store
+from wandb_cli.store.recorder import RunSpec, Ticker, start_run
+from wandb_cli.store.layout import Store
 
 live = start_run(Store(sys.argv[1], host="another-host"), RunSpec(id="remote1"),
                  pid=os.getpid(), recorder="sdk")

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wandb_cli import query
 from wandb_cli.errors import FilterError, UsageError
-from wandb_cli.model import ATTRIBUTES, RunRecord
-from wandb_cli.query_parse import Logic, Not, format_key, parse_duration, parse_filter, parse_key
+from wandb_cli.query import filter as query
+from wandb_cli.query.parse import Logic, Not, format_key, parse_duration, parse_filter, parse_key
+from wandb_cli.store.model import ATTRIBUTES, RunRecord
 
 UTC = dt.timezone.utc
 NOV1 = dt.datetime(2026, 11, 1, tzinfo=UTC).timestamp()

@@ -5,11 +5,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wandb_cli import compare, group_table, runs_table
 from wandb_cli.errors import UsageError
-from wandb_cli.model import RunRecord
-from wandb_cli.query import group_runs
-from wandb_cli.runs_table import Column, cell_width, crop, fit
+from wandb_cli.query.filter import group_runs
+from wandb_cli.store.model import RunRecord
+from wandb_cli.textfmt import CROP_MODES, cell_width, crop
+from wandb_cli.views import columns as runs_table
+from wandb_cli.views import compare, group_table
+from wandb_cli.views.columns import Column, fit
 
 
 def run(run_id: str, **fields) -> RunRecord:
@@ -35,7 +37,7 @@ def test_crop_counts_wide_characters_as_two_cells():
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=40), st.integers(min_value=0, max_value=30),
-       st.sampled_from(runs_table.CROP_MODES))
+       st.sampled_from(CROP_MODES))
 def test_crop_never_exceeds_the_width(text, width, mode):
     cut = crop(text, width, mode)
     assert cell_width(cut) <= width or cell_width(text) <= width
@@ -136,6 +138,6 @@ def test_compare_rows_treat_types_carefully():
     (3 * 2**30, "3 GiB"), (5 * 2**40, "5 TiB"), (2**60, "1048576 TiB"),
 ])
 def test_byte_sizes(size, shown):
-    from wandb_cli.runs_table import fmt_size
+    from wandb_cli.textfmt import fmt_size
 
     assert fmt_size(size) == shown

@@ -1,14 +1,12 @@
 """The SDK in a real Python process: W&B's step rules, config, summary, states."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import read_jsonl
 
 
@@ -126,7 +124,7 @@ def test_unserializable_value_names_its_key_and_writes_nothing(runs_json):
 
 
 def test_numpy_scalars_and_nested_dicts(runs_json):
-    np = pytest.importorskip("numpy")
+    pytest.importorskip("numpy")
     run_py("""
         import numpy as np, wandb_cli as wandb
         run = wandb.init()
@@ -210,7 +208,7 @@ def test_a_forked_child_exiting_does_not_end_the_parents_run(runs_json):
     result = run_py("""
         import os, sys, wandb_cli as wandb
         from pathlib import Path
-        from wandb_cli.store import Store
+        from wandb_cli.store.layout import Store
         run = wandb.init(id="fork0001")
         run.log({"x": 1})
         pid = os.fork()

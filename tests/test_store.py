@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from wandb_cli import ids, proc
 from wandb_cli.errors import AmbiguousRun, RunExists, RunNotFound, UsageError
-from wandb_cli.lifecycle import delete_run
-from wandb_cli.recorder import RunSpec, start_run
-from wandb_cli.store import Store, is_crashed
+from wandb_cli.store import ids, proc
+from wandb_cli.store.layout import Store, is_crashed
+from wandb_cli.store.lifecycle import delete_run
+from wandb_cli.store.recorder import RunSpec, start_run
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_resume_allow_continues_steps_and_creates_when_missing(store):
     live.finish("finished", 0)
     record = store.find("r2")
     assert record.config == {"a": 1, "b": 2}
-    from wandb_cli.history import read_history
+    from wandb_cli.store.history import read_history
 
     assert [(r["_step"], r["loss"]) for r in read_history(record.dir)] == [(0, 1.0), (1, 0.5)]
     assert len(list(store.iter_runs())) == 1

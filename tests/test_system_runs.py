@@ -5,8 +5,8 @@ import json
 import os
 import signal
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 from conftest import read_jsonl
@@ -84,7 +84,7 @@ def test_the_sdk_sampler_process_never_outlives_its_program(runs_json):
     samplers = []
     while not samplers and time.monotonic() < deadline:
         samplers = [p for p in psutil.Process(program.pid).children()
-                    if "wandb_cli.sampler_proc" in _cmdline(p)]
+                    if "wandb_cli.runner.sampler" in _cmdline(p)]
         time.sleep(0.05)
     assert len(samplers) == 1
     program.send_signal(signal.SIGKILL)

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES, read_jsonl, wbrun_cmd
 
 
@@ -335,7 +334,7 @@ def test_nan_and_infinity_round_trip_through_the_sdk(tmp_path, runs_json):
               "run.finish()\n")
     subprocess.run([sys.executable, "-c", script], check=True)
     run = only_run(runs_json)
-    from wandb_cli import jsonio
+    from wandb_cli.store import jsonio
 
     history = list(jsonio.iter_jsonl(Path(run["dir"]) / "files" / "wandb-history.jsonl"))
     assert math.isnan(history[0]["x"]) and history[0]["y"] == math.inf and history[0]["z"] == -math.inf

@@ -18,11 +18,11 @@ _SDK_NAMES = ("init", "log", "finish", "save", "log_artifact", "use_artifact", "
 
 def __getattr__(name: str):
     if name in _SDK_NAMES:
-        from wandb_cli import sdk
+        from wandb_cli.sdk import run as sdk
 
         return getattr(sdk, name)
     if name in ("run", "config", "summary"):
-        from wandb_cli import sdk
+        from wandb_cli.sdk import run as sdk
 
         current = sdk.current()
         if name == "run" or current is None:

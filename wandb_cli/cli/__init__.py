@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wbrun {__version__}")
         return
     if argv[:1] == ["__complete"]:  # the shells' Tab: no typer, no rich (wandb_cli/completion.py)
-        from wandb_cli.completion import main as complete
+        from wandb_cli.cli.completion.values import main as complete
 
         sys.exit(complete(argv[1:]))
     from wandb_cli.errors import WbrunError
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail("interrupted", 130)
     except BrokenPipeError:
         _quiet_broken_pipe()
-    except Exception as exc:  # noqa: BLE001 - one line, not a traceback, unless debugging
+    except Exception as exc:
         if os.environ.get("WBRUN_DEBUG") == "1":
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (set WBRUN_DEBUG=1 for a traceback)", 1)
@@ -107,7 +107,7 @@ def _run_app(app, argv: list[str]) -> int:
 
 
 def _fail(message: str, code: int) -> None:
-    from wandb_cli.textsafe import printable
+    from wandb_cli.textfmt import printable
 
     first, *rest = message.split("\n")
     print(f"wbrun: error: {printable(first)}", file=sys.stderr)

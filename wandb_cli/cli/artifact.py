@@ -64,8 +64,8 @@ def log(
 
     Example: wbrun artifact log data/ --name mnist --type dataset --alias best
     """
-    from wandb_cli import artifacts
-    from wandb_cli.sdk_files import describe_log
+    from wandb_cli.artifacts import store as artifacts
+    from wandb_cli.sdk.files import describe_log
 
     check_format(fmt, FORMATS)
     root = open_store(dir).root
@@ -88,7 +88,7 @@ def get(
 
     Example: wbrun artifact get mnist:best --root data/
     """
-    from wandb_cli import artifacts
+    from wandb_cli.artifacts import store as artifacts
 
     check_format(fmt, FORMATS)
     store_root = open_store(dir).root
@@ -99,8 +99,8 @@ def get(
     if fmt == "json":
         _print_json({**manifest.to_dict(), "root": str(target)})
     else:
-        from wandb_cli.sdk_files import describe_size
-        from wandb_cli.textsafe import printable
+        from wandb_cli.sdk.files import describe_size
+        from wandb_cli.textfmt import printable
 
         typer.echo(f"got {manifest.ref} into {printable(str(target))} "
                    f"({describe_size(manifest)}, verified)")
@@ -112,8 +112,9 @@ def ls(fmt: str = FormatOption, dir: DirOption = None) -> None:
 
     Example: wbrun artifact ls --format json
     """
-    from wandb_cli import artifacts, render
-    from wandb_cli.runs_table import fmt_size
+    from wandb_cli.artifacts import store as artifacts
+    from wandb_cli.textfmt import fmt_size, fmt_time
+    from wandb_cli.views import render
 
     check_format(fmt, FORMATS)
     summaries = artifacts.list_artifacts(open_store(dir).root)
@@ -123,7 +124,7 @@ def ls(fmt: str = FormatOption, dir: DirOption = None) -> None:
         return
     rows = [[s.name, s.type, len(s.versions), f"v{s.latest.version}",
              ", ".join(f"{a}:v{v}" for a, v in sorted(s.aliases.items())),
-             fmt_size(s.latest.size), render.fmt_time(s.latest.created)] for s in summaries]
+             fmt_size(s.latest.size), fmt_time(s.latest.created)] for s in summaries]
     render.console().print(render.table(
         ["name", "type", "versions", "latest", "aliases", "size", "created"], rows))
 
@@ -134,9 +135,10 @@ def show(ref: str = RefArgument, fmt: str = FormatOption, dir: DirOption = None)
 
     Example: wbrun artifact show mnist:v1 --format json
     """
-    from wandb_cli import artifacts, render
-    from wandb_cli.runs_table import fmt_size
-    from wandb_cli.sdk_files import describe_size
+    from wandb_cli.artifacts import store as artifacts
+    from wandb_cli.sdk.files import describe_size
+    from wandb_cli.textfmt import fmt_size, fmt_time
+    from wandb_cli.views import render
 
     check_format(fmt, FORMATS)
     store = open_store(dir)
@@ -147,7 +149,7 @@ def show(ref: str = RefArgument, fmt: str = FormatOption, dir: DirOption = None)
     con = render.console()
     con.print(render.section(f"Artifact {manifest.ref}"))
     con.print(render.key_values([
-        ("type", manifest.type), ("created", render.fmt_time(manifest.created)),
+        ("type", manifest.type), ("created", fmt_time(manifest.created)),
         ("size", describe_size(manifest)), ("digest", manifest.digest),
         ("aliases", ", ".join(manifest.aliases)),
         ("produced by", _run_label(store, manifest.producer_run)),
@@ -177,7 +179,7 @@ def alias(
 
     Example: wbrun artifact alias mnist:v3 best
     """
-    from wandb_cli import artifacts
+    from wandb_cli.artifacts import store as artifacts
 
     check_format(fmt, FORMATS)
     manifest = artifacts.add_alias(open_store(dir).root, ref, new_alias)
@@ -196,8 +198,8 @@ def save(
 
     Example: wbrun -- bash -c 'python train.py && wbrun save checkpoints/ --policy now'
     """
-    from wandb_cli import files
-    from wandb_cli.textsafe import printable
+    from wandb_cli.artifacts import runfiles as files
+    from wandb_cli.textfmt import printable
 
     run_dir = os.environ.get("WBRUN_RUN_DIR")
     if not run_dir:
@@ -228,9 +230,9 @@ def files(
 
     Example: wbrun runs files abc12345 --format json
     """
-    from wandb_cli import render
-    from wandb_cli.files import list_run_files
-    from wandb_cli.runs_table import fmt_size
+    from wandb_cli.artifacts.runfiles import list_run_files
+    from wandb_cli.textfmt import fmt_size, fmt_time
+    from wandb_cli.views import render
 
     check_format(fmt, FORMATS)
     entries = list_run_files(Path(open_store(dir).find(run).dir))
@@ -238,5 +240,5 @@ def files(
         _print_json([entry.to_dict() for entry in entries])
         return
     render.console().print(render.table(["file", "size", "modified", "kind"], [
-        [e.path, fmt_size(e.size), render.fmt_time(e.modified), e.kind]
+        [e.path, fmt_size(e.size), fmt_time(e.modified), e.kind]
         for e in entries]))

@@ -7,7 +7,11 @@ from typing import Annotated, Optional
 import typer
 
 from wandb_cli.cli.values import (  # noqa: F401 - re-exported for the command modules
-    check_format, open_store, parse_pairs, parse_value, stdout_is_tty,
+    check_format,
+    open_store,
+    parse_pairs,
+    parse_value,
+    stdout_is_tty,
 )
 
 DirOption = Annotated[

@@ -140,8 +140,8 @@ def wrap_main(argv: list[str]) -> int:
     if not command:
         raise UsageError("nothing to run: give a command after --, e.g. wbrun -- python train.py")
     from wandb_cli.cli.values import open_store, parse_pairs
-    from wandb_cli.recorder import RunSpec
-    from wandb_cli.supervise import WrapOptions, Wrapper
+    from wandb_cli.runner.supervise import WrapOptions, Wrapper
+    from wandb_cli.store.recorder import RunSpec
 
     config = _config_file(values["config_file"])
     config.update(parse_pairs(values["config"], "--config"))
@@ -157,7 +157,7 @@ def wrap_main(argv: list[str]) -> int:
 def _config_file(path: str | None) -> dict:
     if path is None:
         return {}
-    from wandb_cli import jsonio
+    from wandb_cli.store import jsonio
 
     try:
         with open(path, "rb") as fh:
@@ -183,7 +183,7 @@ def log_main(argv: list[str]) -> int:
     if not pairs:
         raise UsageError("nothing to log: give KEY=VALUE pairs")
     from wandb_cli.cli.values import parse_pairs
-    from wandb_cli.recorder import attach
+    from wandb_cli.store.recorder import attach
 
     metrics = parse_pairs(pairs, "metric")
     try:

@@ -37,12 +37,12 @@ class _Report:
         self.code = 0  # the highest exit code of the failures: 2 if any input was bad
 
     def ok(self, line: str) -> None:
-        from wandb_cli.textsafe import printable
+        from wandb_cli.textfmt import printable
 
         print(printable(line))
 
     def fail(self, error: WbrunError | str) -> None:
-        from wandb_cli.textsafe import printable
+        from wandb_cli.textfmt import printable
 
         self.failed += 1
         self.code = max(self.code, int(error.exit_code) if isinstance(error, WbrunError) else 1)
@@ -71,11 +71,11 @@ def _label(record) -> str:
 
 def _select(store, refs: list[str], filter_expr: str | None, report: _Report) -> list:
     """The runs named by `refs` and those matching `filter_expr`, each once."""
-    from wandb_cli.lifecycle import find_run
+    from wandb_cli.store.lifecycle import find_run
 
     records = report.each(refs, lambda ref: find_run(store, ref))
     if filter_expr is not None:
-        from wandb_cli.query import compile_filter
+        from wandb_cli.query.filter import compile_filter
 
         every = list(store.iter_runs())
         matches = compile_filter(filter_expr, every)
@@ -131,8 +131,8 @@ def delete(
       wbrun runs delete abc12345
       wbrun runs delete --filter 'state = failed' --yes
     """
-    from wandb_cli.model import RUNNING
-    from wandb_cli.stopping import check_timeout
+    from wandb_cli.store.model import RUNNING
+    from wandb_cli.store.stopping import check_timeout
 
     if not runs and filter_expr is None:
         raise UsageError("give the runs to delete, or --filter EXPR")
@@ -150,8 +150,8 @@ def delete(
 
 
 def _delete_all(store, records: list, timeout: float, report: _Report) -> None:
-    from wandb_cli import lifecycle
-    from wandb_cli.model import RUNNING
+    from wandb_cli.store import lifecycle
+    from wandb_cli.store.model import RUNNING
 
     running = [r for r in records if r.state == RUNNING]
     if running:
@@ -167,7 +167,7 @@ def _delete_all(store, records: list, timeout: float, report: _Report) -> None:
 
 
 def _mention_artifacts(store, run_id: str, report: _Report) -> None:
-    from wandb_cli import artifacts
+    from wandb_cli.artifacts import store as artifacts
 
     try:
         uses = artifacts.artifacts_of_run(store.root, run_id)
@@ -183,7 +183,7 @@ def restore(runs: List[str] = RequiredRunsArg, dir: DirOption = None) -> None:
 
     Example: wbrun runs restore abc12345
     """
-    from wandb_cli import lifecycle
+    from wandb_cli.store import lifecycle
 
     store, report = open_store(dir), _Report()
 
@@ -208,7 +208,7 @@ def purge(
 
     Example: wbrun runs purge --older-than 7d --yes
     """
-    from wandb_cli import lifecycle
+    from wandb_cli.store import lifecycle
 
     age = _parse_age(older_than)
     store, report = open_store(dir), _Report()
@@ -225,7 +225,7 @@ def purge(
 def _parse_age(text: str | None) -> float | None:
     if text is None:
         return None
-    from wandb_cli.query_parse import parse_duration
+    from wandb_cli.query.parse import parse_duration
 
     seconds = parse_duration(text)
     if seconds is None:
@@ -251,7 +251,7 @@ def tag(
       wbrun runs tag abc12345 baseline v2 --remove draft
       wbrun runs tag --filter 'loss < 0.1' good
     """
-    from wandb_cli import lifecycle
+    from wandb_cli.store import lifecycle
 
     args = list(args or [])
     refs, tags = ([], args) if filter_expr is not None else (args[:1], args[1:])
@@ -287,7 +287,7 @@ def note(
       wbrun runs note abc12345 'lr too high'
       git log -1 | wbrun runs note abc12345 - --append
     """
-    from wandb_cli import lifecycle
+    from wandb_cli.store import lifecycle
 
     if text == "-":
         text = sys.stdin.read().rstrip("\n")
@@ -306,7 +306,7 @@ def rename(
 
     Example: wbrun runs rename abc12345 baseline-adam
     """
-    from wandb_cli import lifecycle
+    from wandb_cli.store import lifecycle
 
     store = open_store(dir)
     record = lifecycle.find_run(store, run)
@@ -327,8 +327,8 @@ def stop(
 
     Example: wbrun runs stop abc12345 --timeout 30
     """
-    from wandb_cli.lifecycle import find_run
-    from wandb_cli.stopping import check_timeout
+    from wandb_cli.store.lifecycle import find_run
+    from wandb_cli.store.stopping import check_timeout
 
     timeout = check_timeout(timeout)
     store, report = open_store(dir), _Report()
@@ -339,8 +339,8 @@ def stop(
 
 def _stop_all(store, records: list, timeout: float, report: _Report) -> list:
     """Stop `records` together; report each; return the records of those that ended."""
-    from wandb_cli.model import RUNNING
-    from wandb_cli.stopping import request_stop, wait_for_end
+    from wandb_cli.store.model import RUNNING
+    from wandb_cli.store.stopping import request_stop, wait_for_end
 
     requests = report.each(records, lambda r: request_stop(store, r, timeout_s=timeout))
     ended = []

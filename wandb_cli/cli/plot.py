@@ -47,7 +47,7 @@ def plot(
 
     Example: wbrun runs plot --metric loss --smooth 10 --filter 'config.lr < 0.1'
     """
-    from wandb_cli import plotdata
+    from wandb_cli.charts import panels as plotdata
 
     for name, value in (("--width", width), ("--height", height)):
         if value is not None and value < 1:
@@ -65,7 +65,7 @@ def plot(
 
 
 def _select(refs: list[str], *, filter_expr, search, sort, limit, grouped, dir_option):
-    from wandb_cli.plotdata import select_plot_runs
+    from wandb_cli.charts.panels import select_plot_runs
 
     store = open_store(dir_option)
     if refs:
@@ -81,7 +81,7 @@ def _select(refs: list[str], *, filter_expr, search, sort, limit, grouped, dir_o
 
 
 def _print_notes(notes: list[str]) -> None:
-    from wandb_cli.textsafe import printable
+    from wandb_cli.textfmt import printable
 
     for note in notes:
         print(f"wbrun: note: {printable(note)}", file=sys.stderr)
@@ -90,7 +90,7 @@ def _print_notes(notes: list[str]) -> None:
 def _draw(panels, *, width: int | None, height: int | None) -> None:
     import shutil
 
-    from wandb_cli.chart_term import color_enabled, render_panels
+    from wandb_cli.charts.term import color_enabled, render_panels
 
     columns, lines = shutil.get_terminal_size()
     text = render_panels(panels, width=width or columns, height=height or max(5, min(20, lines - 9)),
@@ -104,8 +104,8 @@ def _draw(panels, *, width: int | None, height: int | None) -> None:
 
 
 def _write_file(path: Path, panels, *, width: int | None, height: int | None) -> None:
-    from wandb_cli.chart_svg import write_chart
-    from wandb_cli.textsafe import printable
+    from wandb_cli.charts.svg import write_chart
+    from wandb_cli.textfmt import printable
 
     write_chart(path, panels, width=width or SVG_WIDTH_PX, panel_height=height or SVG_PANEL_HEIGHT_PX)
     count = len(panels)

@@ -9,13 +9,14 @@ import typer
 from wandb_cli.cli.common import DirOption, check_format, open_store
 from wandb_cli.cli.values import write_table_text
 from wandb_cli.errors import UsageError
+from wandb_cli.textfmt import check_crop
 
 app = typer.Typer(help="List, inspect and manage runs.\n\nExample: wbrun runs show latest",
                   no_args_is_help=True, rich_markup_mode=None)
 
 
 def _print_json(value, *, lines: bool = False) -> None:
-    from wandb_cli import jsonio
+    from wandb_cli.store import jsonio
 
     if lines:
         out = b"".join(jsonio.dumps(item) + b"\n" for item in value)
@@ -36,7 +37,7 @@ def _print_json(value, *, lines: bool = False) -> None:
 def _may_hold_nonfinite(value) -> bool:
     """Run records keep their floats in config and summary: look only there (a walk of whole
     records cost ~0.3 s at 100,000 runs); anything else is walked whole."""
-    from wandb_cli.jsonio import has_nonfinite
+    from wandb_cli.store.jsonio import has_nonfinite
 
     if isinstance(value, list) and all(isinstance(item, dict) and "summary" in item for item in value):
         return any(has_nonfinite(item.get("summary")) or has_nonfinite(item.get("config"))
@@ -67,10 +68,10 @@ def ls(
 
     Example: wbrun runs ls --filter 'val_loss < 0.5' --sort -accuracy --columns id,name,accuracy
     """
-    from wandb_cli import runs_table
+    from wandb_cli.views import columns as runs_table
 
     check_format(fmt, ("table", "json", "jsonl", "csv", "ids"))
-    runs_table.check_crop(crop)
+    check_crop(crop)
     keys = runs_table.split_keys(columns) if columns is not None else None
     store = open_store(dir)
     rows, total = runs_table.select(
@@ -87,7 +88,7 @@ def ls(
 
 def _load_runs(store, *, deleted: bool) -> list:
     if deleted:
-        from wandb_cli.lifecycle import iter_trash
+        from wandb_cli.store.lifecycle import iter_trash
 
         return list(iter_trash(store))
     records = list(store.iter_runs())
@@ -97,7 +98,7 @@ def _load_runs(store, *, deleted: bool) -> list:
 
 def _warn_damaged(records: list) -> None:
     """One stderr line per run that could not be read whole; the listing goes on."""
-    from wandb_cli.textsafe import printable
+    from wandb_cli.textfmt import printable
 
     for record in records:
         if record.problems:
@@ -106,7 +107,7 @@ def _warn_damaged(records: list) -> None:
 
 
 def _note_limit(rows: list, total: int, limit: Optional[int]) -> None:
-    from wandb_cli.runs_table import limit_note
+    from wandb_cli.views.columns import limit_note
 
     note = limit_note(len(rows), total, limit)
     if note:
@@ -116,7 +117,7 @@ def _note_limit(rows: list, total: int, limit: Optional[int]) -> None:
 
 
 def _print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
-    from wandb_cli import runs_table
+    from wandb_cli.views import columns as runs_table
 
     if fmt in ("json", "jsonl"):
         _print_json([r.to_dict() for r in rows], lines=fmt == "jsonl")
@@ -126,7 +127,7 @@ def _print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
         return
     sparks = None
     if spark is not None:
-        from wandb_cli.views import history_sparks
+        from wandb_cli.views.overview import history_sparks
 
         sparks = (spark, history_sparks(rows, spark))
     shown = runs_table.run_columns(rows, columns=keys, sort=sort, sparks=sparks)
@@ -135,10 +136,11 @@ def _print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
 
 def _print_columns(columns: list, *, fmt: str, crop: str, rows: int) -> None:
     """Columns as CSV (all of them, raw values) or as a table fitted to the terminal."""
-    from wandb_cli import render, runs_table
+    from wandb_cli.views import columns as runs_table
+    from wandb_cli.views import render
 
     if fmt == "csv":
-        from wandb_cli.history import to_csv
+        from wandb_cli.store.history import to_csv
 
         records = [{c.key: c.values[i] for c in columns} for i in range(rows)]
         write_table_text(to_csv(records, [c.key for c in columns]))
@@ -165,8 +167,9 @@ def _table_width() -> Optional[int]:
 
 def _print_groups(rows: list, group_by: List[str], *, keys, sort, spark, fmt: str, crop: str,
                   spread: str) -> None:
-    from wandb_cli import group_table, runs_table
-    from wandb_cli.query import group_runs, value_getter
+    from wandb_cli.query.filter import group_runs, value_getter
+    from wandb_cli.views import columns as runs_table
+    from wandb_cli.views import group_table
 
     if spark is not None:
         raise UsageError("--spark draws each run's history; it does not apply to --group-by")
@@ -182,7 +185,7 @@ def _print_groups(rows: list, group_by: List[str], *, keys, sort, spark, fmt: st
     if fmt in ("json", "jsonl"):
         _print_json([g.to_dict() for g in groups], lines=fmt == "jsonl")
     elif fmt == "csv":
-        from wandb_cli.history import to_csv
+        from wandb_cli.store.history import to_csv
 
         headers, flat = group_table.group_csv(groups, group_by, [c.key for c in stats])
         write_table_text(to_csv(flat, headers))
@@ -202,10 +205,10 @@ def compare(
 
     Example: wbrun runs compare abc12345 def67890 --format json
     """
-    from wandb_cli import compare as comparing, runs_table
+    from wandb_cli.views import compare as comparing
 
     check_format(fmt, ("table", "json"))
-    runs_table.check_crop(crop)
+    check_crop(crop)
     store = open_store(dir)
     records = [store.find(ref) for ref in runs]
     rows = comparing.compare_runs(records)
@@ -226,7 +229,7 @@ def show(
 
     Example: wbrun runs show abc12345
     """
-    from wandb_cli.views import overview
+    from wandb_cli.views.overview import overview
 
     check_format(fmt, ("table", "json"))
     store = open_store(dir)
@@ -237,7 +240,7 @@ def show(
         info.pop("_system_series")
         _print_json(info)
         return
-    from wandb_cli.views import print_overview
+    from wandb_cli.views.overview import print_overview
 
     print_overview(info)
 
@@ -252,7 +255,7 @@ def history(
 
     Example: wbrun runs history abc12345 --format csv
     """
-    from wandb_cli.history import read_history
+    from wandb_cli.store.history import read_history
 
     check_format(fmt, ("table", "json", "csv"))
     _print_rows(read_history(open_store(dir).find(run).dir), fmt)
@@ -260,8 +263,8 @@ def history(
 
 def _print_rows(rows: list[dict], fmt: str, *, strip_prefix: str = "") -> None:
     """History or system rows as a table, JSON or CSV."""
-    from wandb_cli import render
-    from wandb_cli.history import columns_of, to_csv
+    from wandb_cli.store.history import columns_of, to_csv
+    from wandb_cli.views import render
 
     columns = columns_of(rows)
     if fmt == "json":
@@ -284,7 +287,7 @@ def logs(
 
     Example: wbrun runs logs abc12345 --follow | grep loss
     """
-    from wandb_cli.views import follow_output, print_output
+    from wandb_cli.views.overview import follow_output, print_output
 
     store = open_store(dir)
     record = store.find(run)
@@ -307,7 +310,7 @@ def system(
 
     Example: wbrun runs system abc12345 --format csv
     """
-    from wandb_cli.history import read_events
+    from wandb_cli.store.history import read_events
 
     check_format(fmt, ("table", "json", "csv"))
     _print_rows(read_events(open_store(dir).find(run).dir), fmt, strip_prefix="system.")

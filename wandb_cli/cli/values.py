@@ -9,7 +9,7 @@ from wandb_cli.errors import UsageError
 
 
 def open_store(dir_option: Path | None):
-    from wandb_cli.store import Store, resolve_root
+    from wandb_cli.store.layout import Store, resolve_root
 
     return Store(resolve_root(dir_option))
 
@@ -51,7 +51,7 @@ def write_table_text(text: str) -> None:
     import sys
 
     if stdout_is_tty():
-        from wandb_cli.textsafe import printable
+        from wandb_cli.textfmt import printable
 
         text = printable(text, keep_newlines=True)
     sys.stdout.write(text)

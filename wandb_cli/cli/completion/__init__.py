@@ -1,0 +1,1 @@
+"""cli/completion: see docs/architecture.md."""

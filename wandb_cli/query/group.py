@@ -1,0 +1,220 @@
+"""Group runs by the values of one or more keys, with counts, statistics and a histogram.
+
+Invariant: every run lands in exactly one group, the one for its tuple of values; a run
+missing a key (None, or no tags) is in that key's `(none)` group, whose value is None.
+Statistics use only finite numbers (bools, NaN and infinities are left out, and `n` says how
+many were used); `std` is the sample standard deviation (n - 1), None below two values.
+Histogram bins span the chosen key's range over all the runs, so groups compare by eye.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from wandb_cli.errors import UsageError
+from wandb_cli.query.values import KeyResolver, key_getter, order_by, parse_sort_key, sort_runs
+from wandb_cli.store.model import STATES, RunRecord
+from wandb_cli.textfmt import SPARK_BARS
+
+NONE_LABEL = "(none)"
+
+
+def finite_numbers(values: Iterable[Any]) -> list[float]:
+    return [v for v in values if type(v) in (int, float) and math.isfinite(v)]
+
+
+@dataclass
+class ColumnStats:
+    """Statistics of one column's finite numeric values in a group."""
+
+    n: int
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+    std: float | None = None
+
+    @classmethod
+    def of(cls, values: Iterable[Any]) -> ColumnStats:
+        numbers = finite_numbers(values)
+        if not numbers:
+            return cls(0)
+        mean = math.fsum(numbers) / len(numbers)
+        std = None
+        if len(numbers) > 1:
+            std = math.sqrt(math.fsum((x - mean) ** 2 for x in numbers) / (len(numbers) - 1))
+        return cls(len(numbers), mean, min(numbers), max(numbers), std)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "mean": self.mean, "min": self.min, "max": self.max, "std": self.std}
+
+
+@dataclass
+class Group:
+    """One distinct tuple of group-by values (None for a `(none)` member) and its runs."""
+
+    keys: tuple[str, ...]
+    values: tuple[Any, ...]
+    runs: list[RunRecord]
+    states: dict[str, int]
+    stats: dict[str, ColumnStats]
+    histogram: list[int]
+    spark: str
+
+    @property
+    def count(self) -> int:
+        return len(self.runs)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The values as text, `(none)` for a missing one."""
+        return tuple(_label(value) for value in self.values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable form for `--format json` (missing values are null)."""
+        return {
+            "group": dict(zip(self.keys, self.values)),
+            "count": self.count,
+            "states": dict(self.states),
+            "stats": {column: stats.to_dict() for column, stats in self.stats.items()},
+            "histogram": list(self.histogram),
+            "spark": self.spark,
+            "runs": [record.id for record in self.runs],
+        }
+
+
+def _label(value: Any) -> str:
+    if value is None:
+        return NONE_LABEL
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _identity(value: Any) -> tuple:
+    """A hashable stand-in that keeps True apart from 1 and makes every NaN one group."""
+    kind = type(value)
+    if value is None:
+        return (0,)
+    if kind is float and math.isnan(value):
+        return (1,)
+    if kind is bool:
+        return (2, value)
+    if kind in (int, float):
+        return (3, value)
+    if kind is str:
+        return (4, value)
+    if isinstance(value, (list, tuple)):
+        return (5, tuple(_identity(item) for item in value))
+    return (6, repr(value))
+
+
+def count_states(runs: Iterable[RunRecord]) -> dict[str, int]:
+    """Runs per state, known states in their usual order first."""
+    counts: dict[str, int] = {}
+    for record in runs:
+        counts[record.state] = counts.get(record.state, 0) + 1
+    rank = {state: index for index, state in enumerate(STATES)}
+    return dict(sorted(counts.items(), key=lambda item: rank.get(item[0], len(STATES))))
+
+
+@dataclass(frozen=True)
+class _Bins:
+    low: float
+    high: float
+    count: int
+
+    @classmethod
+    def spanning(cls, values: Iterable[Any], most: int) -> _Bins | None:
+        numbers = finite_numbers(values)
+        if not numbers:
+            return None
+        low, high = min(numbers), max(numbers)
+        return cls(low, high, max(1, most) if high > low else 1)
+
+    def histogram(self, values: Iterable[Any]) -> list[int]:
+        counts = [0] * self.count
+        width = self.high - self.low
+        for value in finite_numbers(values):
+            index = int((value - self.low) / width * self.count) if width else 0
+            counts[min(max(index, 0), self.count - 1)] += 1
+        return counts
+
+
+def sparkline(counts: Sequence[int]) -> str:
+    """One block per bin, its height relative to the fullest bin; an empty bin is a space."""
+    peak = max(counts, default=0)
+    if not peak:
+        return ""
+    return "".join(
+        " " if n == 0 else SPARK_BARS[math.ceil(n / peak * len(SPARK_BARS)) - 1]
+        for n in counts
+    )
+
+
+def _order_groups(groups: list[Group], by_keys: list, sort: Sequence[str],
+                  resolver: KeyResolver) -> list[Group]:
+    """By group values ((none) last); when sorting, first by each sort key's aggregate: the
+    group value for a group-by key, else the mean of its numbers, else the value of the
+    group's first run (runs within a group are already sorted by the same keys)."""
+    columns = [(lambda g, i=i: g.values[i], False) for i in range(len(by_keys))]
+    ordered = order_by(groups, columns)
+    sort_columns = []
+    for spec in map(parse_sort_key, sort):
+        key = resolver.resolve(spec.key)
+        same = [i for i, k in enumerate(by_keys) if (k.scope, k.path) == (key.scope, key.path)]
+        position = same[0] if same else None
+        if position is not None:
+            sort_columns.append((lambda g, i=position: g.values[i], spec.descending))
+            continue
+        aggregates = {id(g): _aggregate(map(key_getter(key), g.runs)) for g in groups}
+        sort_columns.append((lambda g, a=aggregates: a[id(g)], spec.descending))
+    return order_by(ordered, sort_columns)
+
+
+def _aggregate(values: Iterable[Any]) -> Any:
+    values = list(values)
+    numbers = finite_numbers(values)
+    if numbers:
+        return math.fsum(numbers) / len(numbers)
+    return next((v for v in values if v is not None), None)
+
+
+def group_runs(records: Sequence[RunRecord], by: Sequence[str], *, stats: Sequence[str] = (),
+               spark: str | None = None, sort: Sequence[str] = (), bins: int = 8) -> list[Group]:
+    """Groups of `records` by the keys `by` (one group per distinct value tuple).
+
+    `stats`: columns to summarise (mean, min, max, std) in each group; `spark`: the key whose
+    histogram each group draws (None: no histogram); `sort`: the --sort keys, ordering the
+    runs inside each group and the groups themselves (see `_order_groups`)."""
+    if not by:
+        raise UsageError("grouping needs at least one key")
+    resolver = KeyResolver(records)
+    by_keys = [resolver.resolve(text) for text in by]
+    getters = [key_getter(key) for key in by_keys]
+    members = _partition(sort_runs(records, sort, resolver=resolver), getters)
+    stat_getters = {column: resolver.getter(column) for column in stats}
+    spark_get = resolver.getter(spark) if spark else None
+    layout = _Bins.spanning(map(spark_get, records), bins) if spark_get else None
+    groups = []
+    for values, runs in members:
+        counts = layout.histogram(map(spark_get, runs)) if layout else []
+        groups.append(Group(
+            keys=tuple(by), values=values, runs=runs, states=count_states(runs),
+            stats={column: ColumnStats.of(map(get, runs)) for column, get in stat_getters.items()},
+            histogram=counts, spark=sparkline(counts),
+        ))
+    return _order_groups(groups, by_keys, sort, resolver)
+
+
+def _partition(runs: Iterable[RunRecord], getters: list) -> list[tuple[tuple, list[RunRecord]]]:
+    """(values, runs) per distinct tuple of values, in order of first appearance."""
+    members: dict[tuple, tuple[tuple, list[RunRecord]]] = {}
+    for record in runs:
+        values = tuple(_none_if_empty(get(record)) for get in getters)
+        members.setdefault(tuple(map(_identity, values)), (values, []))[1].append(record)
+    return list(members.values())
+
+
+def _none_if_empty(value: Any) -> Any:
+    return None if type(value) is list and not value else value

@@ -1,0 +1,268 @@
+"""Reading a key's value from runs, and ordering values, the same way for filters, sorting,
+grouping and columns.
+
+Invariant: a key resolves once per collection of runs, never per run: an attribute if it
+names one, else the summary metric, else the config key; a bare key found in both a summary
+and a config of the runs queried is refused (UsageError) rather than guessed.  A getter
+returns None for a missing value, so "missing" and "null" are one thing to every caller.
+Sorting puts missing values (None, NaN, no tags) last in either direction.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any, Callable, Iterable, Sequence
+
+from wandb_cli.errors import UsageError
+from wandb_cli.query.parse import KeyRef, format_key, parse_key
+from wandb_cli.store.model import ATTRIBUTES, RunRecord
+
+Getter = Callable[[RunRecord], Any]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def lookup(mapping: dict, path: tuple[str, ...]) -> Any:
+    """The value at `path`, trying a literal dotted key before descending; MISSING if absent."""
+    if len(path) == 1:
+        return mapping.get(path[0], MISSING)
+    for cut in range(len(path), 0, -1):
+        head = ".".join(path[:cut])
+        if head not in mapping:
+            continue
+        value = mapping[head]
+        if cut == len(path):
+            return value
+        if isinstance(value, dict):
+            found = lookup(value, path[cut:])
+            if found is not MISSING:
+                return found
+    return MISSING
+
+
+def _mapping_getter(scope: str, path: tuple[str, ...]) -> Getter:
+    read = attrgetter(scope)
+    if len(path) == 1:
+        name = path[0]
+        if scope == "summary":
+            return lambda record: record.summary.get(name)
+        return lambda record: record.config.get(name)
+
+    def get(record: RunRecord) -> Any:
+        value = lookup(read(record), path)
+        return None if value is MISSING else value
+
+    return get
+
+
+def _fallback_getter(path: tuple[str, ...]) -> Getter:
+    """For a bare key none of the resolving runs has: summary, else config, per run read."""
+    def get(record: RunRecord) -> Any:
+        value = lookup(record.summary, path)
+        if value is MISSING:
+            value = lookup(record.config, path)
+        return None if value is MISSING else value
+
+    return get
+
+
+class KeyResolver:
+    """Decides bare keys over one collection of runs, remembering each answer.
+
+    The top-level config and summary names of all runs are gathered once, so a key no run
+    has is settled without visiting every run again."""
+
+    def __init__(self, records: Sequence[RunRecord]):
+        self.records = records
+        self.decided: dict[tuple[str, ...], str | None] = {}
+        self._names: tuple[set, set] | None = None
+
+    def names(self) -> tuple[set, set]:
+        if self._names is None:
+            summary_names: set = set()
+            config_names: set = set()
+            for record in self.records:
+                summary_names.update(record.summary)
+                config_names.update(record.config)
+            self._names = summary_names, config_names
+        return self._names
+
+    def holds(self, scope: str, names: set, path: tuple[str, ...]) -> bool:
+        heads = {".".join(path[:cut]) for cut in range(1, len(path) + 1)}
+        if names.isdisjoint(heads):
+            return False
+        if len(path) == 1:
+            return True
+        read = attrgetter(scope)
+        return any(lookup(read(r), path) is not MISSING for r in self.records)
+
+    def resolve(self, key: KeyRef | str) -> KeyRef:
+        """`key` with its scope decided (UsageError if a bare key is ambiguous)."""
+        if isinstance(key, str):
+            key = parse_key(key)
+        if key.scope is not None:
+            return key
+        if key.path not in self.decided:
+            summary_names, config_names = self.names()
+            in_summary = self.holds("summary", summary_names, key.path)
+            in_config = self.holds("config", config_names, key.path)
+            if in_summary and in_config:
+                raise UsageError(
+                    f"key '{key.text}' is both a summary metric and a config key: "
+                    f"write summary.{key.text} or config.{key.text}"
+                )
+            self.decided[key.path] = "summary" if in_summary else "config" if in_config else None
+        scope = self.decided[key.path]
+        return key if scope is None else KeyRef(scope, key.path, key.text, key.pos)
+
+    def getter(self, key: KeyRef | str) -> Getter:
+        return key_getter(self.resolve(key))
+
+
+def resolve(key: KeyRef | str, records: Sequence[RunRecord]) -> KeyRef:
+    """`key` with its scope decided over `records` (UsageError if a bare key is ambiguous)."""
+    return KeyResolver(records).resolve(key)
+
+
+def key_getter(key: KeyRef) -> Getter:
+    """A function reading `key` from a run; None when the run lacks it."""
+    if key.scope == "attr":
+        name = key.path[0]
+        if name in ("runtime", "command"):
+            return lambda record: record.attribute(name)
+        return attrgetter(name)
+    if key.scope is None:
+        return _fallback_getter(key.path)
+    return _mapping_getter(key.scope, key.path)
+
+
+def value_getter(key: KeyRef | str, records: Sequence[RunRecord]) -> Getter:
+    """Resolve `key` over `records` once, then read it from any run: the fast path for columns
+    (several keys over the same runs: use one `KeyResolver` and its `getter`)."""
+    return KeyResolver(records).getter(key)
+
+
+def get_value(record: RunRecord, key: KeyRef | str) -> Any:
+    """`key`'s value in one run (None when missing), resolving a bare key against that run."""
+    return value_getter(key, (record,))(record)
+
+
+# -- discovering keys ----------------------------------------------------------------------
+@dataclass
+class KeyCounts:
+    """How many runs have each key; each mapping ordered by count (descending), then first seen.
+
+    Config and summary keys are leaf paths into nested dicts, written as `parse_key` reads
+    them (without the scope prefix); `qualified()` adds the prefixes."""
+
+    attributes: dict[str, int] = field(default_factory=dict)
+    config: dict[str, int] = field(default_factory=dict)
+    summary: dict[str, int] = field(default_factory=dict)
+
+    def qualified(self) -> list[str]:
+        """Every key with its prefix: attributes, then config.<k>, then summary.<k>."""
+        return [*self.attributes, *(f"config.{k}" for k in self.config),
+                *(f"summary.{k}" for k in self.summary)]
+
+
+def _leaf_paths(mapping: dict, prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
+    for name, value in mapping.items():
+        path = (*prefix, str(name))
+        # A dict with a "_type" is one W&B value (a histogram, a table), not a namespace.
+        if isinstance(value, dict) and value and "_type" not in value:
+            yield from _leaf_paths(value, path)
+        else:
+            yield path
+
+
+def _by_count(counts: dict, text: Callable[[Any], str] = str) -> dict[str, int]:
+    return {text(name): n for name, n in sorted(counts.items(), key=lambda item: -item[1])}
+
+
+_PRESENT = {name: attrgetter(name) for name in ATTRIBUTES}  # "command": the list, not shlex text
+_PRESENT["runtime"] = attrgetter("runtime")
+
+
+def collect_keys(records: Iterable[RunRecord]) -> KeyCounts:
+    """The attributes that have a value, and the config and summary keys, in these runs."""
+    attributes: dict[str, int] = {}
+    config: dict[tuple, int] = {}
+    summary: dict[tuple, int] = {}
+    for record in records:
+        for name, read in _PRESENT.items():
+            if read(record) not in (None, "", []):
+                attributes[name] = attributes.get(name, 0) + 1
+        for mapping, counts in ((record.config, config), (record.summary, summary)):
+            for path in _leaf_paths(mapping):
+                counts[path] = counts.get(path, 0) + 1
+    bare = lambda path: format_key("config", path)[len("config."):]
+    return KeyCounts(_by_count(attributes), _by_count(config, bare), _by_count(summary, bare))
+
+
+# -- ordering values of mixed types ------------------------------------------------------
+_NUMBER_TYPES = (int, float)
+
+
+def sort_rank(value: Any, descending: bool) -> tuple:
+    """A sort key putting missing (None, NaN, empty list) last whichever the direction.
+
+    Present values order numbers < strings < booleans < anything else (by its text), so
+    mixed columns sort the same way every time; the caller sorts with reverse=descending."""
+    kind = type(value)
+    if kind in _NUMBER_TYPES and not (kind is float and math.isnan(value)):
+        return (1, 0, value)
+    if value is None or kind is float or (kind is list and not value):
+        return (0,) if descending else (2,)
+    if kind is str:
+        return (1, 1, value)
+    if kind is bool:
+        return (1, 2, value)
+    if isinstance(value, (list, tuple)):
+        return (1, 3, ", ".join(map(str, value)))
+    return (1, 3, str(value))
+
+
+def order_by(items: Iterable[Any], columns: Sequence[tuple[Callable[[Any], Any], bool]]) -> list:
+    """`items` sorted stably by each (value function, descending) in turn, the first most
+    significant; missing values last in either direction (see `sort_rank`)."""
+    ordered = list(items)
+    for value_of, descending in reversed(columns):
+        ordered.sort(key=lambda item: sort_rank(value_of(item), descending), reverse=descending)
+    return ordered
+
+
+@dataclass(frozen=True)
+class SortKey:
+    key: KeyRef
+    descending: bool = False
+
+    @property
+    def text(self) -> str:
+        return ("-" if self.descending else "") + self.key.text
+
+
+NEWEST_FIRST = SortKey(KeyRef("attr", ("created",), "created"), descending=True)
+
+
+def parse_sort_key(text: str) -> SortKey:
+    """`KEY` ascending, `-KEY` descending (`+KEY` is also ascending); UsageError if malformed."""
+    stripped = text.strip()
+    if stripped[:1] in ("-", "+"):
+        return SortKey(parse_key(stripped[1:]), descending=stripped[0] == "-")
+    return SortKey(parse_key(stripped))
+
+
+def sort_runs(records: Sequence[RunRecord], keys: Sequence[str] = (), *,
+              resolver: KeyResolver | None = None) -> list[RunRecord]:
+    """Runs sorted by each key in turn (stable; missing values last either way); with no
+    keys, newest first.  Bare keys are resolved over `records` unless a resolver is given."""
+    specs = [parse_sort_key(text) for text in keys] or [NEWEST_FIRST]
+    resolver = resolver or KeyResolver(records)
+    return order_by(records, [(resolver.getter(s.key), s.descending) for s in specs])

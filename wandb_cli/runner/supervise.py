@@ -1,0 +1,473 @@
+"""Wrapping a child process as a run: terminal tee, signals, heartbeat, exit code.
+
+Invariants: the child's output reaches our stdout/stderr unchanged and as it comes (a
+pseudo-terminal when stdout is a terminal, pipes otherwise); the same text goes to
+output.log.  Our exit status is the child's (128+N for death by signal N).  Ctrl+C reaches
+the child once; SIGINT, SIGTERM and SIGHUP sent to wbrun are forwarded to the child's process
+group.  On Linux the child gets SIGKILL if wbrun dies (parent-death signal), so a kill -9 of
+wbrun never leaves it running unrecorded; the run then reads as crashed.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from wandb_cli.artifacts.runfiles import start_saver
+from wandb_cli.errors import StoreError, UsageError
+from wandb_cli.runner.capture import LineSplitter, OutputRecorder
+from wandb_cli.runner.metadata import write_metadata
+from wandb_cli.runner.sampler import start_system_sampler, system_enabled, system_interval
+from wandb_cli.store import jsonio
+from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, Store
+from wandb_cli.store.model import FAILED, FINISHED, KILLED
+from wandb_cli.store.recorder import STOP_REQUEST, RunSpec, Ticker, start_run
+
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+KILL_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL}
+KILLED_EXIT_CODES = {128 + signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGHUP}
+DEFAULT_STOP_TIMEOUT_S = 10.0
+
+
+@dataclass
+class WrapOptions:
+    spec: RunSpec
+    quiet: bool = False
+    capture: bool = True
+    system: bool = True
+    system_interval: float | None = None
+    env: dict = field(default_factory=lambda: dict(os.environ))
+
+
+def _child_setup(controlling_tty: bool):
+    """Runs in the child between fork and exec."""
+    def setup() -> None:
+        if controlling_tty:
+            import fcntl
+            import termios
+
+            fcntl.ioctl(1, termios.TIOCSCTTY, 0)
+        _set_parent_death_signal()
+    return setup
+
+
+_prctl = None
+
+
+def load_prctl() -> None:
+    """Find libc's prctl in the parent: loading ctypes between fork and exec would cost every
+    start several milliseconds (and is not async-signal-safe)."""
+    global _prctl
+    if _prctl is None and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except Exception:
+            _prctl = False
+
+
+def _set_parent_death_signal() -> None:
+    if _prctl:
+        _prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+class CannotStart(UsageError):
+    """The command could not be started; exit status 127 (not found) or 126 (not runnable)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.exit_code = status
+
+
+class Wrapper:
+    """Runs one child as a run and returns its exit status."""
+
+    def __init__(self, argv: list[str], options: WrapOptions, store: Store):
+        if not argv:
+            raise UsageError("nothing to run: give a command after --")
+        self.argv = argv
+        self.options = options
+        self.store = store
+        self.child: subprocess.Popen | None = None
+        self.signalled: int | None = None
+        self.stop_requested = False
+        self._stop_thread: threading.Thread | None = None
+        self._sdk_attached = False
+
+    # --- the whole life -----------------------------------------------------------------
+    def run(self) -> int:
+        from wandb_cli.runner.metadata import redact_command
+
+        self.options.spec.command = redact_command(self.argv)
+        # refused before the run exists
+        self.interval = system_interval(self.options.system_interval, self.options.env)
+        self.live = start_run(self.store, self.options.spec, pid=os.getpid(), recorder="wrapper")
+        self.saver = start_saver(self.live.paths.dir)  # acts on `wbrun save` live/end requests
+        self._forget_earlier_sdk()
+        output_log = jsonio.AppendFile(self.live.paths.file(OUTPUT))
+        self.recorder = OutputRecorder(output_log, self._on_metrics if self.options.capture else None,
+                                       warn=self._warn)
+        # Our handlers stay until the run is recorded: a second Ctrl+C while finishing must
+        # not leave the run unrecorded (it only marks a signal once the child is gone).
+        previous = {s: signal.signal(s, self._forward) for s in FORWARDED_SIGNALS}
+        try:
+            returncode = self._pump_guarded()
+            status = returncode if returncode >= 0 else 128 - returncode
+            self._finish(self._final_state(returncode), status, output_log)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return status
+
+    def _pump_guarded(self) -> int:
+        """The child's return code, also when our own pumping fails: then the child is
+        stopped (we can no longer carry its output) and the run is still recorded."""
+        try:
+            return self._spawn_and_pump()
+        except CannotStart:
+            raise
+        except Exception as exc:
+            self._warn(f"wbrun failed while running the command: {type(exc).__name__}: {exc}")
+            if self.child is not None and self.child.poll() is None:
+                self._signal_child(signal.SIGTERM)
+            return self.child.wait() if self.child is not None else 1
+
+    def _spawn_and_pump(self) -> int:
+        env = {**self.options.env, "WBRUN_RUN_ID": self.live.id,
+               "WBRUN_RUN_DIR": str(self.live.paths.dir), "WBRUN_DIR": str(self.store.root)}
+        self.metadata_thread = threading.Thread(
+            target=write_metadata, args=(self.live, self.argv), daemon=True)
+        use_pty = os.isatty(sys.stdout.fileno()) and sys.platform != "win32"
+        load_prctl()
+        try:
+            if use_pty:
+                pump = PtyPump(self.argv, env)
+            else:
+                pump = PipePump(self.argv, env)
+        except OSError as exc:
+            status = 126 if isinstance(exc, PermissionError) else 127  # as shells report it
+            self._finish(FAILED, status, None)
+            raise CannotStart(f"cannot run {self.argv[0]!r}: {exc.strerror or exc}", status) from None
+        self.child = pump.child
+        self.metadata_thread.start()
+        self.ticker = Ticker(self.live, on_stop=self._on_stop_request)
+        self.ticker.start()
+        sample = self.options.system and system_enabled(self.options.env)
+        self.sampler = start_system_sampler(self.live, self.child.pid, self.interval) if sample else None
+        return pump.pump(self.recorder)
+
+    def _finish(self, state: str, status: int, output_log) -> None:
+        for helper in (getattr(self, "ticker", None), getattr(self, "sampler", None), self.saver):
+            if helper is not None:
+                helper.stop()
+        thread = getattr(self, "metadata_thread", None)
+        if thread is not None and thread.is_alive():
+            thread.join(timeout=10)
+        try:
+            self.live.finish(state, status)
+        except StoreError as exc:  # said even after an earlier warning: it changes the state
+            print(f"wbrun: warning: {exc.render()}; the run's end was not recorded, so it will "
+                  f"read as crashed (exit code {status})", file=sys.stderr)
+        if output_log is not None:
+            output_log.close()
+        if not self.options.quiet:
+            from wandb_cli.runner.closing import closing_block
+
+            try:
+                sys.stderr.write(closing_block(self.live, state))
+                sys.stderr.flush()
+            except OSError:  # the terminal is gone: the run is recorded all the same
+                pass
+
+    def _final_state(self, returncode: int) -> str:
+        if self.stop_requested or self.signalled is not None:
+            return KILLED if returncode != 0 else (KILLED if self.stop_requested else FINISHED)
+        if returncode < 0 and -returncode in KILL_SIGNALS:
+            return KILLED
+        if returncode in KILLED_EXIT_CODES:  # shells and Python handlers exit 128+N on Ctrl+C
+            return KILLED
+        return FINISHED if returncode == 0 else FAILED
+
+    # --- metrics from output and from `wbrun log` ---------------------------------------
+    def _on_metrics(self, metrics: dict) -> None:
+        if not self._sdk_attached:
+            self._sdk_attached = os.path.exists(self.live.paths.dir / SDK_ATTACHED)
+        if self._sdk_attached:
+            return  # the program logs through the SDK; printed lines are only output
+        try:
+            self.live.append_step(metrics)
+        except StoreError as exc:
+            self._warn(exc.render())
+
+    def _forget_earlier_sdk(self) -> None:
+        """A resumed run's marker is from an earlier program: this one may only print metrics."""
+        try:
+            os.unlink(self.live.paths.dir / SDK_ATTACHED)
+        except FileNotFoundError:
+            pass
+
+    def _warn(self, message: str) -> None:
+        if self.live.write_error is None:
+            self.live.write_error = message
+            print(f"wbrun: warning: {message}", file=sys.stderr)
+
+    # --- signals and stop requests ------------------------------------------------------
+    def _forward(self, signum: int, _frame) -> None:
+        self.signalled = signum
+        self._signal_child(signum)
+
+    def _signal_child(self, signum: int) -> None:
+        if self.child is None or self.child.returncode is not None:
+            return
+        try:
+            os.killpg(self.child.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            try:
+                self.child.send_signal(signum)
+            except ProcessLookupError:
+                pass
+
+    def _on_stop_request(self) -> None:
+        self.stop_requested = True
+        try:
+            request = jsonio.read_json(self.live.paths.dir / STOP_REQUEST, {}) or {}
+        except ValueError:
+            request = {}
+        timeout = float(request.get("timeout") or DEFAULT_STOP_TIMEOUT_S)
+        self._stop_thread = threading.Thread(target=self._escalate, args=(timeout,), daemon=True)
+        self._stop_thread.start()
+
+    def _escalate(self, timeout: float) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            if self.child is None or self.child.poll() is not None:
+                return
+            self._signal_child(signum)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.child.poll() is not None:
+                    return
+                time.sleep(0.05)
+
+
+class PipePump:
+    """The child on pipes (stdout not a terminal): its own process group, stdin inherited."""
+
+    def __init__(self, argv: list[str], env: dict):
+        self._foreground = os.getpgrp() if _is_foreground_tty(0) else None
+        self.child = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=_pipe_child_setup(take_terminal=self._foreground is not None),
+            close_fds=True)
+
+    def pump(self, recorder: OutputRecorder) -> int:
+        streams = {self.child.stdout.fileno(): (sys.stdout, LineSplitter()),
+                   self.child.stderr.fileno(): (sys.stderr, LineSplitter())}
+        selector = selectors.DefaultSelector()
+        for fd in streams:
+            selector.register(fd, selectors.EVENT_READ)
+        exited_at = None
+        try:
+            while streams:
+                for key, _ in selector.select(timeout=0.1):
+                    self._read(key.fd, streams, selector, recorder)
+                if self.child.poll() is not None:
+                    # A background process may hold our pipes open: drain briefly, then stop.
+                    exited_at = exited_at or time.monotonic()
+                    if time.monotonic() - exited_at > 0.3:
+                        for splitter in (s for _, s in streams.values()):
+                            recorder.lines(splitter.flush())
+                        break
+        finally:
+            selector.close()
+            _take_terminal_back(self._foreground)
+        return self.child.wait()
+
+    @staticmethod
+    def _read(fd: int, streams: dict, selector, recorder: OutputRecorder) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except InterruptedError:
+            return
+        out, splitter = streams[fd]
+        if not data:
+            selector.unregister(fd)
+            del streams[fd]
+            recorder.lines(splitter.flush())
+            return
+        _write_all(out.fileno(), data)
+        recorder.lines(splitter.feed(data))
+
+
+def _pipe_child_setup(*, take_terminal: bool):
+    """Runs in the child between fork and exec: its own process group and, when our stdin is
+    the terminal's and we are in the foreground, the terminal's foreground, so Ctrl+C reaches
+    the child once (from the terminal, not from us) and it may read the terminal.  It must
+    happen here: once the child has exec'd, the parent may no longer move it (EACCES)."""
+    def setup() -> None:
+        os.setpgid(0, 0)
+        if take_terminal:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+            try:
+                os.tcsetpgrp(0, os.getpid())
+            except OSError:
+                pass
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTTOU})
+        _set_parent_death_signal()
+    return setup
+
+
+def _take_terminal_back(pgrp: int | None) -> None:
+    if pgrp is None:
+        return
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(0, pgrp)
+    except OSError:
+        pass
+    finally:
+        signal.signal(signal.SIGTTOU, old)
+
+
+class PtyPump:
+    """The child on a pseudo-terminal (stdout is a terminal): colours, progress bars and
+    prompts behave as without wbrun.  Our terminal goes raw and keystrokes are passed on, so
+    Ctrl+C is delivered by the child's own terminal, once."""
+
+    def __init__(self, argv: list[str], env: dict):
+        import pty
+
+        self.master, slave = pty.openpty()
+        _copy_window_size(sys.stdout.fileno(), self.master)
+        forward_input = _is_foreground_tty(0)
+        try:
+            self.child = subprocess.Popen(
+                argv, env=env, stdin=slave if forward_input else None, stdout=slave, stderr=slave,
+                start_new_session=True, preexec_fn=_child_setup(True), close_fds=True)
+        except OSError:
+            os.close(self.master)
+            raise
+        finally:
+            os.close(slave)
+        self._saved_tty = _make_raw(0) if forward_input else None
+        self._forward_input = forward_input
+
+    def pump(self, recorder: OutputRecorder) -> int:
+        splitter = LineSplitter()
+        selector = selectors.DefaultSelector()
+        selector.register(self.master, selectors.EVENT_READ)
+        if self._forward_input:
+            selector.register(0, selectors.EVENT_READ)
+        previous_winch = signal.signal(signal.SIGWINCH, lambda *_: _copy_window_size(
+            sys.stdout.fileno(), self.master))
+        try:
+            self._loop(selector, splitter, recorder)
+        finally:
+            signal.signal(signal.SIGWINCH, previous_winch)
+            selector.close()
+            _restore_tty(0, self._saved_tty)
+            os.close(self.master)
+        recorder.lines(splitter.flush())
+        return self.child.wait()
+
+    def _loop(self, selector, splitter: LineSplitter, recorder: OutputRecorder) -> None:
+        exited_at = None
+        while True:
+            for key, _ in selector.select(timeout=0.1):
+                if key.fd == 0:
+                    self._pass_input(selector)
+                    continue
+                data = _read_master(self.master)
+                if data is None:
+                    return
+                _write_all(sys.stdout.fileno(), data)
+                recorder.lines(splitter.feed(data))
+            if self.child.poll() is not None:
+                # A background grandchild may hold the terminal open: drain briefly, then stop.
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at > 0.3:
+                    return
+
+    def _pass_input(self, selector) -> None:
+        try:
+            data = os.read(0, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            selector.unregister(0)
+            return
+        _write_all(self.master, data)
+
+
+def _read_master(fd: int) -> bytes | None:
+    try:
+        data = os.read(fd, 65536)
+    except OSError as exc:
+        if exc.errno == errno.EIO:  # every holder of the terminal closed it
+            return None
+        if exc.errno in (errno.EINTR, errno.EAGAIN):
+            return b""
+        raise
+    return data or None
+
+
+def _is_foreground_tty(fd: int) -> bool:
+    try:
+        return os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+
+
+def _make_raw(fd: int):
+    import termios
+    import tty
+
+    try:
+        saved = termios.tcgetattr(fd)
+        tty.setraw(fd)
+        return saved
+    except termios.error:
+        return None
+
+
+def _restore_tty(fd: int, saved) -> None:
+    if saved is None:
+        return
+    import termios
+
+    try:
+        termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
+    except termios.error:
+        pass
+
+
+def _copy_window_size(src: int, dst: int) -> None:
+    import fcntl
+    import termios
+
+    try:
+        size = fcntl.ioctl(src, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(dst, termios.TIOCSWINSZ, size)
+    except OSError:
+        pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except InterruptedError:
+            continue
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:
+            # Our reader went away (| head: EPIPE) or the terminal hung up (EIO): the child
+            # and the log carry on without the echo.
+            return

@@ -1,0 +1,1 @@
+"""sdk: see docs/architecture.md."""

@@ -1,0 +1,219 @@
+"""A cache of run records beside the run folders, so `runs ls` need not open every run.
+
+Invariant: the index is never trusted blindly.  Each entry carries the modification time
+(ns) of its run's `files/` folder, which every document write changes (writes are renames
+inside it).  An entry is used only if that signature still matches and the folder had last
+changed at least RACY_NS before the index was built (so two changes within the
+filesystem's timestamp granularity cannot hide behind one signature).  Folders missing from
+the index are read; entries whose folder is gone are dropped; an unreadable index, or an
+unreadable line of it, is ignored and rebuilt.  Crash judgement is never cached: it is
+made afresh from the cached state record at every read.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import time
+from pathlib import Path
+from typing import Iterator
+
+from wandb_cli.store import jsonio
+
+INDEX_NAME = "index.jsonl"
+RACY_NS = 2_000_000_000
+FORMAT = 1
+
+
+def index_path(root: Path) -> Path:
+    return root / ".wbrun" / INDEX_NAME
+
+
+def load(root: Path) -> dict[str, tuple[int, dict]]:
+    """name -> (signature, raw documents); whatever cannot be read is simply left out."""
+    entries: dict[str, tuple[int, dict]] = {}
+    try:
+        fh = open(index_path(root), "rb")
+    except OSError:
+        return entries
+    with fh:
+        header = fh.readline()
+        try:
+            if jsonio.loads(header).get("format") != FORMAT:
+                return entries
+        except (ValueError, AttributeError):
+            return entries
+        for line in fh:
+            try:
+                name, signature, raw = jsonio.loads(line)
+            except (ValueError, TypeError):
+                continue
+            if isinstance(name, str) and isinstance(signature, int) and isinstance(raw, dict):
+                entries[name] = (signature, raw)
+    return entries
+
+
+def load_lines(root: Path) -> dict[str, tuple[int, bytes]]:
+    """name -> (signature, the entry's whole line), parsing only each line's head: a line is
+    parsed in full only when its run is visited and still valid (the parsed documents of
+    100,000 runs held at once took ~350 MB; their lines take 72 MB)."""
+    entries: dict[str, tuple[int, bytes]] = {}
+    try:
+        fh = open(index_path(root), "rb")
+    except OSError:
+        return entries
+    with fh:
+        try:
+            if jsonio.loads(fh.readline()).get("format") != FORMAT:
+                return entries
+        except (ValueError, AttributeError):
+            return entries
+        for line in fh:
+            head = _head(line)
+            if head is not None:
+                entries[head[0]] = (head[1], line.rstrip(b"\n"))
+    return entries
+
+
+def _head(line: bytes) -> tuple[str, int] | None:
+    """(folder, signature) from `["run-...",123,...`; None for any other shape."""
+    end = line.find(b'"', 2)
+    comma = line.find(b",", end + 2)
+    if not line.startswith(b'["run-') or end < 0 or comma < 0 or b"\\" in line[2:end]:
+        return None
+    try:
+        return line[2:end].decode(), int(line[end + 2:comma])
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _parse(line: bytes) -> dict | None:
+    try:
+        _name, _signature, raw = jsonio.loads(line)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("run"), dict):
+        return None
+    return raw
+
+
+class _Writer:
+    """A new index streamed to a temporary file as the scan goes (no 72 MB buffer), put in
+    place by `commit()`; any failure (read-only store, full disk) just leaves the old one."""
+
+    def __init__(self, root: Path):
+        self.path = index_path(root)
+        self.tmp = self.path.with_name(f".{INDEX_NAME}.tmp-{os.getpid()}-{os.urandom(3).hex()}")
+        try:
+            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, jsonio.FILE_MODE)
+            self.fh = open(fd, "wb", buffering=1 << 20)
+            self.fh.write(jsonio.dumps({"format": FORMAT}) + b"\n")
+        except OSError:
+            self.fh = None
+
+    def add(self, line: bytes) -> None:
+        if self.fh is not None:
+            try:
+                self.fh.write(line + b"\n")
+            except OSError:
+                self.abort()
+
+    def commit(self) -> None:
+        if self.fh is None:
+            return
+        try:
+            self.fh.close()
+            os.replace(self.tmp, self.path)
+        except OSError:
+            self.abort()
+        self.fh = None
+
+    def abort(self) -> None:
+        try:
+            if self.fh is not None:
+                self.fh.close()
+        except OSError:
+            pass
+        self.fh = None
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
+def _encode(name: str, signature: int, raw: dict) -> bytes | None:
+    try:
+        return jsonio.dumps([name, signature, raw])
+    except TypeError:
+        return None
+
+
+def signature(run_dir: str) -> int | None:
+    try:
+        return os.stat(os.path.join(run_dir, "files")).st_mtime_ns
+    except OSError:
+        return None
+
+
+def scan(root: Path, read_raw) -> Iterator[tuple[str, dict]]:
+    """(run folder, raw documents) for every run folder, from the index where it is valid.
+
+    `read_raw(run_dir)` reads one run's documents afresh.  The index is rewritten when
+    anything differed from it.  The cyclic garbage collector is paused until the caller
+    has taken the last folder (or dropped the iterator): the parsed documents hold no
+    cycles, and its repeated passes over them cost more than parsing them (100,000 runs:
+    a whole `runs ls` took 5.8 s with it, 4.1 s without).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield from _scan(root, read_raw)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _scan(root: Path, read_raw) -> Iterator[tuple[str, dict]]:
+    started = time.time_ns()
+    cached = load_lines(root)
+    try:
+        entries = list(os.scandir(root))
+    except FileNotFoundError:
+        return
+    kept: list[bytes] | None = []  # valid lines met before the first change
+    writer: _Writer | None = None
+    written = 0
+    try:
+        for entry in entries:
+            if not entry.name.startswith("run-") or not entry.is_dir(follow_symlinks=False):
+                continue
+            sig = signature(entry.path)
+            hit = cached.get(entry.name)
+            raw = _parse(hit[1]) if sig is not None and hit is not None and hit[0] == sig else None
+            line = hit[1] if raw is not None else None
+            if raw is None:
+                raw = read_raw(Path(entry.path))
+            cacheable = sig is not None and started - sig > RACY_NS
+            if writer is None and (line is None and (cacheable or hit is not None)):
+                writer = _Writer(root)  # something differs from the index: write a new one
+                for old in kept:
+                    writer.add(old)
+                kept = None
+            if cacheable:
+                line = line or _encode(entry.name, sig, raw)
+                if line is not None:
+                    written += 1
+                    if writer is not None:
+                        writer.add(line)
+                    else:
+                        kept.append(line)
+            yield entry.path, raw  # a str: building 100,000 Path objects cost ~0.2 s
+        if writer is None and written != len(cached):  # only removals: rewrite without them
+            writer = _Writer(root)
+            for old in kept:
+                writer.add(old)
+        if writer is not None:
+            writer.commit()
+            writer = None
+    finally:
+        if writer is not None:  # the caller stopped early: keep the old index
+            writer.abort()

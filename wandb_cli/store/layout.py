@@ -1,0 +1,469 @@
+"""The run store: its layout on disk, creating runs, and reading them back.
+
+Layout (a public contract, documented in docs/store-format.md):
+
+    <root>/                         ./wandb by default; --dir or WBRUN_DIR override it
+      latest-run -> run-...         relative link, replaced atomically
+      run-YYYYMMDD_HHMMSS-<id>/     one folder per run (suffix -1, -2 when taken)
+        .lock                       the run's lock (flock: released when its holder dies)
+        files/
+          wbrun-run.json            attributes and the state record
+          wandb-metadata.json       command, host, git, hardware; written once
+          config.json               {key: value}
+          wandb-summary.json        {key: last value}
+          wandb-history.jsonl       one object per step (+ _step, _timestamp, _runtime)
+          wandb-events.jsonl        system metrics, one object per sample
+          output.log                the terminal output
+      .wbrun/
+        ids/<id>                    one claim per ID ever used; never removed
+        seq/<hash of project>       the project's last run number
+        store.lock
+
+Invariants: an ID is claimed with an exclusive create, so two starts can never get the same
+one, and a claim is never removed, so an ID is never reused.  Documents are replaced whole
+under the run's lock; history and events are only appended.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from wandb_cli.errors import AmbiguousRun, RunExists, RunNotFound, StoreError, UsageError
+from wandb_cli.store import jsonio, proc
+from wandb_cli.store.ids import new_id, validate_id
+from wandb_cli.store.model import CORRUPT, CRASHED, RUNNING, RunRecord
+
+DEFAULT_DIRNAME = "wandb"
+META = ".wbrun"
+RUN_DOC = "wbrun-run.json"
+CONFIG = "config.json"
+SUMMARY = "wandb-summary.json"
+METADATA = "wandb-metadata.json"
+HISTORY = "wandb-history.jsonl"
+EVENTS = "wandb-events.jsonl"
+OUTPUT = "output.log"
+SDK_ATTACHED = "sdk-attached"  # in the run folder: the SDK joined this wrapped run
+FORMAT_VERSION = 1
+DEFAULT_PROJECT = "Uncategorized"
+HEARTBEAT_INTERVAL_S = 5.0
+DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
+
+
+def resolve_root(dir_option: str | os.PathLike | None = None, env: dict | None = None,
+                 cwd: Path | None = None) -> Path:
+    """The store root: --dir, else WBRUN_DIR, else ./wandb under the current directory."""
+    env = os.environ if env is None else env
+    chosen = dir_option or env.get("WBRUN_DIR") or None
+    base = cwd or Path.cwd()
+    root = Path(chosen).expanduser() if chosen else base / DEFAULT_DIRNAME
+    return root if root.is_absolute() else (base / root)
+
+
+def heartbeat_timeout(env: dict | None = None) -> float:
+    env = os.environ if env is None else env
+    try:
+        return float(env.get("WBRUN_HEARTBEAT_TIMEOUT", DEFAULT_HEARTBEAT_TIMEOUT_S))
+    except ValueError:
+        return DEFAULT_HEARTBEAT_TIMEOUT_S
+
+
+def lock(path: Path, timeout: float = 30.0):
+    """An inter-process lock on `path`, released by the kernel if its holder dies.
+
+    On POSIX this is flock(2) directly (the same lock filelock takes there), because importing
+    filelock costs ~30 ms on every wrapped run and `wbrun log`; elsewhere filelock.
+    """
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return _filelock(path, timeout)
+    return FlockLock(path, timeout)
+
+
+class FlockLock:
+    """flock(2) on a lock file, polled until `timeout`; one open file per acquisition, so
+    two threads of one process exclude each other too (never nest it in one thread)."""
+
+    def __init__(self, path: Path, timeout: float):
+        self.path, self.timeout = path, timeout
+        self._fd: int | None = None
+
+    def __enter__(self) -> FlockLock:
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, jsonio.FILE_MODE)
+        except OSError as exc:
+            raise StoreError(f"cannot open the lock {self.path}: {exc.strerror}") from None
+        deadline = time.monotonic() + self.timeout
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise StoreError(f"timed out after {self.timeout:g}s waiting for the lock "
+                                     f"{self.path}") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the file releases the flock
+            self._fd = None
+
+
+def _filelock(path: Path, timeout: float):
+    from filelock import FileLock, Timeout
+
+    class _Lock(FileLock):
+        def __enter__(self):
+            try:
+                return super().__enter__()
+            except Timeout:
+                raise StoreError(f"timed out after {timeout:g}s waiting for the lock {path}") from None
+
+    return _Lock(str(path), timeout=timeout)
+
+
+@dataclass
+class RunPaths:
+    """Where one run's files live."""
+
+    dir: Path
+
+    @property
+    def files(self) -> Path:
+        return self.dir / "files"
+
+    def file(self, name: str) -> Path:
+        return self.dir / "files" / name
+
+    @property
+    def lock_path(self) -> Path:
+        return self.dir / ".lock"
+
+    def lock(self, timeout: float = 30.0):
+        return lock(self.lock_path, timeout)
+
+
+class Store:
+    """A store root and the operations on it; `clock` and `host` are injectable for tests."""
+
+    def __init__(self, root: Path, *, clock: Callable[[], float] = time.time,
+                 host: str | None = None, env: dict | None = None):
+        self.root = Path(root)
+        self.clock = clock
+        self.host = host or socket.gethostname()
+        self.env = os.environ if env is None else env
+
+    # --- layout -------------------------------------------------------------------------
+    @property
+    def meta(self) -> Path:
+        return self.root / META
+
+    def ensure(self) -> None:
+        try:
+            jsonio.make_dirs(self.meta / "ids")
+            jsonio.make_dirs(self.meta / "seq")
+        except OSError as exc:
+            raise StoreError(f"cannot create the store at {self.root}: {exc.strerror}") from None
+
+    def claim_path(self, run_id: str) -> Path:
+        return self.meta / "ids" / run_id
+
+    def read_claim(self, run_id: str) -> dict | None:
+        try:
+            return jsonio.read_json(self.claim_path(run_id))
+        except ValueError:
+            return {"dir": None, "status": "corrupt"}
+
+    def write_claim(self, run_id: str, claim: dict) -> None:
+        jsonio.write_json_atomic(self.claim_path(run_id), claim)
+
+    # --- creating -----------------------------------------------------------------------
+    def claim_new_id(self, run_id: str | None) -> str:
+        """Claim `run_id` (validated) or a fresh random ID; RunExists if it was ever used."""
+        self.ensure()
+        for _ in range(100):
+            candidate = validate_id(run_id) if run_id else new_id()
+            try:
+                fd = os.open(self.claim_path(candidate), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             jsonio.FILE_MODE)
+            except FileExistsError:
+                if run_id:
+                    raise self.id_taken_error(candidate) from None
+                continue
+            except OSError as exc:
+                raise StoreError(f"cannot claim a run ID in {self.root}: {exc.strerror}") from None
+            os.close(fd)
+            return candidate
+        raise StoreError("could not find a free run ID after 100 tries")
+
+    def id_taken_error(self, run_id: str) -> RunExists:
+        claim = self.read_claim(run_id) or {}
+        if claim.get("status") in ("deleted", "purged"):
+            return RunExists(f"run ID {run_id!r} belonged to a deleted run; IDs are never reused")
+        return RunExists(f"run ID {run_id!r} already exists (pass --resume allow to continue it)")
+
+    def next_sequence(self, project: str) -> int:
+        import hashlib
+
+        self.ensure()
+        key = hashlib.sha256(project.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+        counter = self.meta / "seq" / key
+        with lock(self.meta / "store.lock"):
+            try:
+                current = int(counter.read_text() or 0)
+            except (FileNotFoundError, ValueError):
+                current = self._count_project_runs(project)
+            jsonio.write_bytes_atomic(counter, str(current + 1).encode())
+        return current + 1
+
+    def _count_project_runs(self, project: str) -> int:
+        """Recovery when the counter is missing: the number of runs already in the project."""
+        return sum(1 for record in self.iter_runs() if record.project == project)
+
+    def make_run_dir(self, run_id: str, start: float) -> Path:
+        stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(start))
+        base = f"run-{stamp}-{run_id}"
+        for suffix in range(1000):
+            path = self.root / (base if suffix == 0 else f"{base}-{suffix}")
+            try:
+                jsonio.make_dirs(path.parent)
+                path.mkdir(mode=jsonio.DIR_MODE)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise StoreError(f"cannot create {path}: {exc.strerror}") from None
+            (path / "files").mkdir(mode=jsonio.DIR_MODE)
+            return path
+        raise StoreError(f"too many run folders named {base}")
+
+    def point_latest(self, run_dir: Path) -> None:
+        link = self.root / "latest-run"
+        tmp = self.root / f".latest-run.tmp-{os.getpid()}-{os.urandom(3).hex()}"
+        try:
+            os.symlink(run_dir.name, tmp)
+            os.replace(tmp, link)
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+    # --- finding ------------------------------------------------------------------------
+    def run_dirs(self) -> Iterator[Path]:
+        try:
+            entries = os.scandir(self.root)
+        except FileNotFoundError:
+            return
+        with entries:
+            for entry in entries:
+                if entry.name.startswith("run-") and entry.is_dir(follow_symlinks=False):
+                    yield Path(entry.path)
+
+    def dir_of(self, run_id: str) -> Path | None:
+        claim = self.read_claim(run_id)
+        if not isinstance(claim, dict) or claim.get("status", "live") != "live":
+            return None
+        folder = claim.get("dir")
+        # A claim names a folder directly in the root; anything else (a tampered claim with
+        # '../' or a path) must never lead a read or a resume out of the store.
+        if not isinstance(folder, str) or not folder.startswith("run-") or "/" in folder \
+                or "\\" in folder or "\0" in folder:
+            return None
+        path = self.root / folder
+        return path if path.is_dir() and not path.is_symlink() else None
+
+    def find(self, ref: str) -> RunRecord:
+        """A run by ID, unique ID prefix or unique name."""
+        if not ref:
+            raise UsageError("empty run reference")
+        if "/" not in ref and "\0" not in ref and ref not in (".", ".."):
+            exact = self.dir_of(ref)
+            if exact is not None:
+                return self.read(exact)
+            matches = self._prefix_matches(ref)
+            if len(matches) == 1:
+                return self.read(matches[0])
+            if len(matches) > 1:
+                raise self._ambiguous(ref, [self.read(d) for d in matches])
+        named = [r for r in self.iter_runs() if r.name == ref]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise self._ambiguous(ref, named)
+        latest = self.root / "latest-run"
+        if ref in ("latest", "latest-run") and latest.is_dir():
+            return self.read(self.root / os.readlink(latest))
+        raise RunNotFound(f"no run matches {ref!r} (give an ID, a unique ID prefix or a name)")
+
+    def _prefix_matches(self, prefix: str) -> list[Path]:
+        try:
+            names = os.listdir(self.meta / "ids")
+        except FileNotFoundError:
+            return []
+        dirs = (self.dir_of(name) for name in names if name.startswith(prefix))
+        return [d for d in dirs if d is not None]
+
+    @staticmethod
+    def _ambiguous(ref: str, records: list[RunRecord]) -> AmbiguousRun:
+        listed = ", ".join(f"{r.id} ({r.name})" for r in records[:10])
+        more = f" and {len(records) - 10} more" if len(records) > 10 else ""
+        return AmbiguousRun(f"{ref!r} matches {len(records)} runs: {listed}{more}")
+
+    # --- reading ------------------------------------------------------------------------
+    def iter_runs(self, *, use_index: bool = True) -> Iterator[RunRecord]:
+        """Every run folder's record, through the index (see index.py) unless told not to."""
+        if not use_index:
+            for run_dir in self.run_dirs():
+                yield self.read(run_dir)
+            return
+        from wandb_cli.store import index
+
+        now, stale_after = self.clock(), heartbeat_timeout(self.env)
+        for run_dir, raw in index.scan(self.root, read_raw):
+            yield record_from_raw(raw, run_dir, host=self.host, now=now, stale_after=stale_after)
+
+    def read(self, run_dir: Path) -> RunRecord:
+        return read_record(run_dir, host=self.host, now=self.clock(),
+                           stale_after=heartbeat_timeout(self.env))
+
+
+def read_record(run_dir: Path, *, host: str, now: float, stale_after: float) -> RunRecord:
+    """One run as it stands now; unreadable parts are reported in `problems`, not raised."""
+    return record_from_raw(read_raw(run_dir), run_dir, host=host, now=now, stale_after=stale_after)
+
+
+def record_from_raw(raw: dict, run_dir: str | Path, *, host: str, now: float,
+                    stale_after: float) -> RunRecord:
+    """A record from a run's raw documents, its state judged now (never cached)."""
+    run, mistyped = _checked(raw["run"])
+    problems = [*(raw.get("problems") or []), *mistyped]
+    record = _record_from(run, run_dir, raw["config"], raw["summary"])
+    if problems:
+        record.problems = problems
+        if not run or mistyped:
+            record.state = CORRUPT
+    elif record.state == RUNNING and is_crashed(run, host=host, now=now, stale_after=stale_after):
+        record.state = CRASHED
+    return record
+
+
+def read_raw(run_dir: Path) -> dict:
+    """A run's three small documents as stored, with a list of what could not be read."""
+    paths = RunPaths(run_dir)
+    problems: list[str] = []
+
+    def doc(name: str, default: Any) -> Any:
+        try:
+            value = jsonio.read_json(paths.file(name), None)
+        except (ValueError, OSError) as exc:
+            problems.append(f"{name} is unreadable ({type(exc).__name__})")
+            return default
+        if value is None:
+            if name == RUN_DOC:
+                problems.append(f"{name} is missing")
+            return default
+        return value
+
+    run = doc(RUN_DOC, {})
+    if not isinstance(run, dict):
+        problems.append(f"{RUN_DOC} is not an object")
+        run = {}
+    config, summary = doc(CONFIG, {}), doc(SUMMARY, {})
+    return {"run": run, "config": config if isinstance(config, dict) else {},
+            "summary": summary if isinstance(summary, dict) else {}, "problems": problems}
+
+
+_NUMBER = (int, float)
+_OPTIONAL = type(None)
+RUN_DOC_TYPES = {
+    "id": (str,), "name": (str,), "project": (str,), "entity": (str,), "state": (str,),
+    "created": _NUMBER, "ended": (*_NUMBER, _OPTIONAL), "heartbeat": (*_NUMBER, _OPTIONAL),
+    "exit_code": (int, _OPTIONAL), "host": (str,), "pid": (int, _OPTIONAL),
+    "command": (list,), "tags": (list,), "group": (str, _OPTIONAL),
+    "job_type": (str, _OPTIONAL), "notes": (str, _OPTIONAL),
+}
+
+
+_ALLOWED_TYPES = {key: frozenset(types) for key, types in RUN_DOC_TYPES.items()}
+
+
+def _checked(run: dict) -> tuple[dict, list[str]]:
+    """The run document without fields of the wrong type, and a problem for each one."""
+    allowed = _ALLOWED_TYPES
+    # exact types (a bool is not an int here), one dict lookup per field: this runs for
+    # every run of every listing
+    wrong = [key for key, value in run.items() if key in allowed and type(value) not in allowed[key]]
+    if not wrong:
+        return run, []
+    return ({k: v for k, v in run.items() if k not in wrong},
+            [f"{RUN_DOC}: {key} has the wrong type ({type(run[key]).__name__})" for key in wrong])
+
+
+def _record_from(run: dict, run_dir: str | Path, config: dict, summary: dict) -> RunRecord:
+    fallback_id = os.path.basename(run_dir).rsplit("-", 1)[-1]
+    return RunRecord(
+        id=str(run.get("id") or fallback_id),
+        name=str(run.get("name") or fallback_id),
+        project=str(run.get("project") or DEFAULT_PROJECT),
+        entity=str(run.get("entity") or ""),
+        state=str(run.get("state") or CORRUPT),
+        created=float(run.get("created") or 0.0),
+        dir=str(run_dir),
+        ended=run.get("ended"),
+        heartbeat=run.get("heartbeat"),
+        exit_code=run.get("exit_code"),
+        host=str(run.get("host") or ""),
+        pid=run.get("pid"),
+        command=[str(arg) for arg in run.get("command") or []],
+        tags=[str(tag) for tag in run.get("tags") or []],
+        group=run.get("group"),
+        job_type=run.get("job_type"),
+        notes=run.get("notes"),
+        config=config,
+        summary=summary,
+    )
+
+
+def is_crashed(run: dict, *, host: str, now: float, stale_after: float) -> bool:
+    """Judged at read time: a running run whose recorder is gone has crashed.
+
+    On this host the recorder's pid must be alive with the same start time (a reused pid
+    does not count); for a run recorded on another host only the heartbeat can tell.
+    """
+    if run.get("host") == host:
+        return not proc.is_alive(run.get("pid"), run.get("pid_start"))
+    heartbeat = run.get("heartbeat") or run.get("created") or 0.0
+    return now - heartbeat > stale_after
+
+
+def update_run_doc(paths: RunPaths, change: Callable[[dict], Any]) -> dict:
+    """Read-modify-write the run document under the run's lock; returns the new document."""
+    with paths.lock():
+        doc = jsonio.read_json(paths.file(RUN_DOC), {}) or {}
+        change(doc)
+        jsonio.write_json_atomic(paths.file(RUN_DOC), doc)
+    return doc
+
+
+def merge_json_doc(paths: RunPaths, name: str, updates: dict, *, replace: bool = False) -> dict:
+    """Merge `updates` into a dict document (config, summary) under the run's lock."""
+    with paths.lock():
+        try:
+            current = {} if replace else (jsonio.read_json(paths.file(name), {}) or {})
+        except ValueError:
+            current = {}
+        current.update(updates)
+        jsonio.write_json_atomic(paths.file(name), current)
+    return current

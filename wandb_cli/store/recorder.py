@@ -1,0 +1,365 @@
+"""The live side of a run: starting or resuming it, appending its history and events,
+keeping its state record and heartbeat, and ending it.
+
+Invariants: every history line is handed to the OS (one write call) before `log()` returns,
+so a kill -9 loses nothing that was logged.  Steps only ever increase.  Summary and state are
+merged into their documents under the run's lock, so a concurrent `wbrun runs tag` or another
+writer in the same run never loses an update.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import threading
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from wandb_cli.errors import RunExists, RunNotFound, StoreError, UsageError
+from wandb_cli.store import jsonio, proc
+from wandb_cli.store.ids import new_name, validate_id
+from wandb_cli.store.layout import (
+    CONFIG,
+    DEFAULT_PROJECT,
+    EVENTS,
+    FORMAT_VERSION,
+    HEARTBEAT_INTERVAL_S,
+    HISTORY,
+    RUN_DOC,
+    SUMMARY,
+    RunPaths,
+    Store,
+    heartbeat_timeout,
+    is_crashed,
+    merge_json_doc,
+    update_run_doc,
+)
+from wandb_cli.store.model import CRASHED, ENDED_STATES, RUNNING
+
+RESUME_MODES = ("never", "allow", "must")
+STOP_REQUEST = "stop-request"
+
+
+@dataclass
+class RunSpec:
+    """What the user asked for when starting a run (CLI options or init() arguments)."""
+
+    project: str | None = None
+    entity: str | None = None
+    name: str | None = None
+    id: str | None = None
+    notes: str | None = None
+    tags: list[str] = field(default_factory=list)
+    group: str | None = None
+    job_type: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    resume: str = "never"
+    command: list[str] = field(default_factory=list)
+
+
+def start_run(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
+    """Create the run `spec` describes, or resume it, per W&B's resume rules."""
+    if spec.resume not in RESUME_MODES:
+        raise UsageError(f"bad --resume {spec.resume!r}: choose never, allow or must")
+    if spec.id is not None:
+        validate_id(spec.id)
+    if spec.id and store.read_claim(spec.id) is not None:
+        if spec.resume == "never" or store.dir_of(spec.id) is None:
+            raise store.id_taken_error(spec.id)
+        return _resume(store, spec, pid=pid, recorder=recorder)
+    if spec.resume == "must":
+        if not spec.id:
+            raise UsageError("--resume must needs a run ID (--id)")
+        raise RunNotFound(f"no run with ID {spec.id!r} to resume (--resume must)")
+    try:
+        run_id = store.claim_new_id(spec.id)
+    except RunExists:
+        if spec.resume == "allow":  # another process created it a moment ago
+            return _resume(store, spec, pid=pid, recorder=recorder)
+        raise
+    return _create(store, spec, run_id, pid=pid, recorder=recorder)
+
+
+def _create(store: Store, spec: RunSpec, run_id: str, *, pid: int, recorder: str) -> LiveRun:
+    now = store.clock()
+    project = spec.project or DEFAULT_PROJECT
+    sequence = store.next_sequence(project)
+    run_dir = store.make_run_dir(run_id, now)
+    paths = RunPaths(run_dir)
+    doc = {
+        "format": FORMAT_VERSION, "id": run_id,
+        "name": spec.name or new_name(sequence), "sequence": sequence,
+        "project": project, "entity": spec.entity or _user(),
+        "group": spec.group, "job_type": spec.job_type,
+        "tags": list(dict.fromkeys(spec.tags)), "notes": spec.notes,
+        "created": now, "command": spec.command, "host": store.host,
+        # what was not chosen by the user: an SDK joining the run may still set it
+        "defaulted": [key for key in ("name", "project", "entity") if not getattr(spec, key)],
+        **_recorder_fields(pid, recorder, now),
+    }
+    jsonio.write_json_atomic(paths.file(CONFIG), spec.config)
+    jsonio.write_json_atomic(paths.file(SUMMARY), {})
+    doc["runtime_origin"] = now
+    jsonio.write_json_atomic(paths.file(RUN_DOC), doc)
+    store.write_claim(run_id, {"dir": run_dir.name, "status": "live"})
+    store.point_latest(run_dir)
+    return LiveRun(store, paths, doc, step=0, owns_state=True)
+
+
+def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
+    run_dir = store.dir_of(spec.id)
+    if run_dir is None:
+        raise store.id_taken_error(spec.id)
+    record = store.read(run_dir)
+    if record.state == RUNNING:
+        raise RunExists(f"run {spec.id!r} is still running (pid {record.pid} on {record.host})")
+    paths = RunPaths(run_dir)
+    now = store.clock()
+    last = jsonio.last_jsonl_row(paths.file(HISTORY)) or {}
+    runtime_before = float(last.get("_runtime") or record.runtime or 0.0)
+
+    def reopen(doc: dict) -> None:
+        # judged again under the lock: two resumes at once must not both become recorders
+        if doc.get("state") == RUNNING and not is_crashed(
+                doc, host=store.host, now=now, stale_after=heartbeat_timeout(store.env)):
+            raise RunExists(f"run {spec.id!r} is still running (pid {doc.get('pid')} on "
+                            f"{doc.get('host')})")
+        doc.update(_recorder_fields(pid, recorder, now))
+        doc["resumed"] = int(doc.get("resumed", 0)) + 1
+        doc["runtime_origin"] = now - runtime_before
+        for key in ("notes", "group", "job_type"):
+            if getattr(spec, key) is not None:
+                doc[key] = getattr(spec, key)
+        doc["tags"] = list(dict.fromkeys([*doc.get("tags", []), *spec.tags]))
+
+    doc = update_run_doc(paths, reopen)
+    (paths.dir / STOP_REQUEST).unlink(missing_ok=True)  # meant for the run's previous life
+    if spec.config:
+        merge_json_doc(paths, CONFIG, spec.config)
+    step = _next_step(paths)
+    return LiveRun(store, paths, doc, step=step, owns_state=True)
+
+
+def attach(run_dir, *, clock=None) -> LiveRun:
+    """A writer for a run another process records (the SDK inside `wbrun --`, `wbrun log`)."""
+    import time
+    from pathlib import Path
+
+    run_dir = Path(run_dir)
+    paths = RunPaths(run_dir)
+    try:
+        doc = jsonio.read_json(paths.file(RUN_DOC), None)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or "id" not in doc:
+        raise StoreError(f"{run_dir} is not a readable run folder")
+    store = Store(run_dir.parent, clock=clock or time.time)
+    return LiveRun(store, paths, doc, step=_next_step(paths), owns_state=False)
+
+
+def _next_step(paths: RunPaths) -> int:
+    last = jsonio.last_jsonl_row(paths.file(HISTORY)) or {}
+    return last["_step"] + 1 if isinstance(last.get("_step"), int) else 0
+
+
+def _recorder_fields(pid: int, recorder: str, now: float) -> dict:
+    return {"state": RUNNING, "pid": pid, "pid_start": proc.start_token(pid),
+            "recorder": recorder, "heartbeat": now, "exit_code": None, "ended": None}
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+class LiveRun:
+    """Writes one live run.  `owns_state` is False when joining a run another process records."""
+
+    def __init__(self, store: Store, paths: RunPaths, doc: dict, *, step: int, owns_state: bool):
+        self.store, self.paths, self.doc = store, paths, doc
+        self.id, self.name = doc["id"], doc["name"]
+        self.owns_state = owns_state
+        self._clock = store.clock
+        self._t0 = float(doc.get("runtime_origin") or doc.get("created") or self._clock())
+        self._step = step
+        self._pending: dict[str, Any] = {}
+        self._history = jsonio.AppendFile(paths.file(HISTORY))
+        self._events: jsonio.AppendFile | None = None
+        self._summary: dict[str, Any] = {}
+        self._summary_dirty: set[str] = set()
+        self._lock = threading.Lock()
+        self.ended = False
+        self.write_error: str | None = None
+
+    @property
+    def step(self) -> int:
+        return self._step
+
+    # --- history ------------------------------------------------------------------------
+    def log(self, data: dict, step: int | None = None, commit: bool | None = None) -> None:
+        """W&B's rules: commit=False accumulates; step= jumps forward; a lower step is dropped."""
+        if step is None and commit is None and not self._pending:
+            self._write_row(data)
+            return
+        if not isinstance(data, dict):
+            raise TypeError("log() takes a dict of metrics")
+        if step is not None:
+            step = int(step)
+            if step < self._step:
+                warnings.warn(f"wbrun: step {step} is below the current step {self._step}; "
+                              "those values were dropped", stacklevel=3)
+                return
+            if step > self._step:
+                self._commit_pending()
+                self._step = step
+        self._pending.update(data)
+        if commit or (commit is None and step is None):
+            self._commit_pending()
+
+    def _commit_pending(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            self._write_row(pending)
+
+    def _write_row(self, data: dict) -> None:
+        now = self._clock()
+        row = dict(data)
+        row["_step"] = self._step
+        row["_runtime"] = round(now - self._t0, 3)
+        row["_timestamp"] = round(now, 3)
+        line = encode_row(row)
+        self._history.write_line(line)
+        self._step += 1
+        with self._lock:
+            self._summary.update(data)
+            self._summary_dirty.update(data)
+
+    def append_step(self, metrics: dict, step: int | None = None) -> int:
+        """A step from a process that shares the run (the wrapper's output parser,
+        `wbrun log`): numbered after the file's last step, under the run's lock."""
+        with self.paths.lock():
+            next_step = _next_step(self.paths)
+            if step is not None and step < next_step:
+                raise UsageError(f"step {step} is below the run's next step {next_step}")
+            self._step = next_step if step is None else step
+            written = self._step
+            self._write_row(metrics)
+        self.flush_summary()
+        return written
+
+    def append_event(self, row: dict) -> None:
+        """A system-metrics sample (called from the sampler thread)."""
+        now = self._clock()
+        row = {**row, "_runtime": round(now - self._t0, 3), "_timestamp": round(now, 3)}
+        with self._lock:
+            if self._events is None:
+                self._events = jsonio.AppendFile(self.paths.file(EVENTS))
+            self._events.write_line(jsonio.dumps(row))
+
+    # --- summary, config, state ---------------------------------------------------------
+    def set_summary(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._summary[key] = value
+            self._summary_dirty.add(key)
+
+    def flush_summary(self) -> None:
+        with self._lock:
+            if not self._summary_dirty:
+                return
+            updates = {k: self._summary[k] for k in self._summary_dirty if k in self._summary}
+            self._summary_dirty.clear()
+        merge_json_doc(self.paths, SUMMARY, updates)
+
+    def update_config(self, values: dict) -> None:
+        jsonio.dumps(values)  # refuse unserializable values before touching the file
+        merge_json_doc(self.paths, CONFIG, values)
+
+    def heartbeat(self) -> None:
+        if self.owns_state and not self.ended:
+            now = self._clock()
+            update_run_doc(self.paths, lambda doc: doc.__setitem__("heartbeat", now))
+
+    def stop_requested(self) -> bool:
+        return os.path.exists(self.paths.dir / STOP_REQUEST)
+
+    def finish(self, state: str, exit_code: int | None) -> None:
+        """Flush everything and record the final state (only the owner writes state)."""
+        if self.ended:
+            return
+        self._commit_pending()
+        self.ended = True
+        self.flush_summary()
+        if self.owns_state:
+            assert state in ENDED_STATES and state != CRASHED
+            now = self._clock()
+            update_run_doc(self.paths, lambda doc: doc.update(
+                state=state, exit_code=exit_code, ended=now, heartbeat=now))
+        self._history.close()
+        if self._events is not None:
+            with self._lock:
+                self._events.close()
+
+
+def encode_row(row: dict) -> bytes:
+    """One history line; an unserializable value names its key, and nothing is written."""
+    try:
+        return jsonio.dumps(row)
+    except TypeError:
+        for key, value in row.items():
+            try:
+                jsonio.dumps(value)
+            except TypeError as exc:
+                raise TypeError(f"cannot log {key!r}: {exc}") from None
+        raise
+
+
+class Ticker(threading.Thread):
+    """Background upkeep of a live run: heartbeat, summary flush, stop-request polling."""
+
+    def __init__(self, run: LiveRun, on_stop: Callable[[], None] | None = None,
+                 poll_s: float = 0.25, flush_s: float = 1.0):
+        super().__init__(name="wbrun-ticker", daemon=True)
+        self.live, self.on_stop = run, on_stop
+        self.poll_s, self.flush_s = poll_s, flush_s
+        self._halt = threading.Event()
+        self._stop_seen = False
+
+    def run(self) -> None:
+        clock = self.live._clock
+        next_flush = clock() + self.flush_s
+        next_beat = clock() + HEARTBEAT_INTERVAL_S
+        while not self._halt.wait(self.poll_s):
+            try:
+                self._tick(clock(), next_flush, next_beat)
+            except StoreError as exc:
+                _warn_once(self.live, str(exc))
+            except Exception as exc:
+                _warn_once(self.live, f"{type(exc).__name__}: {exc}")
+            now = clock()
+            if now >= next_flush:
+                next_flush = now + self.flush_s
+            if now >= next_beat:
+                next_beat = now + HEARTBEAT_INTERVAL_S
+
+    def _tick(self, now: float, next_flush: float, next_beat: float) -> None:
+        if self.on_stop and not self._stop_seen and self.live.stop_requested():
+            self._stop_seen = True
+            self.on_stop()
+        if now >= next_flush:
+            self.live.flush_summary()
+        if now >= next_beat:
+            self.live.heartbeat()
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout=5)
+
+
+def _warn_once(run: LiveRun, message: str) -> None:
+    if run.write_error is None:
+        run.write_error = message
+        print(f"wbrun: warning: {message}", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""sysmetrics: see docs/architecture.md."""

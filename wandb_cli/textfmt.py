@@ -1,0 +1,189 @@
+"""Leaf text helpers for every wing: safe text, value/time/size/duration formats, widths and cropping, sparklines.
+
+Safe text: control, format and bidi characters become visible escapes.
+
+Invariant: what `printable()` returns contains no character a terminal acts on (no ESC, no
+CR/LF unless allowed, no bidi overrides, no lone surrogates), so names, tags, notes, keys and
+values are always shown literally.  Rich markup is a separate concern: render.py passes text
+to Rich as `Text`, never as markup.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+import unicodedata
+from typing import Any
+
+from wandb_cli.errors import UsageError
+
+CROP_MODES = ("start", "middle", "end")
+ELLIPSIS = "…"
+
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
+)
+_UNSAFE_WITH_NEWLINES = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
+)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match) -> str:
+    ch = match.group(0)
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: object, *, keep_newlines: bool = False) -> str:
+    """`text` as a string with every terminal-active character escaped."""
+    value = text if isinstance(text, str) else str(text)
+    pattern = _UNSAFE if keep_newlines else _UNSAFE_WITH_NEWLINES
+    return pattern.sub(_escape, value)
+
+
+# CSI, OSC, then any other escape (intermediates, then one final byte: charset switches such
+# as ESC ( 0, ESC c which resets the terminal); then what no sequence explains: a lone ESC,
+# and the C1 controls as UTF-8 (U+009B is CSI to some terminals).
+_ANSI = re.compile(
+    rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])|\x1b|\xc2[\x80-\x9f]")
+_SGR = re.compile(rb"\x1b\[[0-9;]*m")
+
+
+def strip_ansi(data: bytes) -> bytes:
+    return _ANSI.sub(b"", data)
+
+
+def terminal_safe_output(data: bytes, *, keep_colors: bool) -> bytes:
+    """Program output to show again: colours kept if asked, every other escape removed."""
+    if not keep_colors:
+        return strip_ansi(data)
+    kept: list[bytes] = []
+
+    def keep_sgr(match: re.Match) -> bytes:
+        if _SGR.fullmatch(match.group(0)):
+            kept.append(match.group(0))
+            return match.group(0)
+        return b""
+
+    return _ANSI.sub(keep_sgr, data)
+
+
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 20) -> str:
+    """A Unicode sparkline of finite numbers, averaged into at most `width` buckets."""
+    import math
+
+    finite = [float(v) for v in values
+              if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    if not finite:
+        return ""
+    if len(finite) > width:
+        size = len(finite) / width
+        finite = [sum(chunk) / len(chunk) for chunk in
+                  (finite[int(i * size):max(int((i + 1) * size), int(i * size) + 1)] for i in range(width))]
+    low, high = min(finite), max(finite)
+    span = high - low
+    if span == 0:
+        return SPARK_BARS[3] * len(finite)
+    return "".join(SPARK_BARS[min(7, int((v - low) / span * 7.999))] for v in finite)
+
+
+# -- formatting values ---------------------------------------------------------------------
+def fmt_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        from wandb_cli.store import jsonio
+
+        return jsonio.dumps(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def fmt_time(ts: float | None) -> str:
+    """Local time to the second, as a table shows it."""
+    if ts is None:
+        return ""
+    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_size(size: int) -> str:
+    """Bytes as B, KiB, MiB, GiB or TiB, three significant figures (1000-1023 as integers)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            if unit == "B":
+                return f"{size} B"
+            return f"{size:.3g} {unit}" if size < 1000 else f"{size:.0f} {unit}"
+        size /= 1024
+    raise AssertionError("not reached")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def is_number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+# -- widths and cropping -------------------------------------------------------------------
+def cell_width(text: str) -> int:
+    """Terminal cells `text` takes: wide East Asian characters 2, combining marks 0."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _take(text: str, width: int, *, from_end: bool = False) -> str:
+    """The longest head (or tail) of `text` that fits `width` cells."""
+    chars = reversed(text) if from_end else iter(text)
+    taken, used = [], 0
+    for ch in chars:
+        used += cell_width(ch)
+        if used > width:
+            break
+        taken.append(ch)
+    return "".join(reversed(taken) if from_end else taken)
+
+
+def crop(text: str, width: int, mode: str = "middle") -> str:
+    """`text` cut to `width` cells with … where the cut was: at the start, middle or end."""
+    if cell_width(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    room = width - 1
+    if mode == "start":
+        return ELLIPSIS + _take(text, room, from_end=True)
+    if mode == "end":
+        return _take(text, room) + ELLIPSIS
+    head = _take(text, (room + 1) // 2)
+    return head + ELLIPSIS + _take(text, room - cell_width(head), from_end=True)
+
+
+def check_crop(mode: str) -> str:
+    if mode not in CROP_MODES:
+        raise UsageError(f"bad --crop {mode!r}: choose {', '.join(CROP_MODES)}")
+    return mode

@@ -1,0 +1,305 @@
+"""The columns of `wbrun runs ls`: which to show, their text, and fitting them to a width.
+
+Invariant: a fitted table is never wider than the width it is given (while one column fits)
+and every row stays one line: columns first shrink towards their minimum (long text cropped
+with …), then whole columns are dropped, lowest priority first, and the caller gets their
+headers to report.  Cell text is made `printable()` here, so any renderer shows user text
+literally.  No Rich and no I/O in this module.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from wandb_cli.errors import UsageError
+from wandb_cli.query.parse import parse_key
+from wandb_cli.query.values import KeyResolver, collect_keys
+from wandb_cli.store.model import RunRecord, iso
+from wandb_cli.textfmt import (
+    cell_width,
+    crop,
+    fmt_duration,
+    fmt_time,
+    fmt_value,
+    is_number,
+    printable,
+)
+
+GAP = 3  # between two columns: a space of padding on each side and a blank divider
+TIME_ATTRIBUTES = frozenset({"created", "ended", "heartbeat"})
+MAX_DEFAULT_METRICS = 16
+NAME_CAP, NAME_MIN, TEXT_CAP, TEXT_MIN = 80, 16, 40, 10
+
+
+# -- columns -------------------------------------------------------------------------------
+@dataclass
+class Column:
+    """One column: its key (as --columns and CSV name it), header, cells and raw values.
+
+    `shrink_to` is the narrowest it may be cropped to, `cap` the widest it starts at (None:
+    its content).  Numbers are never cropped, only their header."""
+
+    key: str
+    header: str
+    cells: list[str]
+    values: list[Any]
+    priority: float
+    align: str = "left"
+    style: str = ""  # "state": coloured by each cell's state; "spark": a history sparkline
+    shrink_to: int | None = None
+    cap: int | None = None
+    croppable: bool = True  # False: the user's --crop mode does not apply (headers only)
+
+    @property
+    def natural(self) -> int:
+        widest = max(map(cell_width, [self.header, *self.cells]))
+        return widest if self.cap is None else min(widest, self.cap)
+
+    @property
+    def minimum(self) -> int:
+        return self.natural if self.shrink_to is None else min(self.natural, self.shrink_to)
+
+
+def make_column(key: str, header: str, values: list[Any], priority: float, *,
+                text_of: Callable[[Any], str] = fmt_value, **kind: Any) -> Column:
+    """A column of `values`: numbers right-aligned and never cropped, text croppable."""
+    cells = [printable(text_of(value)) for value in values]
+    header = printable(header)
+    present = [value for value in values if value is not None]
+    if present and all(map(is_number, present)):
+        widest = max(map(cell_width, cells), default=0)
+        defaults = {"align": "right", "croppable": False,
+                    "shrink_to": max(widest, min(cell_width(header), 8))}
+    else:
+        defaults = {"shrink_to": TEXT_MIN, "cap": TEXT_CAP}
+    return Column(key, header, cells, values, priority, **{**defaults, **kind})
+
+
+def _attribute_column(name: str, records: Sequence[RunRecord], get: Callable,
+                      priority: float, header: str) -> Column:
+    values = [get(record) for record in records]
+    if name in TIME_ATTRIBUTES:
+        return Column(name, header, [fmt_time(v) for v in values], [iso(v) for v in values],
+                      priority, croppable=False)
+    if name == "runtime":
+        return make_column(name, header, values, priority, text_of=fmt_duration)
+    if name == "tags":
+        return make_column(name, header, [list(v) for v in values], priority,
+                           text_of=lambda tags: ", ".join(map(str, tags)))
+    if name == "name":
+        return make_column(name, header, values, priority, shrink_to=NAME_MIN, cap=NAME_CAP)
+    if name in ("id", "state"):
+        style = "state" if name == "state" else ""
+        return make_column(name, header, values, priority, shrink_to=None, cap=None, style=style)
+    if name == "command":
+        return make_column(name, header, values, priority, cap=NAME_CAP)
+    return make_column(name, header, values, priority)
+
+
+def key_column(records: Sequence[RunRecord], key: str, resolver: KeyResolver, *,
+               priority: float, header: str | None = None) -> Column:
+    """The column for one key (attribute, config or summary; bare keys resolved)."""
+    resolved = resolver.resolve(key)
+    get = resolver.getter(resolved)
+    header = key if header is None else header
+    if resolved.scope == "attr":
+        return _attribute_column(resolved.path[0], records, get, priority, header)
+    return make_column(key, header, [get(record) for record in records], priority)
+
+
+def split_keys(text: str) -> list[str]:
+    """`--columns a,config.b,summary.\\`c,d\\``: commas outside back-quotes separate keys."""
+    keys, current, quoted, escaped = [], [], False, False
+    for ch in text:
+        if ch == "," and not quoted:
+            keys.append("".join(current).strip())
+            current = []
+            continue
+        current.append(ch)
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == "`":
+            quoted = not quoted
+    keys.append("".join(current).strip())
+    keys = [key for key in keys if key]
+    if not keys:
+        raise UsageError("--columns needs at least one key, e.g. --columns id,name,summary.loss")
+    return keys
+
+
+# -- choosing the default columns ----------------------------------------------------------
+def shared_metrics(records: Sequence[RunRecord], most: int = MAX_DEFAULT_METRICS) -> list[str]:
+    """Numeric summary keys (bare, as `parse_key` reads them), most widely shared first,
+    then by name; private `_` keys left out."""
+    resolver = KeyResolver(records)
+    counts: dict[str, int] = {}
+    for key in collect_keys(records).summary:
+        if key.startswith("_"):
+            continue
+        get = resolver.getter(f"summary.{key}")
+        n = sum(1 for record in records if is_number(get(record)))
+        if n:
+            counts[key] = n
+    return sorted(counts, key=lambda key: (-counts[key], key))[:most]
+
+
+def default_keys(records: Sequence[RunRecord], *, sort: Sequence[str] = ()
+                 ) -> list[tuple[str, str, float]]:
+    """(key, header, priority) of the default columns: the attributes, any sort key, then
+    the shared summary metrics.  The table keeps metrics over created and runtime when the
+    terminal is narrow: they answer "which run was best"."""
+    specs = [("id", "id", 100), ("name", "name", 98), ("state", "state", 96)]
+    if len({record.project for record in records}) > 1:
+        specs.append(("project", "project", 40))
+    for name, priority in (("group", 38), ("tags", 36)):
+        if any(getattr(record, name) for record in records):
+            specs.append((name, name, priority))
+    specs += [("created", "created", 50), ("runtime", "runtime", 45)]
+    config_keys = set(collect_keys(records).config)
+    for index, metric in enumerate(shared_metrics(records)):
+        header = f"summary.{metric}" if metric in config_keys else metric
+        specs.append((f"summary.{metric}", header, 80 - index / 100))
+    return _with_sort_keys(specs, sort)
+
+
+def _with_sort_keys(specs: list, sort: Sequence[str]) -> list:
+    """Each --sort key not already a column is added, just after the state column."""
+    shown = {_key_identity(key) for key, _header, _priority in specs}
+    extra = []
+    for index, text in enumerate(sort):
+        key = text.strip().lstrip("+-")
+        if key and _key_identity(key) not in shown:
+            shown.add(_key_identity(key))
+            extra.append((key, key, 92 - index / 100))
+    return specs[:3] + extra + specs[3:]
+
+
+def _key_identity(text: str) -> tuple:
+    key = parse_key(text)
+    return (key.scope, key.path) if key.scope in ("attr", "summary", "config") else (
+        "summary", key.path)
+
+
+def run_columns(records: Sequence[RunRecord], *, columns: Sequence[str] | None = None,
+                sort: Sequence[str] = (), sparks: tuple[str, list[str]] | None = None
+                ) -> list[Column]:
+    """The columns for `records`: `columns` in that order (priority falling left to right),
+    else the defaults; `sparks` (key, one sparkline per run) adds a history column."""
+    resolver = KeyResolver(records)
+    if columns:
+        specs = [(key, key, 100 - index / 100) for index, key in enumerate(columns)]
+    else:
+        specs = default_keys(records, sort=sort)
+    built = [key_column(records, key, resolver, priority=priority, header=header)
+             for key, header, priority in specs]
+    if sparks is not None:
+        key, lines = sparks
+        built.append(Column(f"{key} history", f"{key} history", lines, lines, 91,
+                            style="spark", croppable=False))
+    return built
+
+
+# -- fitting to a width --------------------------------------------------------------------
+@dataclass
+class Fitted:
+    """Columns kept (in display order) with their widths, cells already cropped to fit."""
+
+    columns: list[Column]
+    widths: list[int]
+    hidden: list[Column] = field(default_factory=list)
+    crop_mode: str = "middle"
+    width: int | None = None  # the width it was fitted to (None: unlimited)
+
+    @property
+    def total_width(self) -> int:
+        return sum(self.widths) + GAP * max(0, len(self.widths) - 1)
+
+    @property
+    def headers(self) -> list[str]:
+        return [crop(c.header, w, "middle") for c, w in zip(self.columns, self.widths)]
+
+    def rows(self) -> list[list[str]]:
+        if not self.columns:
+            return []
+        cut = [[crop(cell, width, self.crop_mode if column.croppable else "end")
+                for cell in column.cells] for column, width in zip(self.columns, self.widths)]
+        return [list(row) for row in zip(*cut)]
+
+    def footer(self) -> str | None:
+        """One line (cut to the width) saying how many columns did not fit, and which."""
+        if not self.hidden:
+            return None
+        noun = "column" if len(self.hidden) == 1 else "columns"
+        names = ", ".join(column.header for column in self.hidden)
+        line = f"{len(self.hidden)} {noun} hidden (see --columns): {names}"
+        return crop(line, self.width, "end") if self.width else line
+
+
+def fit(columns: Sequence[Column], width: int | None, *, crop_mode: str = "middle") -> Fitted:
+    """Keep the columns that fit `width` (None: no limit) and size them.
+
+    Every column first counts at its minimum; the lowest-priority columns are dropped until
+    the minimums fit; the room left then widens columns, highest priority first, up to
+    their natural width."""
+    kept = list(columns)
+    if width is not None:
+        by_priority = sorted(kept, key=lambda column: -column.priority)
+        while len(by_priority) > 1 and _span([c.minimum for c in by_priority]) > width:
+            by_priority.pop()
+        chosen = {id(column) for column in by_priority}
+        kept = [column for column in columns if id(column) in chosen]
+        widths = _widen(kept, width)
+    else:
+        widths = {id(column): column.natural for column in kept}
+    kept_ids = {id(column) for column in kept}
+    hidden = [column for column in columns if id(column) not in kept_ids]
+    return Fitted(kept, [widths[id(column)] for column in kept], hidden, crop_mode, width)
+
+
+def _span(widths: Iterable[int]) -> int:
+    widths = list(widths)
+    return sum(widths) + GAP * max(0, len(widths) - 1)
+
+
+def _widen(kept: list[Column], width: int) -> dict[int, int]:
+    widths = {id(column): column.minimum for column in kept}
+    room = width - _span(widths.values())
+    for column in sorted(kept, key=lambda c: -c.priority):
+        if room <= 0:
+            break
+        grow = min(room, column.natural - widths[id(column)])
+        widths[id(column)] += grow
+        room -= grow
+    return widths
+
+
+def limit_note(shown: int, total: int, limit: int | None) -> str | None:
+    """What `--limit` cut, for stderr (MLflow's 1,000-run cap says nothing; this says so)."""
+    if limit is None or total <= shown:
+        return None
+    return f"showing {shown} of {total} runs (--limit {limit}; raise it to see more)"
+
+
+# -- choosing the runs ---------------------------------------------------------------------
+def select(records: Sequence[RunRecord], *, project: str | None = None,
+           state: str | None = None, filter_expr: str | None = None, search: str | None = None,
+           sort: Sequence[str] = (), limit: int | None = None
+           ) -> tuple[list[RunRecord], int]:
+    """The runs `runs ls` lists, and how many matched before `limit` cut them.
+
+    --project and --state narrow the runs first (AND with --filter), so bare keys in the
+    filter and the sort keys are resolved over the runs they leave."""
+    from wandb_cli.query.filter import select_runs
+    from wandb_cli.store.model import STATES
+
+    if state is not None and state not in STATES:
+        raise UsageError(f"bad --state {state!r}: choose {', '.join(STATES)}")
+    if limit is not None and limit < 0:
+        raise UsageError(f"bad --limit {limit}: give 0 or more")
+    narrowed = [record for record in records
+                if (project is None or record.project == project)
+                and (state is None or record.state == state)]
+    chosen = select_runs(narrowed, filter_expr=filter_expr, search=search, sort=sort)
+    return (chosen if limit is None else chosen[:limit]), len(chosen)
