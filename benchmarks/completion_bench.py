@@ -8,7 +8,7 @@ documents, and the index that `runs ls` would have left), then times the real en
 run IDs and names, keys and `--sort -` keys, with the index and again without it, beside
 `wbrun --version` (the interpreter's own start-up).  Prints the median wall-clock and CPU
 time of each.
-`build_store` is also what tests/test_completion.py uses for its 10,000-run store.
+`build_store` is also what tests/test_cli_completion.py uses for its 10,000-run store.
 """
 from __future__ import annotations
 

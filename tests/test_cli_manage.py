@@ -10,17 +10,12 @@ from pathlib import Path
 
 import pytest
 from conftest import read_jsonl, wbrun_cmd
-
-from wandb_cli.store.layout import Store
-from wandb_cli.store.recorder import RunSpec, start_run
+from helpers import PtyProcess, record_run
 
 
 def finished(run_id: str, **spec) -> None:
     """An ended run, made in-process by the recorder (the commands under test run as processes)."""
-    live = start_run(Store(Path(os.environ["WBRUN_DIR"])), RunSpec(id=run_id, **spec),
-                     pid=os.getpid(), recorder="test")
-    live.log({"loss": 1})
-    live.finish("finished", 0)
+    record_run(Path(os.environ["WBRUN_DIR"]), id=run_id, **spec)
 
 
 def ids(runs_json, *extra: str) -> list[str]:
@@ -89,24 +84,13 @@ def test_delete_without_yes_and_without_a_terminal_is_refused(wbrun, runs_json):
 
 
 def test_delete_asks_on_a_terminal(wbrun, runs_json):
-    import pty
-
     finished("tty1")
-    pid, master = pty.fork()
-    if pid == 0:  # pragma: no cover - the child execs
-        os.execv(sys.executable, wbrun_cmd("runs", "delete", "tty1"))
-    output = b""
-    while b"[y/N]" not in output:
-        output += os.read(master, 4096)
-    os.write(master, b"y\n")
-    try:
-        while chunk := os.read(master, 4096):
-            output += chunk
-    except OSError:  # EIO once the child has gone
-        pass
-    _, status = os.waitpid(pid, 0)
-    os.close(master)
-    assert os.waitstatus_to_exitcode(status) == 0, output
+    term = PtyProcess(wbrun_cmd("runs", "delete", "tty1"))
+    assert term.read_until(b"[y/N]"), term.output
+    term.send(b"y\n")
+    code = term.wait()
+    output = term.output
+    assert code == 0, output
     assert b"Delete 1 run? [y/N]" in output and b"deleted tty1" in output
     assert ids(runs_json) == []
 

@@ -19,12 +19,13 @@ import sys
 import time
 from pathlib import Path
 
+import helpers
 import pytest
 from conftest import wbrun_cmd
+from helpers import Clock
 
 from wandb_cli.cli import main
 from wandb_cli.store.layout import Store
-from wandb_cli.store.recorder import RunSpec, start_run
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = 1_790_000_000.0  # 2026-09-21
@@ -32,30 +33,13 @@ LONG_NAME = "a-rather-long-experiment-name-for-checking-how-names-are-cropped"
 TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
-class Clock:
-    def __init__(self, now: float):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def record_run(root: Path, name: str, *, start: float, seconds: float = 90, project="vision",
                config=None, metrics=(), state="finished", tags=(), group=None,
                run_id: str | None = None) -> str:
     """One run written by the recorder with a fixed clock; `state` running leaves it live."""
-    clock = Clock(start)
-    spec = RunSpec(project=project, name=name, config=dict(config or {}), tags=list(tags),
-                   group=group, id=run_id)
-    live = start_run(Store(root, clock=clock), spec, pid=os.getpid(), recorder="test")
-    for row in metrics:
-        clock.now += 1
-        live.log(row)
-    live.flush_summary()
-    clock.now = start + seconds
-    if state != "running":
-        live.finish(state, 0 if state == "finished" else 1)
-    return live.id
+    return helpers.record_run(root, clock=Clock(start), seconds=seconds, metrics=metrics, state=state,
+                              project=project, name=name, config=dict(config or {}), tags=list(tags),
+                              group=group, id=run_id)
 
 
 def losses(first: float, n: int = 4) -> list[dict]:

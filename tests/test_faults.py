@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import read_jsonl, wbrun_cmd
-from test_wrap import _pid_running as pid_running
+from helpers import pid_running, record_runs
 
 HISTORY, EVENTS, RUN_DOC = "wandb-history.jsonl", "wandb-events.jsonl", "wbrun-run.json"
 
@@ -100,7 +100,7 @@ for step in range(10_000):
 
 @pytest.mark.slow
 def test_kill_9_of_wbrun_kills_the_sdk_child_and_the_run_resumes(tmp_path, store_dir, wbrun):
-    """test_wrap.py covers a sleeping child; here the child logs through the SDK."""
+    """test_runner_wrap.py covers a sleeping child; here the child logs through the SDK."""
     marker = tmp_path / "child.pid"
     wrapper = subprocess.Popen(wbrun_cmd("-q", "--id", "wrapk9", "--", sys.executable,
                                          str(sdk_script(tmp_path, WRAPPED_SDK)), str(marker)),
@@ -318,14 +318,8 @@ def test_an_sdk_program_keeps_training_when_the_disk_fills(small_disk, tmp_path,
 # --- corrupt or missing documents ---------------------------------------------------------
 def make_runs(store: Path, ids: list[str], **log) -> None:
     """Finished runs made in this process, quicker than a child each."""
-    from wandb_cli.store.layout import Store
-    from wandb_cli.store.recorder import RunSpec, start_run
-
-    for run_id in ids:
-        live = start_run(Store(store), RunSpec(id=run_id, project="docs", config={"lr": 0.1}),
-                         pid=os.getpid(), recorder="sdk")
-        live.log({"loss": 1.0, **log})
-        live.finish("finished", 0)
+    record_runs(store, ids, project="docs", config={"lr": 0.1}, metrics=[{"loss": 1.0, **log}],
+                recorder="sdk")
 
 
 CORRUPTIONS = {  # run -> (document, new content or None to remove it)

@@ -7,24 +7,18 @@ import math
 import statistics
 
 import pytest
+from helpers import make_record as make_run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wandb_cli.errors import FilterError, UsageError
 from wandb_cli.query import filter as query
 from wandb_cli.query.parse import Logic, Not, format_key, parse_duration, parse_filter, parse_key
-from wandb_cli.store.model import ATTRIBUTES, RunRecord
+from wandb_cli.store.model import ATTRIBUTES
 
 UTC = dt.timezone.utc
 NOV1 = dt.datetime(2026, 11, 1, tzinfo=UTC).timestamp()
 HOUR = 3600.0
-
-
-def make_run(run_id: str, **fields) -> RunRecord:
-    values = dict(id=run_id, name=f"run-{run_id}", project="proj", entity="me",
-                  state="finished", created=NOV1, dir=f"/store/{run_id}")
-    values.update(fields)
-    return RunRecord(**values)
 
 
 RUNS = [

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import read_jsonl
+from helpers import only_run
 
 
 def run_py(code: str, *, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -15,12 +16,6 @@ def run_py(code: str, *, check: bool = True, env: dict | None = None) -> subproc
 
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
                           text=True, check=check, env={**os.environ, **(env or {})}, timeout=60)
-
-
-def only_run(runs_json) -> dict:
-    runs = runs_json()
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 def history_of(run: dict) -> list[dict]:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import record_run
 
 from wandb_cli.errors import AmbiguousRun, RunExists, RunNotFound, UsageError
 from wandb_cli.store import ids, proc
@@ -23,10 +24,7 @@ def store(store_dir) -> Store:
 
 
 def finished_run(store: Store, **spec) -> str:
-    live = start_run(store, RunSpec(**spec), pid=os.getpid(), recorder="test")
-    live.log({"loss": 1.0})
-    live.finish("finished", 0)
-    return live.id
+    return record_run(store, **spec)
 
 
 def test_generated_ids_and_names():

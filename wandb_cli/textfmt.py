@@ -76,7 +76,6 @@ SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 def sparkline(values: list[float], width: int = 20) -> str:
     """A Unicode sparkline of finite numbers, averaged into at most `width` buckets."""
-    import math
 
     finite = [float(v) for v in values
               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
@@ -94,24 +93,6 @@ def sparkline(values: list[float], width: int = 20) -> str:
 
 
 # -- formatting values ---------------------------------------------------------------------
-def fmt_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return f"{value:.6g}"
-    if isinstance(value, (dict, list)):
-        from wandb_cli.store import jsonio
-
-        return jsonio.dumps(value).decode("utf-8", "replace")
-    return str(value)
-
-
 def fmt_time(ts: float | None) -> str:
     """Local time to the second, as a table shows it."""
     if ts is None:

@@ -107,12 +107,9 @@ def _run_app(app, argv: list[str]) -> int:
 
 
 def _fail(message: str, code: int) -> None:
-    from wandb_cli.textfmt import printable
+    from wandb_cli.cli.report import print_error
 
-    first, *rest = message.split("\n")
-    print(f"wbrun: error: {printable(first)}", file=sys.stderr)
-    for line in rest:  # the filter caret lines
-        print(printable(line), file=sys.stderr)
+    print_error(message)
     sys.exit(code)
 
 

@@ -15,6 +15,7 @@ import typer
 
 from wandb_cli.cli.common import DirOption, check_format, open_store
 from wandb_cli.errors import UsageError
+from wandb_cli.views.output import print_json
 
 FORMATS = ("table", "json")
 FormatOption = typer.Option("table", "--format", "-f", help="table or json.")
@@ -35,12 +36,6 @@ def register(root_app: typer.Typer) -> None:
 def register_runs(runs_app: typer.Typer) -> None:
     """`wbrun runs files`."""
     runs_app.command("files")(files)
-
-
-def _print_json(value) -> None:
-    from wandb_cli.cli.runs import _print_json as print_json
-
-    print_json(value)
 
 
 def _enclosing_run(root: Path) -> str | None:
@@ -72,7 +67,7 @@ def log(
     result = artifacts.log_artifact(root, path, name or Path(os.path.abspath(path)).name, type,
                                     alias, producer_run=_enclosing_run(root))
     if fmt == "json":
-        _print_json({**result.manifest.to_dict(), "new": result.new})
+        print_json({**result.manifest.to_dict(), "new": result.new})
     else:
         typer.echo(describe_log(result))
 
@@ -97,7 +92,7 @@ def get(
     manifest = artifacts.get_artifact(store_root, manifest.ref, target,
                                       consumer_run=_enclosing_run(store_root))
     if fmt == "json":
-        _print_json({**manifest.to_dict(), "root": str(target)})
+        print_json({**manifest.to_dict(), "root": str(target)})
     else:
         from wandb_cli.sdk.files import describe_size
         from wandb_cli.textfmt import printable
@@ -119,7 +114,7 @@ def ls(fmt: str = FormatOption, dir: DirOption = None) -> None:
     check_format(fmt, FORMATS)
     summaries = artifacts.list_artifacts(open_store(dir).root)
     if fmt == "json":
-        _print_json([{"name": s.name, "type": s.type, "versions": s.versions, "aliases": s.aliases,
+        print_json([{"name": s.name, "type": s.type, "versions": s.versions, "aliases": s.aliases,
                       "latest": s.latest.to_dict()} for s in summaries])
         return
     rows = [[s.name, s.type, len(s.versions), f"v{s.latest.version}",
@@ -144,7 +139,7 @@ def show(ref: str = RefArgument, fmt: str = FormatOption, dir: DirOption = None)
     store = open_store(dir)
     manifest = artifacts.show(store.root, ref)
     if fmt == "json":
-        _print_json(manifest.to_dict())
+        print_json(manifest.to_dict())
         return
     con = render.console()
     con.print(render.section(f"Artifact {manifest.ref}"))
@@ -184,7 +179,7 @@ def alias(
     check_format(fmt, FORMATS)
     manifest = artifacts.add_alias(open_store(dir).root, ref, new_alias)
     if fmt == "json":
-        _print_json(manifest.to_dict())
+        print_json(manifest.to_dict())
     else:
         typer.echo(f"{manifest.name}:{new_alias} now names {manifest.ref}")
 
@@ -237,7 +232,7 @@ def files(
     check_format(fmt, FORMATS)
     entries = list_run_files(Path(open_store(dir).find(run).dir))
     if fmt == "json":
-        _print_json([entry.to_dict() for entry in entries])
+        print_json([entry.to_dict() for entry in entries])
         return
     render.console().print(render.table(["file", "size", "modified", "kind"], [
         [e.path, fmt_size(e.size), fmt_time(e.modified), e.kind]

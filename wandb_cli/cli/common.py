@@ -11,8 +11,8 @@ from wandb_cli.cli.values import (  # noqa: F401 - re-exported for the command m
     open_store,
     parse_pairs,
     parse_value,
-    stdout_is_tty,
 )
+from wandb_cli.views.output import stdout_is_tty  # noqa: F401 - re-exported for the command modules
 
 DirOption = Annotated[
     Optional[Path],

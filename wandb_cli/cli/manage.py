@@ -42,12 +42,11 @@ class _Report:
         print(printable(line))
 
     def fail(self, error: WbrunError | str) -> None:
-        from wandb_cli.textfmt import printable
+        from wandb_cli.cli.report import print_error
 
         self.failed += 1
         self.code = max(self.code, int(error.exit_code) if isinstance(error, WbrunError) else 1)
-        message = error.render() if isinstance(error, WbrunError) else error
-        print(f"wbrun: error: {printable(message)}", file=sys.stderr)
+        print_error(error.render() if isinstance(error, WbrunError) else error)
 
     def each(self, items, action: Callable) -> list:
         """`action(item)` for every item; a WbrunError is reported and the rest go on."""

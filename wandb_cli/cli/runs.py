@@ -1,48 +1,15 @@
 """`wbrun runs ...`: list and inspect runs."""
 from __future__ import annotations
 
-import sys
 from typing import List, Optional
 
 import typer
 
 from wandb_cli.cli.common import DirOption, check_format, open_store
-from wandb_cli.cli.values import write_table_text
-from wandb_cli.errors import UsageError
 from wandb_cli.textfmt import check_crop
 
 app = typer.Typer(help="List, inspect and manage runs.\n\nExample: wbrun runs show latest",
                   no_args_is_help=True, rich_markup_mode=None)
-
-
-def _print_json(value, *, lines: bool = False) -> None:
-    from wandb_cli.store import jsonio
-
-    if lines:
-        out = b"".join(jsonio.dumps(item) + b"\n" for item in value)
-    else:
-        import orjson
-
-        try:
-            out = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
-        except TypeError:
-            out = b""
-        # orjson writes NaN as null: where a float could be non-finite, write the faithful form
-        if not out or (b"null" in out and _may_hold_nonfinite(value)):
-            out = jsonio.dumps(value) + b"\n"
-    sys.stdout.buffer.write(out)
-    sys.stdout.flush()
-
-
-def _may_hold_nonfinite(value) -> bool:
-    """Run records keep their floats in config and summary: look only there (a walk of whole
-    records cost ~0.3 s at 100,000 runs); anything else is walked whole."""
-    from wandb_cli.store.jsonio import has_nonfinite
-
-    if isinstance(value, list) and all(isinstance(item, dict) and "summary" in item for item in value):
-        return any(has_nonfinite(item.get("summary")) or has_nonfinite(item.get("config"))
-                   for item in value)
-    return has_nonfinite(value)
 
 
 @app.command("ls")
@@ -68,130 +35,22 @@ def ls(
 
     Example: wbrun runs ls --filter 'val_loss < 0.5' --sort -accuracy --columns id,name,accuracy
     """
-    from wandb_cli.views import columns as runs_table
+    from wandb_cli.query.filter import narrow_runs
+    from wandb_cli.views import listing
+    from wandb_cli.views.columns import split_keys
 
     check_format(fmt, ("table", "json", "jsonl", "csv", "ids"))
     check_crop(crop)
-    keys = runs_table.split_keys(columns) if columns is not None else None
-    store = open_store(dir)
-    rows, total = runs_table.select(
-        _load_runs(store, deleted=deleted), project=project, state=state,
-        filter_expr=filter_expr, search=search, sort=sort, limit=limit)
+    keys = split_keys(columns) if columns is not None else None
+    rows, total = narrow_runs(listing.load_runs(open_store(dir), deleted=deleted), project=project,
+                              state=state, filter_expr=filter_expr, search=search, sort=sort, limit=limit)
     if fmt == "table":
-        _note_limit(rows, total, limit)
+        listing.note_limit(rows, total, limit)
     if group_by:
-        _print_groups(rows, group_by, keys=keys, sort=sort, spark=spark, fmt=fmt, crop=crop,
-                      spread="std" if std else "minmax")
+        listing.print_groups(rows, group_by, keys=keys, sort=sort, spark=spark, fmt=fmt, crop=crop,
+                             spread="std" if std else "minmax")
     else:
-        _print_runs(rows, keys=keys, sort=sort, spark=spark, fmt=fmt, crop=crop)
-
-
-def _load_runs(store, *, deleted: bool) -> list:
-    if deleted:
-        from wandb_cli.store.lifecycle import iter_trash
-
-        return list(iter_trash(store))
-    records = list(store.iter_runs())
-    _warn_damaged(records)
-    return records
-
-
-def _warn_damaged(records: list) -> None:
-    """One stderr line per run that could not be read whole; the listing goes on."""
-    from wandb_cli.textfmt import printable
-
-    for record in records:
-        if record.problems:
-            print(f"wbrun: warning: run {printable(record.id)} ({record.state}): "
-                  f"{printable('; '.join(record.problems))}", file=sys.stderr)
-
-
-def _note_limit(rows: list, total: int, limit: Optional[int]) -> None:
-    from wandb_cli.views.columns import limit_note
-
-    note = limit_note(len(rows), total, limit)
-    if note:
-        print(f"wbrun: {note}", file=sys.stderr)
-    elif not rows:
-        print("wbrun: no runs to list", file=sys.stderr)
-
-
-def _print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
-    from wandb_cli.views import columns as runs_table
-
-    if fmt in ("json", "jsonl"):
-        _print_json([r.to_dict() for r in rows], lines=fmt == "jsonl")
-        return
-    if fmt == "ids":
-        sys.stdout.write("".join(f"{r.id}\n" for r in rows))
-        return
-    sparks = None
-    if spark is not None:
-        from wandb_cli.views.overview import history_sparks
-
-        sparks = (spark, history_sparks(rows, spark))
-    shown = runs_table.run_columns(rows, columns=keys, sort=sort, sparks=sparks)
-    _print_columns(shown, fmt=fmt, crop=crop, rows=len(rows))
-
-
-def _print_columns(columns: list, *, fmt: str, crop: str, rows: int) -> None:
-    """Columns as CSV (all of them, raw values) or as a table fitted to the terminal."""
-    from wandb_cli.views import columns as runs_table
-    from wandb_cli.views import render
-
-    if fmt == "csv":
-        from wandb_cli.store.history import to_csv
-
-        records = [{c.key: c.values[i] for c in columns} for i in range(rows)]
-        write_table_text(to_csv(records, [c.key for c in columns]))
-        return
-    if rows:
-        render.print_fitted(runs_table.fit(columns, _table_width(), crop_mode=crop))
-
-
-def _table_width() -> Optional[int]:
-    """$COLUMNS, else the terminal's width; None (no limit) when stdout is not a terminal."""
-    import os
-    import shutil
-
-    from wandb_cli.cli.common import stdout_is_tty
-
-    try:
-        width = int(os.environ.get("COLUMNS", ""))
-    except ValueError:
-        width = 0
-    if width > 0:
-        return width
-    return shutil.get_terminal_size().columns if stdout_is_tty() else None
-
-
-def _print_groups(rows: list, group_by: List[str], *, keys, sort, spark, fmt: str, crop: str,
-                  spread: str) -> None:
-    from wandb_cli.query.filter import group_runs, value_getter
-    from wandb_cli.views import columns as runs_table
-    from wandb_cli.views import group_table
-
-    if spark is not None:
-        raise UsageError("--spark draws each run's history; it does not apply to --group-by")
-    if fmt == "ids":
-        groups = group_runs(rows, group_by, sort=sort)
-        sys.stdout.write("".join(f"{r.id}\n" for g in groups for r in g.runs))
-        return
-    stats = group_table.stat_columns(runs_table.run_columns(rows, columns=keys, sort=sort),
-                                     group_by)
-    dist = group_table.distribution_key(
-        sort, stats, lambda key: map(value_getter(key, rows), rows))
-    groups = group_runs(rows, group_by, stats=[c.key for c in stats], spark=dist, sort=sort)
-    if fmt in ("json", "jsonl"):
-        _print_json([g.to_dict() for g in groups], lines=fmt == "jsonl")
-    elif fmt == "csv":
-        from wandb_cli.store.history import to_csv
-
-        headers, flat = group_table.group_csv(groups, group_by, [c.key for c in stats])
-        write_table_text(to_csv(flat, headers))
-    else:
-        shown = group_table.group_columns(groups, group_by, stats, spread=spread, dist_key=dist)
-        _print_columns(shown, fmt=fmt, crop=crop, rows=len(groups))
+        listing.print_runs(rows, keys=keys, sort=sort, spark=spark, fmt=fmt, crop=crop)
 
 
 @app.command("compare")
@@ -206,6 +65,8 @@ def compare(
     Example: wbrun runs compare abc12345 def67890 --format json
     """
     from wandb_cli.views import compare as comparing
+    from wandb_cli.views.listing import print_columns
+    from wandb_cli.views.output import print_json
 
     check_format(fmt, ("table", "json"))
     check_crop(crop)
@@ -213,10 +74,9 @@ def compare(
     records = [store.find(ref) for ref in runs]
     rows = comparing.compare_runs(records)
     if fmt == "json":
-        _print_json(comparing.compare_dict(records, rows))
+        print_json(comparing.compare_dict(records, rows))
         return
-    _print_columns(comparing.compare_columns(records, rows), fmt="table", crop=crop,
-                   rows=len(rows))
+    print_columns(comparing.compare_columns(records, rows), fmt="table", crop=crop, rows=len(rows))
 
 
 @app.command("show")
@@ -238,7 +98,9 @@ def show(
     if fmt == "json":
         info.pop("_series")
         info.pop("_system_series")
-        _print_json(info)
+        from wandb_cli.views.output import print_json
+
+        print_json(info)
         return
     from wandb_cli.views.overview import print_overview
 
@@ -256,24 +118,10 @@ def history(
     Example: wbrun runs history abc12345 --format csv
     """
     from wandb_cli.store.history import read_history
+    from wandb_cli.views.listing import print_rows
 
     check_format(fmt, ("table", "json", "csv"))
-    _print_rows(read_history(open_store(dir).find(run).dir), fmt)
-
-
-def _print_rows(rows: list[dict], fmt: str, *, strip_prefix: str = "") -> None:
-    """History or system rows as a table, JSON or CSV."""
-    from wandb_cli.store.history import columns_of, to_csv
-    from wandb_cli.views import render
-
-    columns = columns_of(rows)
-    if fmt == "json":
-        _print_json(rows)
-    elif fmt == "csv":
-        write_table_text(to_csv(rows, columns))
-    else:
-        headers = [c[len(strip_prefix):] if c.startswith(strip_prefix) else c for c in columns]
-        render.console().print(render.table(headers, [[row.get(c) for c in columns] for row in rows]))
+    print_rows(read_history(open_store(dir).find(run).dir), fmt)
 
 
 @app.command("logs")
@@ -311,6 +159,7 @@ def system(
     Example: wbrun runs system abc12345 --format csv
     """
     from wandb_cli.store.history import read_events
+    from wandb_cli.views.listing import print_rows
 
     check_format(fmt, ("table", "json", "csv"))
-    _print_rows(read_events(open_store(dir).find(run).dir), fmt, strip_prefix="system.")
+    print_rows(read_events(open_store(dir).find(run).dir), fmt, strip_prefix="system.")

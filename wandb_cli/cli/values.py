@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from wandb_cli.errors import UsageError
@@ -38,20 +37,4 @@ def check_format(fmt: str, allowed: tuple[str, ...]) -> str:
     return fmt
 
 
-def stdout_is_tty() -> bool:
-    try:
-        return os.isatty(1)
-    except (OSError, ValueError):
-        return False
-
-
-def write_table_text(text: str) -> None:
-    """CSV (and other plain tables) to stdout: exact when piped; on a terminal, control and
-    escape characters in the data are shown escaped instead of acting on the terminal."""
-    import sys
-
-    if stdout_is_tty():
-        from wandb_cli.textfmt import printable
-
-        text = printable(text, keep_newlines=True)
-    sys.stdout.write(text)
+#END

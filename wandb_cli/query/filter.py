@@ -46,7 +46,7 @@ from wandb_cli.query.values import (
     sort_runs,
     value_getter,
 )
-from wandb_cli.store.model import RunRecord
+from wandb_cli.store.model import STATES, RunRecord
 
 Predicate = Callable[[RunRecord], bool]
 
@@ -250,5 +250,24 @@ __all__ = [
     "FilterError", "UsageError", "Predicate", "SortKey", "NEWEST_FIRST", "KeyCounts",
     "KeyResolver", "Group", "ColumnStats", "compile_filter", "compile_search", "parse_sort_key", "sort_runs",
     "select_runs", "group_runs", "get_value", "value_getter", "collect_keys", "parse_timestamp",
-    "parse_key", "format_key",
+    "parse_key", "format_key", "narrow_runs",
 ]
+
+
+def narrow_runs(records: Sequence[RunRecord], *, project: str | None = None,
+                state: str | None = None, filter_expr: str | None = None, search: str | None = None,
+                sort: Sequence[str] = (), limit: int | None = None
+                ) -> tuple[list[RunRecord], int]:
+    """The runs `runs ls` lists, and how many matched before `limit` cut them.
+
+    --project and --state narrow the runs first (AND with --filter), so bare keys in the
+    filter and the sort keys are resolved over the runs they leave."""
+    if state is not None and state not in STATES:
+        raise UsageError(f"bad --state {state!r}: choose {', '.join(STATES)}")
+    if limit is not None and limit < 0:
+        raise UsageError(f"bad --limit {limit}: give 0 or more")
+    narrowed = [record for record in records
+                if (project is None or record.project == project)
+                and (state is None or record.state == state)]
+    chosen = select_runs(narrowed, filter_expr=filter_expr, search=search, sort=sort)
+    return (chosen if limit is None else chosen[:limit]), len(chosen)

@@ -172,12 +172,12 @@ class KeyCounts:
                 *(f"summary.{k}" for k in self.summary)]
 
 
-def _leaf_paths(mapping: dict, prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
+def leaf_paths(mapping: dict, prefix: tuple[str, ...] = ()) -> Iterable[tuple[str, ...]]:
     for name, value in mapping.items():
         path = (*prefix, str(name))
         # A dict with a "_type" is one W&B value (a histogram, a table), not a namespace.
         if isinstance(value, dict) and value and "_type" not in value:
-            yield from _leaf_paths(value, path)
+            yield from leaf_paths(value, path)
         else:
             yield path
 
@@ -200,7 +200,7 @@ def collect_keys(records: Iterable[RunRecord]) -> KeyCounts:
             if read(record) not in (None, "", []):
                 attributes[name] = attributes.get(name, 0) + 1
         for mapping, counts in ((record.config, config), (record.summary, summary)):
-            for path in _leaf_paths(mapping):
+            for path in leaf_paths(mapping):
                 counts[path] = counts.get(path, 0) + 1
     bare = lambda path: format_key("config", path)[len("config."):]
     return KeyCounts(_by_count(attributes), _by_count(config, bare), _by_count(summary, bare))

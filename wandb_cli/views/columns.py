@@ -8,6 +8,7 @@ literally.  No Rich and no I/O in this module.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -20,7 +21,6 @@ from wandb_cli.textfmt import (
     crop,
     fmt_duration,
     fmt_time,
-    fmt_value,
     is_number,
     printable,
 )
@@ -29,6 +29,26 @@ GAP = 3  # between two columns: a space of padding on each side and a blank divi
 TIME_ATTRIBUTES = frozenset({"created", "ended", "heartbeat"})
 MAX_DEFAULT_METRICS = 16
 NAME_CAP, NAME_MIN, TEXT_CAP, TEXT_MIN = 80, 16, 40, 10
+
+
+# -- formatting values ---------------------------------------------------------------------
+def fmt_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        from wandb_cli.store import jsonio
+
+        return jsonio.dumps(value).decode("utf-8", "replace")
+    return str(value)
+
 
 
 # -- columns -------------------------------------------------------------------------------
@@ -280,26 +300,3 @@ def limit_note(shown: int, total: int, limit: int | None) -> str | None:
     if limit is None or total <= shown:
         return None
     return f"showing {shown} of {total} runs (--limit {limit}; raise it to see more)"
-
-
-# -- choosing the runs ---------------------------------------------------------------------
-def select(records: Sequence[RunRecord], *, project: str | None = None,
-           state: str | None = None, filter_expr: str | None = None, search: str | None = None,
-           sort: Sequence[str] = (), limit: int | None = None
-           ) -> tuple[list[RunRecord], int]:
-    """The runs `runs ls` lists, and how many matched before `limit` cut them.
-
-    --project and --state narrow the runs first (AND with --filter), so bare keys in the
-    filter and the sort keys are resolved over the runs they leave."""
-    from wandb_cli.query.filter import select_runs
-    from wandb_cli.store.model import STATES
-
-    if state is not None and state not in STATES:
-        raise UsageError(f"bad --state {state!r}: choose {', '.join(STATES)}")
-    if limit is not None and limit < 0:
-        raise UsageError(f"bad --limit {limit}: give 0 or more")
-    narrowed = [record for record in records
-                if (project is None or record.project == project)
-                and (state is None or record.state == state)]
-    chosen = select_runs(narrowed, filter_expr=filter_expr, search=search, sort=sort)
-    return (chosen if limit is None else chosen[:limit]), len(chosen)

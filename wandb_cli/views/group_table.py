@@ -10,8 +10,8 @@ from typing import Any, Sequence
 
 from wandb_cli.query.group import NONE_LABEL, Group
 from wandb_cli.query.parse import parse_key
-from wandb_cli.textfmt import fmt_duration, fmt_value, is_number
-from wandb_cli.views.columns import Column, make_column
+from wandb_cli.textfmt import fmt_duration, is_number
+from wandb_cli.views.columns import Column, fmt_value, make_column
 
 SPREADS = ("minmax", "std")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 from typing import Any, Iterable
 
-from wandb_cli.textfmt import fmt_value, printable
-from wandb_cli.views.columns import Fitted
+from wandb_cli.textfmt import printable
+from wandb_cli.views.columns import Fitted, fmt_value
 
 
 def console(stderr: bool = False, width: int | None = None):

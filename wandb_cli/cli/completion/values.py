@@ -157,7 +157,7 @@ def key_names(root: Path) -> list[str]:
     """Keys that --sort, --group-by and --columns accept: every attribute; each config and
     summary key with its prefix (`config.lr`), and bare too where that names one key only."""
     from wandb_cli.query.parse import format_key
-    from wandb_cli.query.values import _leaf_paths
+    from wandb_cli.query.values import leaf_paths
     from wandb_cli.store.model import ATTRIBUTES
 
     scopes: dict[str, dict[tuple, None]] = {"config": {}, "summary": {}}
@@ -165,7 +165,7 @@ def key_names(root: Path) -> list[str]:
         for scope, seen in scopes.items():
             mapping = raw.get(scope)
             if isinstance(mapping, dict):
-                seen.update(dict.fromkeys(_leaf_paths(mapping)))
+                seen.update(dict.fromkeys(leaf_paths(mapping)))
     both = scopes["config"].keys() & scopes["summary"].keys()
     bare = [format_key(None, path) for scope in ("summary", "config") for path in scopes[scope]
             if path not in both and not (len(path) == 1 and path[0] in ATTRIBUTES)]

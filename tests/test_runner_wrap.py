@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -12,17 +11,12 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, read_jsonl, wbrun_cmd
+from helpers import PtyProcess, only_run, pid_running
 
 
 def run_dir_of(store: Path, run_id: str) -> Path:
     claim = json.loads((store / ".wbrun" / "ids" / run_id).read_text())
     return store / claim["dir"]
-
-
-def only_run(runs_json) -> dict:
-    runs = runs_json()
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 def test_print_example_becomes_history(wbrun, runs_json, store_dir):
@@ -132,26 +126,15 @@ def test_a_bad_interval_is_refused_before_any_run_exists(wbrun, store_dir):
 
 def test_a_child_reading_the_terminal_while_stdout_is_piped_is_in_the_foreground(tmp_path):
     """stdin a terminal, stdout a pipe: the child must own the terminal (else SIGTTIN)."""
-    import pty
-
     script = "import sys; print('got', sys.stdin.readline().strip(), flush=True)"
-    pid, master = pty.fork()
-    if pid == 0:  # pragma: no cover - the child execs: wbrun with stdout piped into cat
-        os.execv("/bin/sh", ["sh", "-c", " ".join([*map(__import__("shlex").quote, wbrun_cmd(
-            "-q", "--", sys.executable, "-c", script)), "| cat"])])
+    # wbrun with stdout piped into cat, on a terminal
+    term = PtyProcess(["/bin/sh", "-c", " ".join([*map(__import__("shlex").quote, wbrun_cmd(
+        "-q", "--", sys.executable, "-c", script)), "| cat"])])
     time.sleep(1.0)
-    os.write(master, b"hello\n")
-    output = b""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and b"got hello" not in output:
-        try:
-            output += os.read(master, 4096)
-        except OSError:
-            break
-    if b"got hello" not in output:
-        os.kill(pid, signal.SIGKILL)  # the child hangs, stopped by SIGTTIN: end the test
-    os.waitpid(pid, 0)
-    os.close(master)
+    term.send(b"hello\n")
+    term.read_until(b"got hello")
+    term.wait(timeout=1)  # a child stopped by SIGTTIN hangs: the wait kills it
+    output = term.output
     assert b"got hello" in output
 
 
@@ -209,29 +192,13 @@ def run_dir_of_wait(store: Path, run_id: str, timeout: float = 20.0) -> Path:
 
 def test_ctrl_c_on_a_terminal_reaches_child_once(tmp_path, runs_json, store_dir):
     """Under a real pseudo-terminal, Ctrl+C (byte 0x03) is delivered to the child once."""
-    import pty
-
-    pid, master = pty.fork()
-    if pid == 0:  # pragma: no cover - the child execs
-        os.execv(sys.executable, wbrun_cmd("-q", "--id", "ctrlc001", "--", sys.executable, "-c",
-                                           COUNT_SIGINTS.replace("1.5", "3")))
-    output = b""
-    deadline = time.monotonic() + 20
-    sent = False
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-        if b"ready" in output and not sent:
-            os.write(master, b"\x03")
-            sent = True
-    _, status = os.waitpid(pid, 0)
-    os.close(master)
-    assert os.waitstatus_to_exitcode(status) == 130, output
+    term = PtyProcess(wbrun_cmd("-q", "--id", "ctrlc001", "--", sys.executable, "-c",
+                                COUNT_SIGINTS.replace("1.5", "3")))
+    assert term.read_until(b"ready"), term.output
+    term.send(b"\x03")
+    code = term.wait()
+    output = term.output
+    assert code == 130, output
     assert output.count(b"sigint") == 1, output
     assert only_run(runs_json)["state"] == "killed"
 
@@ -247,22 +214,14 @@ def test_kill_9_of_wbrun_kills_child_and_run_reads_crashed(tmp_path, runs_json, 
     proc.kill()
     proc.wait(timeout=10)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _pid_running(child_pid):
+    while time.monotonic() < deadline and pid_running(child_pid):
         time.sleep(0.05)
-    assert not _pid_running(child_pid), "the child outlived wbrun"
+    assert not pid_running(child_pid), "the child outlived wbrun"
     run = only_run(runs_json)
     assert run["state"] == "crashed"
     history = read_jsonl(run_dir / "files" / "wandb-history.jsonl")
     assert history == [{"step": 1, "_step": 0, "_runtime": history[0]["_runtime"],
                         "_timestamp": history[0]["_timestamp"]}]
-
-
-def _pid_running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 def test_sigterm_to_wbrun_is_forwarded(tmp_path, runs_json, store_dir):

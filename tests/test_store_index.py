@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from helpers import record_run
 
 from wandb_cli.store import index, jsonio
 from wandb_cli.store.layout import Store
@@ -16,13 +17,8 @@ from wandb_cli.store.recorder import RunSpec, start_run
 
 def make_runs(store: Store, count: int, *, age_s: float = 3600) -> list[str]:
     """Finished runs whose files/ folders look `age_s` old (outside the racy window)."""
-    ids = []
-    for i in range(count):
-        live = start_run(store, RunSpec(project="p", config={"i": i}), pid=os.getpid(),
-                         recorder="test")
-        live.log({"val_loss": i / 10})
-        live.finish("finished", 0)
-        ids.append(live.id)
+    ids = [record_run(store, project="p", config={"i": i}, metrics=[{"val_loss": i / 10}])
+           for i in range(count)]
     age(store, age_s)
     return ids
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from conftest import wbrun_cmd
+from helpers import record_run
 
 from wandb_cli.cli.completion.gen import REGENERATE, SCRIPT_NAMES, render_all, stale_scripts
 from wandb_cli.store.layout import Store
-from wandb_cli.store.recorder import RunSpec, start_run
 
 REPO = Path(__file__).resolve().parent.parent
 COMPLETIONS = REPO / "completions"
@@ -56,10 +56,8 @@ def test_the_generator_writes_and_checks(tmp_path):
 
 # -- a store to complete from ----------------------------------------------------------------
 def make_run(root: Path, run_id: str, name: str, *, project="mnist", config=None, metrics=None):
-    live = start_run(Store(root), RunSpec(id=run_id, name=name, project=project,
-                                          config=config or {}), pid=os.getpid(), recorder="test")
-    live.log(metrics or {"loss": 0.5})
-    live.finish("finished", 0)
+    record_run(root, id=run_id, name=name, project=project, config=config or {},
+               metrics=[metrics or {"loss": 0.5}])
 
 
 @pytest.fixture

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from helpers import make_record
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wandb_cli.errors import UsageError
-from wandb_cli.query.filter import group_runs
+from wandb_cli.query.filter import group_runs, narrow_runs
 from wandb_cli.store.model import RunRecord
 from wandb_cli.textfmt import CROP_MODES, cell_width, crop
 from wandb_cli.views import columns as runs_table
@@ -15,10 +16,8 @@ from wandb_cli.views.columns import Column, fit
 
 
 def run(run_id: str, **fields) -> RunRecord:
-    values = dict(id=run_id, name=f"run-{run_id}", project="p", entity="me", state="finished",
-                  created=1_790_000_000.0 + len(run_id), dir=f"/s/{run_id}")
-    values.update(fields)
-    return RunRecord(**values)
+    return make_record(run_id, **{"project": "p", "created": 1_790_000_000.0 + len(run_id),
+                                  "dir": f"/s/{run_id}", **fields})
 
 
 @pytest.mark.parametrize("mode, expected", [
@@ -105,8 +104,7 @@ def test_split_keys_keeps_quoted_commas():
 
 def test_select_narrows_then_limits():
     runs = [run(str(i), project="p" if i % 2 else "q", summary={"v": i}) for i in range(10)]
-    chosen, total = runs_table.select(runs, project="p", filter_expr="v > 2", sort=["v"],
-                                      limit=2)
+    chosen, total = narrow_runs(runs, project="p", filter_expr="v > 2", sort=["v"], limit=2)
     assert [r.id for r in chosen] == ["3", "5"] and total == 4
     assert runs_table.limit_note(2, 4, 2) == "showing 2 of 4 runs (--limit 2; raise it to see more)"
     assert runs_table.limit_note(4, 4, 9) is None

@@ -1,0 +1,120 @@
+"""What `runs ls`, `runs compare`, `runs history` and `runs system` print: runs, groups and rows
+as a fitted table, JSON, JSONL, CSV or IDs.
+
+Invariant: every format shows the same rows in the same order; a table never grows wider than
+the terminal (views.columns.fit), and user text reaches Rich only through views.render.
+"""
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+from wandb_cli.errors import UsageError
+from wandb_cli.views.output import print_json, table_width, write_table_text
+
+
+def load_runs(store, *, deleted: bool) -> list:
+    if deleted:
+        from wandb_cli.store.lifecycle import iter_trash
+
+        return list(iter_trash(store))
+    records = list(store.iter_runs())
+    warn_damaged(records)
+    return records
+
+
+def warn_damaged(records: list) -> None:
+    """One stderr line per run that could not be read whole; the listing goes on."""
+    from wandb_cli.textfmt import printable
+
+    for record in records:
+        if record.problems:
+            print(f"wbrun: warning: run {printable(record.id)} ({record.state}): "
+                  f"{printable('; '.join(record.problems))}", file=sys.stderr)
+
+
+def note_limit(rows: list, total: int, limit: Optional[int]) -> None:
+    from wandb_cli.views.columns import limit_note
+
+    note = limit_note(len(rows), total, limit)
+    if note:
+        print(f"wbrun: {note}", file=sys.stderr)
+    elif not rows:
+        print("wbrun: no runs to list", file=sys.stderr)
+
+
+def print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
+    from wandb_cli.views import columns as runs_table
+
+    if fmt in ("json", "jsonl"):
+        print_json([r.to_dict() for r in rows], lines=fmt == "jsonl")
+        return
+    if fmt == "ids":
+        sys.stdout.write("".join(f"{r.id}\n" for r in rows))
+        return
+    sparks = None
+    if spark is not None:
+        from wandb_cli.views.overview import history_sparks
+
+        sparks = (spark, history_sparks(rows, spark))
+    shown = runs_table.run_columns(rows, columns=keys, sort=sort, sparks=sparks)
+    print_columns(shown, fmt=fmt, crop=crop, rows=len(rows))
+
+
+def print_columns(columns: list, *, fmt: str, crop: str, rows: int) -> None:
+    """Columns as CSV (all of them, raw values) or as a table fitted to the terminal."""
+    from wandb_cli.views import columns as runs_table
+    from wandb_cli.views import render
+
+    if fmt == "csv":
+        from wandb_cli.store.history import to_csv
+
+        records = [{c.key: c.values[i] for c in columns} for i in range(rows)]
+        write_table_text(to_csv(records, [c.key for c in columns]))
+        return
+    if rows:
+        render.print_fitted(runs_table.fit(columns, table_width(), crop_mode=crop))
+
+
+def print_groups(rows: list, group_by: List[str], *, keys, sort, spark, fmt: str, crop: str,
+                  spread: str) -> None:
+    from wandb_cli.query.filter import group_runs, value_getter
+    from wandb_cli.views import columns as runs_table
+    from wandb_cli.views import group_table
+
+    if spark is not None:
+        raise UsageError("--spark draws each run's history; it does not apply to --group-by")
+    if fmt == "ids":
+        groups = group_runs(rows, group_by, sort=sort)
+        sys.stdout.write("".join(f"{r.id}\n" for g in groups for r in g.runs))
+        return
+    stats = group_table.stat_columns(runs_table.run_columns(rows, columns=keys, sort=sort),
+                                     group_by)
+    dist = group_table.distribution_key(
+        sort, stats, lambda key: map(value_getter(key, rows), rows))
+    groups = group_runs(rows, group_by, stats=[c.key for c in stats], spark=dist, sort=sort)
+    if fmt in ("json", "jsonl"):
+        print_json([g.to_dict() for g in groups], lines=fmt == "jsonl")
+    elif fmt == "csv":
+        from wandb_cli.store.history import to_csv
+
+        headers, flat = group_table.group_csv(groups, group_by, [c.key for c in stats])
+        write_table_text(to_csv(flat, headers))
+    else:
+        shown = group_table.group_columns(groups, group_by, stats, spread=spread, dist_key=dist)
+        print_columns(shown, fmt=fmt, crop=crop, rows=len(groups))
+
+
+def print_rows(rows: list[dict], fmt: str, *, strip_prefix: str = "") -> None:
+    """History or system rows as a table, JSON or CSV."""
+    from wandb_cli.store.history import columns_of, to_csv
+    from wandb_cli.views import render
+
+    columns = columns_of(rows)
+    if fmt == "json":
+        print_json(rows)
+    elif fmt == "csv":
+        write_table_text(to_csv(rows, columns))
+    else:
+        headers = [c[len(strip_prefix):] if c.startswith(strip_prefix) else c for c in columns]
+        render.console().print(render.table(headers, [[row.get(c) for c in columns] for row in rows]))
