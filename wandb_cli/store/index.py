@@ -15,7 +15,7 @@ import gc
 import os
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from wandb_cli.store import jsonio
 
@@ -103,6 +103,7 @@ class _Writer:
     def __init__(self, root: Path):
         self.path = index_path(root)
         self.tmp = self.path.with_name(f".{INDEX_NAME}.tmp-{os.getpid()}-{os.urandom(3).hex()}")
+        self.fh: BinaryIO | None
         try:
             fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, jsonio.FILE_MODE)
             self.fh = open(fd, "wb", buffering=1 << 20)
@@ -189,26 +190,29 @@ def _scan(root: Path, read_raw) -> Iterator[tuple[str, dict]]:
             sig = signature(entry.path)
             hit = cached.get(entry.name)
             raw = _parse(hit[1]) if sig is not None and hit is not None and hit[0] == sig else None
-            line = hit[1] if raw is not None else None
+            line = hit[1] if raw is not None and hit is not None else None
             if raw is None:
                 raw = read_raw(Path(entry.path))
             cacheable = sig is not None and started - sig > RACY_NS
             if writer is None and (line is None and (cacheable or hit is not None)):
                 writer = _Writer(root)  # something differs from the index: write a new one
+                assert kept is not None  # None only once a writer exists
                 for old in kept:
                     writer.add(old)
                 kept = None
-            if cacheable:
+            if cacheable and sig is not None:
                 line = line or _encode(entry.name, sig, raw)
                 if line is not None:
                     written += 1
                     if writer is not None:
                         writer.add(line)
                     else:
+                        assert kept is not None  # None only once a writer exists
                         kept.append(line)
             yield entry.path, raw  # a str: building 100,000 Path objects cost ~0.2 s
         if writer is None and written != len(cached):  # only removals: rewrite without them
             writer = _Writer(root)
+            assert kept is not None  # None only once a writer exists
             for old in kept:
                 writer.add(old)
         if writer is not None:

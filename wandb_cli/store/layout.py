@@ -30,7 +30,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from wandb_cli.errors import AmbiguousRun, RunExists, RunNotFound, StoreError, UsageError
 from wandb_cli.store import jsonio, proc
@@ -53,7 +53,7 @@ HEARTBEAT_INTERVAL_S = 5.0
 DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
 
 
-def resolve_root(dir_option: str | os.PathLike | None = None, env: dict | None = None,
+def resolve_root(dir_option: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
                  cwd: Path | None = None) -> Path:
     """The store root: --dir, else WBRUN_DIR, else ./wandb under the current directory."""
     env = os.environ if env is None else env
@@ -63,7 +63,7 @@ def resolve_root(dir_option: str | os.PathLike | None = None, env: dict | None =
     return root if root.is_absolute() else (base / root)
 
 
-def heartbeat_timeout(env: dict | None = None) -> float:
+def heartbeat_timeout(env: Mapping[str, str] | None = None) -> float:
     env = os.environ if env is None else env
     try:
         return float(env.get("WBRUN_HEARTBEAT_TIMEOUT", DEFAULT_HEARTBEAT_TIMEOUT_S))
@@ -159,7 +159,7 @@ class Store:
     """A store root and the operations on it; `clock` and `host` are injectable for tests."""
 
     def __init__(self, root: Path, *, clock: Callable[[], float] = time.time,
-                 host: str | None = None, env: dict | None = None):
+                 host: str | None = None, env: Mapping[str, str] | None = None):
         self.root = Path(root)
         self.clock = clock
         self.host = host or socket.gethostname()
@@ -331,8 +331,8 @@ class Store:
         from wandb_cli.store import index
 
         now, stale_after = self.clock(), heartbeat_timeout(self.env)
-        for run_dir, raw in index.scan(self.root, read_raw):
-            yield record_from_raw(raw, run_dir, host=self.host, now=now, stale_after=stale_after)
+        for folder, raw in index.scan(self.root, read_raw):
+            yield record_from_raw(raw, folder, host=self.host, now=now, stale_after=stale_after)
 
     def read(self, run_dir: Path) -> RunRecord:
         return read_record(run_dir, host=self.host, now=self.clock(),

@@ -108,6 +108,7 @@ def _create(store: Store, spec: RunSpec, run_id: str, *, pid: int, recorder: str
 
 
 def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
+    assert spec.id is not None  # only called for a claimed id
     run_dir = store.dir_of(spec.id)
     if run_dir is None:
         raise store.id_taken_error(spec.id)
