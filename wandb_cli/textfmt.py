@@ -100,7 +100,7 @@ def fmt_time(ts: float | None) -> str:
     return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def fmt_size(size: int) -> str:
+def fmt_size(size: float) -> str:
     """Bytes as B, KiB, MiB, GiB or TiB, three significant figures (1000-1023 as integers)."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if size < 1024 or unit == "TiB":

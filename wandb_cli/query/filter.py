@@ -110,11 +110,14 @@ class _Compiler:
             wanted_none = node.op == "is null"
             return lambda record: (get(record) is None) is wanted_none
         if node.op == "=~":
+            assert isinstance(node.operand, Literal)  # the parser made it a regex
             return _regex_match(get, node.operand.value.search)
         if key.scope == "attr" and key.path[0] in TIME_ATTRIBUTES:
             node = self.with_times(node)
         if node.op in ("in", "not in"):
+            assert isinstance(node.operand, tuple)  # the parser made it a list
             return _membership(get, node.operand, negated=node.op == "not in")
+        assert isinstance(node.operand, Literal)  # only IS [NOT] NULL has none
         return _comparison(get, _TESTS[node.op], node.operand)
 
     def with_times(self, node: Compare) -> Compare:
@@ -122,6 +125,7 @@ class _Compiler:
         if isinstance(operand, tuple):
             return Compare(node.key, node.op, tuple(self.as_time(lit, node.key) for lit in operand),
                            node.op_pos)
+        assert operand is not None  # IS [NOT] NULL never gets here
         return Compare(node.key, node.op, self.as_time(operand, node.key), node.op_pos)
 
     def as_time(self, literal: Literal, key: KeyRef) -> Literal:
@@ -145,7 +149,9 @@ class _Compiler:
         if op in ("is null", "is not null"):
             wanted_empty = op == "is null"
             return lambda record: (not record.tags) is wanted_empty
+        assert node.operand is not None  # only IS [NOT] NULL has none
         if op == "=~":
+            assert isinstance(node.operand, Literal)  # the parser made it a regex
             search = node.operand.value.search
             return lambda record: any(type(t) is str and search(t) for t in record.tags)
         items = node.operand if isinstance(node.operand, tuple) else (node.operand,)

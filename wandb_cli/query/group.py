@@ -198,7 +198,7 @@ def group_runs(records: Sequence[RunRecord], by: Sequence[str], *, stats: Sequen
     layout = _Bins.spanning(map(spark_get, records), bins) if spark_get else None
     groups = []
     for values, runs in members:
-        counts = layout.histogram(map(spark_get, runs)) if layout else []
+        counts = layout.histogram(map(spark_get, runs)) if layout and spark_get else []
         groups.append(Group(
             keys=tuple(by), values=values, runs=runs, states=count_states(runs),
             stats={column: ColumnStats.of(map(get, runs)) for column, get in stat_getters.items()},

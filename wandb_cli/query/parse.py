@@ -91,7 +91,7 @@ def parse_duration(text: str) -> int | float | None:
     """Seconds in a duration such as 90s, 10m, 1h30m, 2d, 1.5h; None if `text` is not one."""
     if not _DURATION.match(text):
         return None
-    total = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+    total = sum((float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text)), 0.0)
     return int(total) if total.is_integer() else total
 
 
