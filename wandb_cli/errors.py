@@ -18,7 +18,7 @@ class ExitCode(IntEnum):
 class WbrunError(Exception):
     """An error about runs or the store (exit 1)."""
 
-    exit_code = ExitCode.ERROR
+    exit_code: int = ExitCode.ERROR
 
     def render(self) -> str:
         """The one-line (or, for a caret, few-line) message shown to the user."""
@@ -28,7 +28,7 @@ class WbrunError(Exception):
 class UsageError(WbrunError):
     """Bad usage or bad input: a malformed ID, filter, option value (exit 2)."""
 
-    exit_code = ExitCode.USAGE
+    exit_code: int = ExitCode.USAGE
 
 
 class RunNotFound(WbrunError):

@@ -34,16 +34,21 @@ def parse_metrics(line: bytes) -> dict | None:
         return None
     text = strip_ansi(line).decode("utf-8", "replace")
     metrics: dict[str, float | int] = {}
-    pos = _LEAD.match(text).end()
+    lead = _LEAD.match(text)
+    assert lead is not None  # _LEAD, _VALUE and _GAP all match the empty string
+    pos = lead.end()
     while True:
         head = _KEY_SEP.match(text, pos)
         if head is None:
             return None
         value = _VALUE.match(text, head.end())
+        assert value is not None
         if _NUMBER.fullmatch(value.group()) is None:
             return None
         metrics[head.group(1)] = _number(value.group())
-        pos = _GAP.match(text, value.end()).end()
+        gap = _GAP.match(text, value.end())
+        assert gap is not None
+        pos = gap.end()
         if pos == len(text):
             return metrics
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from wandb_cli._version import __version__
 from wandb_cli.errors import StoreError
@@ -91,7 +91,7 @@ def memory_total() -> int | None:
 
 
 def collect(command: list[str], *, cwd: Path, host: str, start: float, user: str,
-            env: dict | None = None, gpu: dict | None = None) -> dict[str, Any]:
+            env: Mapping[str, str] | None = None, gpu: dict | None = None) -> dict[str, Any]:
     env = os.environ if env is None else env
     program = command[0] if command else sys.argv[0]
     return {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import select
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from wandb_cli.errors import UsageError
 
@@ -65,6 +65,7 @@ class SamplerProcess:
             start_new_session=True, close_fds=True)  # Ctrl+C belongs to the program, not us
 
     def stop(self, timeout_s: float = 5.0) -> None:
+        assert self.proc.stdin is not None  # opened with stdin=PIPE
         try:
             self.proc.stdin.write(b"stop\n")
             self.proc.stdin.close()
@@ -77,7 +78,7 @@ class SamplerProcess:
 
 
 
-def system_interval(option: float | None, env: dict) -> float:
+def system_interval(option: float | None, env: Mapping[str, str]) -> float:
     raw = option if option is not None else env.get("WBRUN_SYSTEM_INTERVAL")
     if raw is None or raw == "":
         return DEFAULT_SYSTEM_INTERVAL_S
@@ -90,7 +91,7 @@ def system_interval(option: float | None, env: dict) -> float:
     return value
 
 
-def system_enabled(env: dict) -> bool:
+def system_enabled(env: Mapping[str, str]) -> bool:
     """False when WBRUN_SYSTEM turns the sampler off (as --no-system does)."""
     return env.get("WBRUN_SYSTEM", "1") not in ("0", "false", "no", "off")
 

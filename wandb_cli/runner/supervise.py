@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable, Literal
 
 from wandb_cli.artifacts.runfiles import start_saver
 from wandb_cli.errors import StoreError, UsageError
@@ -57,7 +58,7 @@ def _child_setup(controlling_tty: bool):
     return setup
 
 
-_prctl = None
+_prctl: Callable[..., int] | Literal[False] | None = None
 
 
 def load_prctl() -> None:
@@ -146,6 +147,7 @@ class Wrapper:
             target=write_metadata, args=(self.live, self.argv), daemon=True)
         use_pty = os.isatty(sys.stdout.fileno()) and sys.platform != "win32"
         load_prctl()
+        pump: PtyPump | PipePump
         try:
             if use_pty:
                 pump = PtyPump(self.argv, env)
@@ -267,6 +269,7 @@ class PipePump:
             close_fds=True)
 
     def pump(self, recorder: OutputRecorder) -> int:
+        assert self.child.stdout is not None and self.child.stderr is not None  # both PIPE
         streams = {self.child.stdout.fileno(): (sys.stdout, LineSplitter()),
                    self.child.stderr.fileno(): (sys.stderr, LineSplitter())}
         selector = selectors.DefaultSelector()

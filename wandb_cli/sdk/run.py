@@ -13,13 +13,16 @@ import sys
 import threading
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from wandb_cli.errors import WbrunError
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import CONFIG, RUN_DOC, SDK_ATTACHED, Store, resolve_root
 from wandb_cli.store.model import FAILED, FINISHED, KILLED
 from wandb_cli.store.recorder import LiveRun, RunSpec, Ticker, start_run
+
+if TYPE_CHECKING:
+    from wandb_cli.artifacts.runfiles import Saver
 
 _current: Run | None = None
 
@@ -113,7 +116,7 @@ class Run:
         self._ticker = ticker
         self._sampler = sampler
         self._metadata_thread = metadata_thread
-        self._saver = None  # files.Saver: "live" and "end" saves of a run this process owns
+        self._saver: Saver | None = None  # files.Saver: "live" and "end" saves of a run this process owns
         self._stop_requested = False
         self._finished = live is None
         self._pid = os.getpid()
@@ -177,6 +180,7 @@ class Run:
                 helper.stop()
         if self._metadata_thread is not None:
             self._metadata_thread.join(timeout=10)
+        assert self._live is not None  # a disabled run starts finished
         try:
             self._live.finish(state, exit_code if exit_code is not None else (0 if state == FINISHED else 1))
         except WbrunError as exc:
@@ -210,8 +214,10 @@ class Run:
         import signal
 
         self._stop_requested = True
+        main_ident = threading.main_thread().ident
+        assert main_ident is not None  # the main thread is always started
         try:  # a real SIGINT, as Ctrl+C: it also cuts short a blocking call such as sleep()
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            signal.pthread_kill(main_ident, signal.SIGINT)
         except (AttributeError, OSError, ValueError):  # no pthread_kill (Windows)
             _thread.interrupt_main()
 
@@ -253,7 +259,7 @@ def init(project: str | None = None, entity: str | None = None, name: str | None
     else:
         from wandb_cli.runner.metadata import redact_command
 
-        resume_mode = {True: "allow", False: "never", None: "never"}.get(resume, resume)
+        resume_mode = resume if isinstance(resume, str) else ("allow" if resume else "never")
         spec = RunSpec(project=project, entity=entity, name=name, id=id, notes=notes,
                        tags=list(tags or []), group=group, job_type=job_type, config=config,
                        resume=resume_mode, command=redact_command([sys.executable, *sys.argv]))

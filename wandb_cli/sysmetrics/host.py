@@ -193,7 +193,8 @@ class SystemSampler:
         row: Row = {}
         self._section(row, self.tree.sample)
         if self.gpu is not None:
-            self._section(row, lambda: self.gpu.sample(self.tree.pids))
+            gpu = self.gpu  # narrowed for the lambda
+            self._section(row, lambda: gpu.sample(self.tree.pids))
         return row
 
     def _section(self, row: Row, read: Callable[[], Row]) -> None:
