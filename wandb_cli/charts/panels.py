@@ -134,7 +134,8 @@ def resolve_metrics(requested: Sequence[str], loaded: Sequence[_Loaded], *, syst
     """The requested metric keys as stored (for system metrics `cpu` means `system.cpu`);
     WbrunError naming every one that no selected run logged as a number."""
     known = {key for run in loaded for key in run.numeric}
-    chosen, unknown = [], []
+    chosen: list[str] = []
+    unknown: list[str] = []
     for name in dict.fromkeys(requested):
         if system and name not in known and SYSTEM_PREFIX + name in known:
             name = SYSTEM_PREFIX + name

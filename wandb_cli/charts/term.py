@@ -150,6 +150,7 @@ def _cell(canvas: Canvas, row: int, column: int) -> tuple[str, str]:
 def _canvas_row(canvas: Canvas, row: int, color: bool) -> str:
     if row in canvas.text:
         return truncate(canvas.text[row], canvas.columns).center(canvas.columns)
+    run: list[str]
     out, run, run_code = [], [], ""
     for column in range(canvas.columns):
         char, code = _cell(canvas, row, column)
@@ -196,6 +197,7 @@ def _x_axis(canvas: Canvas, axes: Frame, gutter: int, x_label: str) -> list[str]
 
 def _legend(panel: Panel, width: int, color: bool) -> list[str]:
     """Legend entries `━━ name`, as many to a line as fit; long names are cut with `…`."""
+    line: list[str]
     lines, line, used = [], [], 0
     for index, item in enumerate(panel.items):
         mark = _paint("━━", str(PALETTE[index % len(PALETTE)]), color)

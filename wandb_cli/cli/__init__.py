@@ -91,7 +91,7 @@ def _run_app(app, argv: list[str]) -> int:
     try:
         from typer._click import exceptions  # typer >= 0.24 carries its own click
     except ImportError:
-        from click import exceptions
+        from click import exceptions  # type: ignore[no-redef]  # the older typer's click
     try:
         status = typer.main.get_command(app).main(args=argv, prog_name="wbrun",
                                                   standalone_mode=False)

@@ -217,7 +217,10 @@ def purge(
         named = {r.id for r in report.each(runs, lambda ref: lifecycle.find_trashed(store, ref))}
         records = [r for r in records if r.id in named]
     if _propose(report, records, "purge", "for good", yes=yes):
-        report.each(records, lambda r: (lifecycle.purge(store, r), report.ok(f"purged {_label(r)}")))
+        def purge(r) -> None:
+            lifecycle.purge(store, r)
+            report.ok(f"purged {_label(r)}")
+        report.each(records, purge)
     report.done()
 
 
@@ -345,6 +348,7 @@ def _stop_all(store, records: list, timeout: float, report: _Report) -> list:
     ended = []
     for request in wait_for_end(store, requests):
         final, label = request.final, _label(request.record)
+        assert final is not None  # wait_for_end settles every request
         if request.already_ended:
             report.ok(f"{label} already ended: {final.state}")
         elif final.state == RUNNING:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from wandb_cli.cli.common import DirOption, open_store, stdout_is_tty
 from wandb_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from wandb_cli.store.model import RunRecord
 
 SVG_WIDTH_PX, SVG_PANEL_HEIGHT_PX = 800, 260
 
@@ -69,7 +72,7 @@ def _select(refs: list[str], *, filter_expr, search, sort, limit, grouped, dir_o
 
     store = open_store(dir_option)
     if refs:
-        found = {}
+        found: dict[str, RunRecord] = {}
         for ref in refs:
             record = store.find(ref)
             found.setdefault(record.id, record)

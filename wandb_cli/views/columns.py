@@ -129,6 +129,7 @@ def key_column(records: Sequence[RunRecord], key: str, resolver: KeyResolver, *,
 
 def split_keys(text: str) -> list[str]:
     """`--columns a,config.b,summary.\\`c,d\\``: commas outside back-quotes separate keys."""
+    current: list[str]
     keys, current, quoted, escaped = [], [], False, False
     for ch in text:
         if ch == "," and not quoted:
@@ -170,7 +171,7 @@ def default_keys(records: Sequence[RunRecord], *, sort: Sequence[str] = ()
     """(key, header, priority) of the default columns: the attributes, any sort key, then
     the shared summary metrics.  The table keeps metrics over created and runtime when the
     terminal is narrow: they answer "which run was best"."""
-    specs = [("id", "id", 100), ("name", "name", 98), ("state", "state", 96)]
+    specs: list[tuple[str, str, float]] = [("id", "id", 100), ("name", "name", 98), ("state", "state", 96)]
     if len({record.project for record in records}) > 1:
         specs.append(("project", "project", 40))
     for name, priority in (("group", 38), ("tags", 36)):

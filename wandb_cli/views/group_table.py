@@ -44,7 +44,8 @@ def distribution_key(sort: Sequence[str], stats: Sequence[Column], values_of) ->
         if any(is_number(value) for value in values_of(key)):
             return key
     metrics = [column.key for column in stats if column.key != "runtime"]
-    return (metrics or [column.key for column in stats] or [None])[0]
+    keys = metrics or [column.key for column in stats]
+    return keys[0] if keys else None
 
 
 def group_label(value: Any) -> str:

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from wandb_cli.errors import UsageError
 from wandb_cli.store import jsonio
@@ -143,7 +143,11 @@ def _hardware(meta: dict, gpu: Any) -> str | None:
     return ", ".join(parts) or None
 
 
-def _output_writer(*, raw: bool) -> Callable[[bytes], None]:
+class _OutputWriter(Protocol):
+    def __call__(self, data: bytes, *, flush: bool = False) -> None: ...
+
+
+def _output_writer(*, raw: bool) -> _OutputWriter:
     from wandb_cli.textfmt import terminal_safe_output
 
     keep_colors = os.isatty(1) and not os.environ.get("NO_COLOR")

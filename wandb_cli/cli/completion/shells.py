@@ -20,6 +20,7 @@ HEADER = """\
 
 def _kind(option: Option) -> str:
     """An option's value kind as the scripts spell it: `choice a b c`, `runs`, `text`..."""
+    assert option.value is not None  # asked only of options that take a value
     return "choice " + " ".join(option.choices) if option.value == "choice" else option.value
 
 

@@ -138,8 +138,8 @@ def trashed_refs(root: Path, prefix: str = "") -> list[tuple[str, str]]:
 def _refs(runs: Iterable[dict], prefix: str = "") -> list[tuple[str, str]]:
     """(ID, its name) and (name, its ID) for the runs, those starting with `prefix` only
     (checked first: with 10,000 runs, most are not wanted)."""
-    pairs = [(run.get("id"), run.get("name")) for run in runs]
-    pairs = [(i, n if isinstance(n, str) else "") for i, n in pairs if isinstance(i, str)]
+    raw_pairs = [(run.get("id"), run.get("name")) for run in runs]
+    pairs = [(i, n if isinstance(n, str) else "") for i, n in raw_pairs if isinstance(i, str)]
     ids = {run_id for run_id, _ in pairs}
     by_id = {i: (n if _offerable(n) else "") for i, n in pairs
              if i.startswith(prefix) and _offerable(i)}
