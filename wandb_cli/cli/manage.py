@@ -217,10 +217,10 @@ def purge(
         named = {r.id for r in report.each(runs, lambda ref: lifecycle.find_trashed(store, ref))}
         records = [r for r in records if r.id in named]
     if _propose(report, records, "purge", "for good", yes=yes):
-        def purge(r) -> None:
+        def purge_one(r) -> None:
             lifecycle.purge(store, r)
             report.ok(f"purged {_label(r)}")
-        report.each(records, purge)
+        report.each(records, purge_one)
     report.done()
 
 
