@@ -32,6 +32,8 @@ def build_app() -> typer.Typer:
     artifact.register(app)
     artifact.register_runs(runs.app)
     app.add_typer(runs.app, name="runs")
+    from wandb_cli.cli import ui as ui_command
+    ui_command.register(app)
     return app
 
 
