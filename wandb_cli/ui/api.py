@@ -245,6 +245,46 @@ def history(view: StoreView, record: RunRecord, params: Mapping[str, str], *,
     return answer
 
 
+def group_history(view: StoreView, params: Mapping[str, str]) -> dict[str, Any]:
+    """Grouped charts: the runs `runs` split by `group_by` (the `runs ls --group-by` groups),
+    and per group and metric the members' mean with its min-max band (`charts.data.group_band`,
+    as `runs plot --group-by` draws it), each member smoothed first."""
+    from wandb_cli.charts.data import group_band, smooth
+    from wandb_cli.query.group import group_runs
+
+    group_by = _split(params.get("group_by"))
+    if not group_by:
+        raise UsageError("give group_by, e.g. group_by=config.opt")
+    ids = _split(params.get("runs"))
+    records = [view.run(run_id) for run_id in ids[:MAX_LIMIT]]
+    x = params.get("x") or "_step"
+    points = series.check_max_points(params.get("max_points"))
+    window = _int(params, "smooth", 1, 1, 10_000)
+    keys = _split(params.get("keys"))
+    files = {r.id: RunPaths(Path(r.dir)).file(HISTORY) for r in records}
+    if not keys:
+        found: dict[str, None] = {}
+        for path in files.values():
+            found.update(dict.fromkeys(k for k in view.series.columns(path).index if not k.startswith("_")))
+        keys = [k for k in found if k != x]
+    out = []
+    for group in group_runs(records, group_by):
+        label = ", ".join(group.labels)
+        charts = {}
+        for key in keys:
+            members = []
+            for record in group.runs:
+                xs, ys = series.aligned_series(view.series, files[record.id], key, x)
+                members.append((xs, smooth(ys, window) if window > 1 else ys))
+            band = group_band(label, members, points)
+            if band.xs:
+                charts[key] = {"x": band.xs, "mean": band.mean, "lo": band.lo, "hi": band.hi,
+                               "runs": band.runs}
+        out.append({"label": label, "group": dict(zip(group.keys, group.values)),
+                    "runs": [r.id for r in group.runs], "series": charts})
+    return {"x": x, "keys": keys, "groups": out}
+
+
 def logs(record: RunRecord, params: Mapping[str, str]) -> dict[str, Any]:
     offset = _int(params, "offset", 0, 0, 1 << 62)
     chunk = log_chunk(RunPaths(Path(record.dir)).file(OUTPUT), offset,

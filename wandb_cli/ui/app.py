@@ -211,6 +211,8 @@ def build_app(settings: Settings) -> Any:
         Route("/api/projects", handled(lambda r: json_response(api.projects(view.records())))),
         Route("/api/runs", handled(lambda r: json_response(
             api.runs_page(view.records(), r.query_params)))),
+        Route("/api/groups/history", handled(lambda r: json_response(
+            api.group_history(view, r.query_params)))),
         Route("/api/runs/{run_id}", handled(lambda r: json_response(
             api.run_detail(view, run_of(r))))),
         Route("/api/runs/{run_id}/history", handled(history)),

@@ -133,6 +133,14 @@ def _aligned(cols: _Columns, key: str, x: str) -> tuple[list[float], list[float]
     return pair
 
 
+def aligned_series(cache: SeriesCache, path: Path, key: str, x: str) -> tuple[list[float], list[float]]:
+    """One key's whole (xs, ys) against `x`, sorted by x (empty when either is missing)."""
+    cols = cache.columns(path)
+    if key not in cols.index or key == x:
+        return [], []
+    return _aligned(cols, key, x)
+
+
 def check_max_points(value: Any) -> int:
     try:
         points = int(value) if value not in (None, "") else DEFAULT_MAX_POINTS

@@ -142,6 +142,9 @@ W.lineChart = function (container, title, series, opts) {
     legend: { live: true },
   };
   const plot = new uPlot(options, data, container);
+  /* the band's edges are drawn but not listed: the legend keeps one entry per series */
+  const entries = plot.root.querySelectorAll(".u-legend .u-series");
+  bands.forEach((band) => band.series.forEach((i) => { if (entries[i]) entries[i].style.display = "none"; }));
   plot.root.dataset.series = String(series.length);
   container.dataset.title = title;
   return plot;

@@ -103,6 +103,12 @@ function selectedIds() {
   return newest.slice(0, DEFAULT_SELECTED).map((r) => r.id);
 }
 
+/* Colours follow the selection order, so the first ten selected runs never share one. */
+function runColor(id) {
+  const index = selectedIds().indexOf(id);
+  return index < 0 ? "#c4c9d0" : W.PALETTE[index % W.PALETTE.length];
+}
+
 function toggleSelected(id) {
   const ids = new Set(selectedIds());
   if (ids.has(id)) ids.delete(id); else ids.add(id);
@@ -143,7 +149,7 @@ function renderTable() {
     W.el("td", {}, W.el("input", {
       type: "checkbox", class: "eye", checked: selected.has(row.id), title: "Show in charts",
       onchange: () => toggleSelected(row.id),
-    }), " ", W.el("span", { class: "swatch", style: `background:${W.colorOf(row.id)}` })),
+    }), " ", W.el("span", { class: "swatch", style: `background:${runColor(row.id)}` })),
     columns.map((key) => cellFor(key, row)));
   const body = W.el("tbody", {});
   if (page.groups) {
@@ -229,7 +235,24 @@ async function loadCharts() {
   const entries = await Promise.all(ids.map((id) => fetchHistory(id, rows.get(id)).then((h) => [id, h]).catch(() => null)));
   const loaded = entries.filter(Boolean);
   fillXOptions(loaded);
-  drawCharts(loaded, false);
+  if (view.group_by && ids.length) {
+    let grouped;
+    try {
+      grouped = await W.get("/api/groups/history", { runs: ids.join(","), group_by: view.group_by, x: view.x, smooth: view.smooth, max_points: 500 });
+    } catch (err) { grouped = null; }
+    if (grouped) {
+      ui.selInfo.textContent = `${ids.length} runs selected · ${grouped.groups.length} groups (mean, min–max band)`;
+      drawCharts(grouped.keys.filter((k) => k !== view.x), (key) => grouped.groups.map((g, index) => [g, index]).filter(([g]) => g.series[key]).map(([g, index]) => {
+        const s = g.series[key];
+        return { label: `${g.label} (${s.runs})`, color: W.PALETTE[index % W.PALETTE.length], x: s.x, y: s.mean, band: { lo: s.lo, hi: s.hi } };
+      }), false);
+      return;
+    }
+  }
+  const metrics = [];
+  loaded.forEach(([, h]) => h.keys.forEach((k) => { if (!metrics.includes(k) && k !== view.x) metrics.push(k); }));
+  drawCharts(metrics, (key) => loaded.filter(([, h]) => h.series[key]).map(([id, h]) => ({
+    label: h.name, color: runColor(id), x: h.series[key].x, y: h.series[key].y, sampled: h.series[key].sampled })), false);
 }
 
 function fillXOptions(loaded) {
@@ -240,26 +263,23 @@ function fillXOptions(loaded) {
   ui.x.replaceChildren(...[...keys].map((k) => W.el("option", { value: k, selected: k === view.x, text: k })));
 }
 
-let lastLoaded = [];
-function redrawCharts(force) { drawCharts(lastLoaded, force); }
+let lastDraw = null;
+function redrawCharts(force) { if (lastDraw) drawCharts(lastDraw[0], lastDraw[1], force); }
 
-function drawCharts(loaded, force) {
-  lastLoaded = loaded;
-  const metrics = [];
-  loaded.forEach(([, h]) => h.keys.forEach((k) => { if (!metrics.includes(k) && k !== view.x) metrics.push(k); }));
+function drawCharts(metrics, seriesFor, force) {
+  lastDraw = [metrics, seriesFor];
   if (!metrics.length) {
     charts.forEach((c) => c.plot.destroy()); charts.clear();
-    ui.charts.replaceChildren(W.el("div", { class: "empty", text: loaded.length ? "The selected runs have no metrics yet." : "Select runs in the table to chart them." }));
+    ui.charts.replaceChildren(W.el("div", { class: "empty", text: selectedIds().length ? "The selected runs have no metrics yet." : "Select runs in the table to chart them." }));
     return;
   }
   if (ui.charts.querySelector(".empty")) ui.charts.replaceChildren();
   for (const [key, c] of charts) if (!metrics.includes(key)) { c.plot.destroy(); c.box.remove(); charts.delete(key); }
   for (const key of metrics) {
-    const series = loaded.filter(([, h]) => h.series[key]).map(([id, h]) => ({
-      label: h.name, color: W.colorOf(id), x: h.series[key].x, y: h.series[key].y, sampled: h.series[key].sampled }));
-    const sig = series.map((s) => s.label).join("\u0000") + (view.logy ? "|log" : "");
+    const series = seriesFor(key);
+    const sig = series.map((s) => s.label + (s.band ? "|band" : "")).join("\u0000") + (view.logy ? "|log" : "");
     let chart = charts.get(key);
-    if (chart && chart.sig === sig && !force) {
+    if (chart && chart.sig === sig && !force && !series.some((s) => s.band)) {
       const tables = series.map((s) => [s.x, s.y]);
       chart.plot.setData(tables.length === 1 ? [tables[0][0], tables[0][1]] : uPlot.join(tables));
       chart.box.dataset.points = String(series.reduce((n, s) => n + s.x.length, 0));
