@@ -2,7 +2,7 @@
 
     python -m benchmarks [--reps 5] [--warmup 1] [--sizes 2000,10000,100000]
                          [--peer-python /tmp/benchpeers/bin/python | --no-peers]
-                         [--only startup,sdk,query,sampler] [--work /tmp/wbrun-bench]
+                         [--only startup,sdk,query,sampler,ui] [--work /tmp/wbrun-bench]
                          [--json benchmarks/results/latest.json]
 
 Run it from the checkout with the interpreter that has wbrun installed.  Exit status: 0 when
@@ -17,12 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import suite_query, suite_sampler, suite_sdk, suite_startup
+from benchmarks import suite_query, suite_sampler, suite_sdk, suite_startup, suite_ui
 from benchmarks.context import REPO, Context, file_create_us, filesystem_of, machine, make_context
 from benchmarks.report import Row, markdown_table, summary_line
 from benchmarks.timing import BenchError, load_average
 
-SUITES = ("startup", "sdk", "query", "sampler")
+SUITES = ("startup", "sdk", "query", "sampler", "ui")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,6 +59,8 @@ def run_suites(ctx: Context, args: argparse.Namespace) -> list[Row]:
             rows += suite_sdk.run(ctx)
         elif name == "query":
             rows += suite_query.run(ctx, sizes)
+        elif name == "ui":
+            rows += suite_ui.run(ctx)
         else:
             rows += suite_sampler.run(ctx)
         print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
