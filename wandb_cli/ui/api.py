@@ -241,7 +241,10 @@ def history(view: StoreView, record: RunRecord, params: Mapping[str, str], *,
     if system:
         from wandb_cli.charts.panels import panel_title
 
-        answer["titles"] = {key: panel_title(key) for key in answer["keys"]}
+        titles = {key: panel_title(key) for key in answer["keys"]}
+        # W&B's charts (CPU, memory, GPU) first, then the other samples by name
+        answer["keys"] = sorted(answer["keys"], key=lambda k: (titles[k] == k, k))
+        answer["titles"] = titles
     return answer
 
 

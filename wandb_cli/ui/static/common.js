@@ -120,7 +120,7 @@ W.lineChart = function (container, title, series, opts) {
   const uSeries = [{ label: opts.xLabel || "x" }];
   series.forEach((s) => {
     uSeries.push({ label: s.label, stroke: s.color, width: 1.5, spanGaps: true,
-      points: { show: false }, value: (u, v) => (v === null || v === undefined ? "—" : W.fmtValue(v)) });
+      points: { show: s.x.length <= 30, size: 5 }, value: (u, v) => (v === null || v === undefined ? "—" : W.fmtValue(v)) });
   });
   const bands = [];
   series.forEach((s, i) => {

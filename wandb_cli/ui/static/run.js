@@ -86,8 +86,8 @@ function renderOverview() {
   const kv = (title, object, id) => W.el("div", { class: "card" }, W.el("h2", { style: "padding:10px 12px 0", text: title }),
     W.el("table", { class: "kv", id }, W.el("tbody", {}, flatten(object).map(([k, v]) =>
       W.el("tr", {}, W.el("td", { text: k }), W.el("td", { text: W.fmtValue(v) }))))));
-  ui.panes.overview.replaceChildren(actions(), facts,
-    W.el("div", { class: "two" }, kv("Config", run.config, "config-table"), kv("Summary", run.summary, "summary-table")));
+  ui.panes.overview.replaceChildren(actions(), W.el("div", { class: "overview" }, facts,
+    W.el("div", { class: "stack" }, kv("Config", run.config, "config-table"), kv("Summary", run.summary, "summary-table"))));
 }
 
 function flatten(object, prefix) {
