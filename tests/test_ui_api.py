@@ -327,3 +327,39 @@ def test_other_commands_do_not_import_the_web_stack(tmp_path, store, args):
     assert "wandb_cli" in modules
     assert not [m for m in modules if m.split(".")[0] in ("starlette", "uvicorn", "anyio", "wandb_cli.ui")]
     assert "wandb_cli.ui" not in modules and os.path.exists(out)
+
+
+def test_stop_from_the_page_ends_the_run_killed(tmp_path):
+    from tests.helpers_ui import start_training, wait_for
+
+    root = tmp_path / "wandb"
+    root.mkdir()
+    proc = start_training(root, project="live", name="long", steps=2000, delay=0.05)
+    try:
+        with UiServer(root) as srv:
+            run = wait_for(lambda: srv.json("/api/runs?project=live")[1]["rows"], timeout=30)[0]
+            wait_for(lambda: srv.json(f"/api/runs/{run['id']}")[1]["state"] == "running", timeout=30)
+            status, body = srv.post(f"/api/runs/{run['id']}/stop", {}, csrf=srv.csrf())
+            assert (status, body) == (200, {"ok": True, "already_ended": False})
+            wait_for(lambda: srv.json(f"/api/runs/{run['id']}")[1]["state"] == "killed", timeout=60)
+            status, body = srv.post(f"/api/runs/{run['id']}/stop", {}, csrf=srv.csrf())
+            assert body["already_ended"] is True
+    finally:
+        proc.wait(60)
+
+
+def test_the_json_api_imports_no_rich(store):
+    root, _ids = store
+    code = (
+        "import sys\n"
+        "from wandb_cli.store.layout import Store\n"
+        "from wandb_cli.ui import api\n"
+        f"view = api.StoreView(Store(__import__('pathlib').Path({str(root)!r})))\n"
+        "page = api.runs_page(view.records(), {'group_by': 'config.opt', 'sort': '-summary.loss'})\n"
+        "record = view.run(page['rows'][0]['id'])\n"
+        "api.run_detail(view, record); api.history(view, record, {}); api.logs(record, {})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'typer')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -86,9 +86,9 @@ class Guard:
             given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
             cookie = SimpleCookie(headers.get("cookie", ""))
             held = cookie[TOKEN_COOKIE].value if TOKEN_COOKIE in cookie else ""
-            if given and hmac.compare_digest(given, s.token):
+            if given and _same(given, s.token):
                 set_cookie = True
-            elif not (held and hmac.compare_digest(held, s.token)):
+            elif not (held and _same(held, s.token)):
                 await _send_json(send, 401, {"error": "a token is needed: open the URL wbrun ui "
                                                       "printed (it ends in ?token=...)"})
                 return
@@ -117,9 +117,14 @@ class Guard:
         if self.settings.read_only:
             return "this server is read-only (started with --read-only)"
         given = headers.get(CSRF_HEADER, "")
-        if not (given and hmac.compare_digest(given, self.settings.csrf)):
+        if not (given and _same(given, self.settings.csrf)):
             return "missing or wrong CSRF token: reload the page"
         return None
+
+
+def _same(given: str, secret: str) -> bool:
+    """Constant-time comparison that takes any text (a non-ASCII str would raise)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode())
 
 
 async def _send_json(send, status: int, body: dict) -> None:
