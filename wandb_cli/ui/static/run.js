@@ -86,7 +86,9 @@ function renderOverview() {
   const kv = (title, object, id) => W.el("div", { class: "card" }, W.el("h2", { style: "padding:10px 12px 0", text: title }),
     W.el("table", { class: "kv", id }, W.el("tbody", {}, flatten(object).map(([k, v]) =>
       W.el("tr", {}, W.el("td", { text: k }), W.el("td", { text: W.fmtValue(v) }))))));
-  ui.panes.overview.replaceChildren(actions(), W.el("div", { class: "overview" }, facts,
+  // the action bar is rebuilt only when the state changes, so a poll never wipes what is typed
+  if (!ui.actions || ui.actionsState !== run.state) { ui.actions = actions(); ui.actionsState = run.state; }
+  ui.panes.overview.replaceChildren(ui.actions, W.el("div", { class: "overview" }, facts,
     W.el("div", { class: "stack" }, kv("Config", run.config, "config-table"), kv("Summary", run.summary, "summary-table"))));
 }
 
