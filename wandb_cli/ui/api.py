@@ -1,6 +1,6 @@
 """The web UI's JSON API as plain functions over the store: no web framework, no Rich.
 
-Invariant: every answer is built by the same core as the CLI (`views.columns.select` and
+Invariant: every answer is built by the same core as the CLI (`query.filter.narrow_runs` and
 `query.filter.select_runs` for the runs table, `query.group.group_runs` for groups,
 `store.lifecycle` and `store.stopping` for actions, `charts.data` for downsampling), and every
 failure is a `WbrunError` the app turns into a JSON error (UsageError: 400, RunNotFound: 404).
@@ -102,14 +102,14 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
 def runs_page(records: list[RunRecord], params: Mapping[str, str]) -> dict[str, Any]:
     """`runs ls` over HTTP: filtered, searched, sorted (or grouped), one page of rows with
     the columns' raw values, and the total before paging."""
-    from wandb_cli.query.filter import collect_keys, value_getter
+    from wandb_cli.query.filter import collect_keys, narrow_runs, value_getter
     from wandb_cli.views import columns as runs_table
 
     sort = _split(params.get("sort"))
     group_by = _split(params.get("group_by"))
     offset = _int(params, "offset", 0, 0, 10**9)
     limit = _int(params, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
-    chosen, total = runs_table.select(
+    chosen, total = narrow_runs(
         records, project=params.get("project") or None, state=params.get("state") or None,
         filter_expr=params.get("filter") or None, search=params.get("search") or None, sort=sort)
     specs = [(key, key) for key in _split(params.get("columns"))] or [
