@@ -7,7 +7,7 @@ _wbrun_spec() {
     _wbrun_subs='' _wbrun_opts='' _wbrun_args='' _wbrun_repeat='' _wbrun_wraps=''
     case $1 in
         '')
-            _wbrun_subs='artifact log runs save wrap'
+            _wbrun_subs='artifact log runs save ui wrap'
             _wbrun_opts='-V --version -h --help -p --project -e --entity -n --name --id --notes -t --tag
             -g --group -j --job-type -c --config --config-file --resume --dir -q --quiet
             --no-capture --system-interval --no-system'
@@ -93,6 +93,8 @@ _wbrun_spec() {
             _wbrun_opts='--policy --base-path -h --help'
             _wbrun_args='file'
             _wbrun_repeat=1 ;;
+        'ui')
+            _wbrun_opts='--host --port --no-open --open --read-only --dir -h --help' ;;
         'wrap')
             _wbrun_opts='-p --project -e --entity -n --name --id --notes -t --tag -g --group -j
             --job-type -c --config --config-file --resume --dir -q --quiet --no-capture
@@ -183,6 +185,9 @@ _wbrun_optkind() {
         'runs tag|--dir') echo 'dir' ;;
         'save|--policy') echo 'text' ;;
         'save|--base-path') echo 'file' ;;
+        'ui|--host') echo 'text' ;;
+        'ui|--port') echo 'text' ;;
+        'ui|--dir') echo 'dir' ;;
         'wrap|-p'|'wrap|--project') echo 'projects' ;;
         'wrap|-e'|'wrap|--entity') echo 'text' ;;
         'wrap|-n'|'wrap|--name') echo 'text' ;;

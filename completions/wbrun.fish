@@ -44,7 +44,7 @@ set -g __wbrun_sort_options 'runs ls|--sort' 'runs plot|--sort'
 
 function __wbrun_is_sub --argument-names cmdpath word
     switch "$cmdpath|$word"
-        case '|artifact' '|log' '|runs' '|save' '|wrap' 'artifact|alias' 'artifact|get' \
+        case '|artifact' '|log' '|runs' '|save' '|ui' '|wrap' 'artifact|alias' 'artifact|get' \
             'artifact|log' 'artifact|ls' 'artifact|show' 'runs|compare' 'runs|delete' \
             'runs|files' 'runs|history' 'runs|logs' 'runs|ls' 'runs|note' 'runs|plot' \
             'runs|purge' 'runs|rename' 'runs|restore' 'runs|show' 'runs|stop' 'runs|system' \
@@ -82,10 +82,11 @@ function __wbrun_takes_value --argument-names cmdpath option
             'runs show|--format' 'runs show|--dir' 'runs stop|--timeout' 'runs stop|--dir' \
             'runs system|-f' 'runs system|--format' 'runs system|--dir' 'runs tag|-r' \
             'runs tag|--remove' 'runs tag|--filter' 'runs tag|--dir' 'save|--policy' \
-            'save|--base-path' 'wrap|-p' 'wrap|--project' 'wrap|-e' 'wrap|--entity' \
-            'wrap|-n' 'wrap|--name' 'wrap|--id' 'wrap|--notes' 'wrap|-t' 'wrap|--tag' \
-            'wrap|-g' 'wrap|--group' 'wrap|-j' 'wrap|--job-type' 'wrap|-c' 'wrap|--config' \
-            'wrap|--config-file' 'wrap|--resume' 'wrap|--dir' 'wrap|--system-interval'
+            'save|--base-path' 'ui|--host' 'ui|--port' 'ui|--dir' 'wrap|-p' 'wrap|--project' \
+            'wrap|-e' 'wrap|--entity' 'wrap|-n' 'wrap|--name' 'wrap|--id' 'wrap|--notes' \
+            'wrap|-t' 'wrap|--tag' 'wrap|-g' 'wrap|--group' 'wrap|-j' 'wrap|--job-type' \
+            'wrap|-c' 'wrap|--config' 'wrap|--config-file' 'wrap|--resume' 'wrap|--dir' \
+            'wrap|--system-interval'
             return 0
     end
     return 1
@@ -213,6 +214,7 @@ complete -c wbrun -n "__wbrun_sub_at ''" -a 'artifact' -d 'Log, get and inspect 
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'log' -d 'Append a step to the enclosing wrapped run (from a shell script or any language).'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'runs' -d 'List, inspect and manage runs.'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'save' -d 'Copy files into the enclosing run\'s files/ folder.'
+complete -c wbrun -n "__wbrun_sub_at ''" -a 'ui' -d 'Serve the runs\' workspace and run pages at http://127.0.0.1:8765 until Ctrl+C.'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'wrap' -d 'Run COMMAND as a run: its output, metrics, system metrics and state are recorded.'
 complete -c wbrun -n "__wbrun_at ''" -s V -l version -d 'Print the version and exit.'
 complete -c wbrun -n "__wbrun_at ''" -s h -l help -d 'Show this message and exit.'
@@ -352,6 +354,12 @@ complete -c wbrun -n "__wbrun_at 'runs tag'" -s h -l help -d 'Show this message 
 complete -c wbrun -n "__wbrun_at 'save'" -l policy -x -d 'now: copy at once; end: when the run ends; live: now and whenever they change (default).'
 complete -c wbrun -n "__wbrun_at 'save'" -l base-path -r -F -d 'Keep paths relative to this folder (default: the current one).'
 complete -c wbrun -n "__wbrun_at 'save'" -s h -l help -d 'Show this message and exit.'
+complete -c wbrun -n "__wbrun_at 'ui'" -l host -x -d 'Address to listen on; any other than the loopback needs the printed token.'
+complete -c wbrun -n "__wbrun_at 'ui'" -l port -x -d 'Port (0 picks a free one).'
+complete -c wbrun -n "__wbrun_at 'ui'" -l no-open -l open -d 'Open the page in a browser.'
+complete -c wbrun -n "__wbrun_at 'ui'" -l read-only -d 'Turn off tag, note, rename, stop, delete and restore.'
+complete -c wbrun -n "__wbrun_at 'ui'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
+complete -c wbrun -n "__wbrun_at 'ui'" -s h -l help -d 'Show this message and exit.'
 complete -c wbrun -n "__wbrun_at 'wrap'" -s p -l project -x -a '(__wbrun_values projects)' -d 'Project (default Uncategorized).'
 complete -c wbrun -n "__wbrun_at 'wrap'" -s e -l entity -x -d 'Entity (default: your user name).'
 complete -c wbrun -n "__wbrun_at 'wrap'" -s n -l name -x -d 'Run name (default adjective-noun-N).'
