@@ -27,28 +27,79 @@ RECORDS_TTL_S = 1.0
 
 
 class StoreView:
-    """The store as the server sees it: the list of runs is re-read at most once per
-    `ttl_s` (10,000 runs take ~0.1 s to read), a single run always fresh."""
+    """The store as the server sees it.
+
+    The list of runs is a snapshot, re-read in the background once it is `ttl_s` old
+    (stale-while-revalidate: reading 10,000 runs takes longer than an answer may), so no
+    request waits for a re-read but the first and the one after an action (`forget`).  A
+    re-read that finds the same runs keeps the old snapshot and its `generation`, so answers
+    computed from it (`memo`) stay valid; a single run is always read fresh."""
 
     def __init__(self, store: Store, *, ttl_s: float = RECORDS_TTL_S,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, memo_size: int = 64):
         self.store, self.ttl_s, self.monotonic = store, ttl_s, monotonic
         self.series = series.SeriesCache()
-        self._records: list[RunRecord] = []
+        self.generation = 0
+        self._records: list[RunRecord] | None = None
+        self._fingerprint = 0
         self._read_at = -1e18
+        self._refreshing = False
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._memo: dict[tuple, Any] = {}
+        self._memo_size = memo_size
 
     def records(self) -> list[RunRecord]:
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[int, list[RunRecord]]:
+        """(generation, runs): the runs and the generation they belong to, together."""
         with self._lock:
-            now = self.monotonic()
-            if now - self._read_at >= self.ttl_s:
-                self._records = list(self.store.iter_runs()) if self.store.root.is_dir() else []
-                self._read_at = now
-            return self._records
+            current, generation = self._records, self.generation
+            age = self.monotonic() - self._read_at
+            start_refresh = current is not None and age >= self.ttl_s and not self._refreshing
+            if start_refresh:
+                self._refreshing = True
+        if current is None:
+            return self._reread()
+        if start_refresh:
+            threading.Thread(target=self._reread, name="wbrun-ui-refresh", daemon=True).start()
+        return generation, current
+
+    def _reread(self) -> tuple[int, list[RunRecord]]:
+        with self._read_lock:
+            try:
+                fresh = list(self.store.iter_runs()) if self.store.root.is_dir() else []
+            except Exception:
+                with self._lock:
+                    self._refreshing = False
+                raise
+            mark = _fingerprint(fresh)
+            with self._lock:
+                if self._records is None or mark != self._fingerprint:
+                    self._records, self._fingerprint = fresh, mark
+                    self.generation += 1
+                self._read_at = self.monotonic()
+                self._refreshing = False
+                return self.generation, self._records
 
     def forget(self) -> None:
+        """After a change made through the server: the next request reads the store."""
         with self._lock:
-            self._read_at = -1e18
+            self._records = None
+
+    def memo(self, generation: int, key: tuple, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per snapshot `generation` and `key` (a few dozen kept)."""
+        full = (generation, *key)
+        with self._lock:
+            if full in self._memo:
+                return self._memo[full]
+        value = compute()
+        with self._lock:
+            if len(self._memo) >= self._memo_size:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[full] = value
+        return value
 
     def run(self, run_id: str) -> RunRecord:
         """The run with exactly this ID, read now; RunNotFound for anything else."""
@@ -62,6 +113,12 @@ class StoreView:
         if run_dir is None:
             raise RunNotFound(f"no run with ID {run_id!r}")
         return self.store.read(run_dir)
+
+
+def _fingerprint(records: list[RunRecord]) -> int:
+    """What a listing shows changes this (a live run's heartbeat, every 5 s, included)."""
+    return hash(tuple((r.id, r.state, r.name, r.project, r.heartbeat, r.ended, r.notes, r.group,
+                       tuple(r.tags), len(r.summary), len(r.config)) for r in records))
 
 
 # -- projects and runs ---------------------------------------------------------------------
@@ -101,8 +158,9 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
 
 def runs_page(records: list[RunRecord], params: Mapping[str, str]) -> dict[str, Any]:
     """`runs ls` over HTTP: filtered, searched, sorted (or grouped), one page of rows with
-    the columns' raw values, and the total before paging."""
-    from wandb_cli.query.filter import collect_keys, narrow_runs, value_getter
+    the columns' raw values, and the total before paging.  The default columns are those
+    `runs ls --limit` shows: chosen over the rows listed (this page)."""
+    from wandb_cli.query.filter import KeyResolver, narrow_runs
     from wandb_cli.views import columns as runs_table
 
     sort = _split(params.get("sort"))
@@ -112,22 +170,27 @@ def runs_page(records: list[RunRecord], params: Mapping[str, str]) -> dict[str, 
     chosen, total = narrow_runs(
         records, project=params.get("project") or None, state=params.get("state") or None,
         filter_expr=params.get("filter") or None, search=params.get("search") or None, sort=sort)
-    specs = [(key, key) for key in _split(params.get("columns"))] or [
-        (key, header) for key, header, _priority in runs_table.default_keys(chosen or records, sort=sort)]
-    keys = [key for key, _header in specs]
     page = chosen[offset:offset + limit]
-    getters = [(key, value_getter(key, chosen or records)) for key in keys]
-    known = collect_keys(records if not params.get("project") else
-                         [r for r in records if r.project == params["project"]])
+    specs = [(key, key) for key in _split(params.get("columns"))] or [
+        (key, header) for key, header, _priority in runs_table.default_keys(page, sort=sort)]
+    keys = [key for key, _header in specs]
+    resolver = KeyResolver(chosen)
+    getters = [(key, resolver.getter(key)) for key in keys]
     answer: dict[str, Any] = {
         "total": total, "offset": offset, "limit": limit, "columns": keys,
-        "headers": dict(specs),
-        "rows": [_row(record, getters) for record in page],
-        "keys": {"config": sorted(known.config), "summary": sorted(known.summary)},
+        "headers": dict(specs), "rows": [_row(record, getters) for record in page],
     }
     if group_by:
         answer["groups"] = _groups(chosen, group_by, keys, sort)
     return answer
+
+
+def known_keys(records: list[RunRecord], project: str | None) -> dict[str, list[str]]:
+    """The config and summary keys of a project's runs (all runs: None), for the column menu."""
+    from wandb_cli.query.filter import collect_keys
+
+    known = collect_keys(records if not project else [r for r in records if r.project == project])
+    return {"config": sorted(known.config), "summary": sorted(known.summary)}
 
 
 def _row(record: RunRecord, getters: list) -> dict[str, Any]:
@@ -169,9 +232,9 @@ def run_detail(view: StoreView, record: RunRecord) -> dict[str, Any]:
         **record.to_dict(), "author": record.entity, "description": record.notes,
         "command_line": record.command_line, "started": iso(record.created),
         "metadata": meta if isinstance(meta, dict) else {},
-        "history_keys": [k for k in history.index if not k.startswith("_")],
+        "history_keys": [k for k in history.values if not k.startswith("_")],
         "history_rows": history.rows,
-        "system_keys": [k for k in events.index if not k.startswith("_")],
+        "system_keys": [k for k in events.values if not k.startswith("_")],
         "files": list_files(record), "artifacts": artifacts(view, record),
     }
 
@@ -268,7 +331,7 @@ def group_history(view: StoreView, params: Mapping[str, str]) -> dict[str, Any]:
     if not keys:
         found: dict[str, None] = {}
         for path in files.values():
-            found.update(dict.fromkeys(k for k in view.series.columns(path).index if not k.startswith("_")))
+            found.update(dict.fromkeys(k for k in view.series.columns(path).values if not k.startswith("_")))
         keys = [k for k in found if k != x]
     out = []
     for group in group_runs(records, group_by):

@@ -192,6 +192,14 @@ def build_app(settings: Settings) -> Any:
             return _full_history(record, request.query_params["format"])
         return json_response(api.history(view, record, request.query_params))
 
+    def runs(request: Request) -> Response:
+        params = request.query_params
+        page = _memo(view, ("runs", *sorted(params.multi_items())),
+                     lambda records: api.runs_page(records, params))
+        keys = _memo(view, ("keys", params.get("project") or ""),
+                     lambda records: api.known_keys(records, params.get("project")))
+        return json_response({**page, "keys": keys})
+
     async def action(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
@@ -213,9 +221,9 @@ def build_app(settings: Settings) -> Any:
         Route("/", handled(lambda r: _page("projects.html", settings))),
         Route("/projects/{project:path}", handled(lambda r: _page("workspace.html", settings))),
         Route("/runs/{run_id}", handled(lambda r: _page("run.html", settings))),
-        Route("/api/projects", handled(lambda r: json_response(api.projects(view.records())))),
-        Route("/api/runs", handled(lambda r: json_response(
-            api.runs_page(view.records(), r.query_params)))),
+        Route("/api/projects", handled(lambda r: json_response(
+            _memo(view, ("projects",), lambda records: api.projects(records))))),
+        Route("/api/runs", handled(runs)),
         Route("/api/groups/history", handled(lambda r: json_response(
             api.group_history(view, r.query_params)))),
         Route("/api/runs/{run_id}", handled(lambda r: json_response(
@@ -245,6 +253,12 @@ def build_app(settings: Settings) -> Any:
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found,
                                                        Exception: internal})
     return Guard(app, settings)
+
+
+def _memo(view: api.StoreView, key: tuple, compute) -> Any:
+    """An answer computed from the run list once per snapshot of it."""
+    generation, records = view.snapshot()
+    return view.memo(generation, key, lambda: compute(records))
 
 
 def _full_history(record, fmt: str) -> Response:
