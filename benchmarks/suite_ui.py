@@ -290,8 +290,7 @@ def _mlflow_rows(ctx: Context, ours: Row, ours_query: Row) -> list[Row]:
                                            "filter": "metrics.val_loss <= 1",
                                            "order_by": ["metrics.val_loss ASC"]})
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(30)
+        _end_group(proc)
     ours.compare.append(("`mlflow server` sqlite, newest 100 (no total)", plain, "s"))
     ours_query.compare.append(("`mlflow server` sqlite, `val_loss <= 1` sorted, 100 (no total)", query, "s"))
     return [
@@ -300,6 +299,18 @@ def _mlflow_rows(ctx: Context, ours: Row, ours_query: Row) -> list[Row]:
             query, "s", detail=f"wbrun ui's new query each time: {ratio(query, ours_query.value) or 0:.1f}x "
                                "faster, with the total"),
     ]
+
+
+def _end_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group (gunicorn/uvicorn workers too), then SIGKILL."""
+    try:
+        os.killpg(proc.pid, 15)
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+    except ProcessLookupError:
+        pass
 
 
 def _mlflow_search(ctx: Context, base: str, body: dict) -> float:
