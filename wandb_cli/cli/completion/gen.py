@@ -49,7 +49,7 @@ def stale_scripts(folder: Path, scripts: dict[str, str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate wbrun's shell completion scripts.")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[3]
                         / "completions", help="folder to write (default: the repo's completions/)")
     parser.add_argument("--check", action="store_true", help="only report stale scripts")
     args = parser.parse_args(argv)
