@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from wandb_cli.errors import WbrunError
+from wandb_cli.media import is_plain_row
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import CONFIG, RUN_DOC, SDK_ATTACHED, Store, resolve_root
 from wandb_cli.store.model import FAILED, FINISHED, KILLED
@@ -87,6 +88,10 @@ class Summary(MutableMapping):
         return self._data()[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
+        if self._live is not None and not is_plain_row({key: value}):
+            from wandb_cli.media.encode import encode_value  # an Image, Table, array...
+
+            value = encode_value(value, self._live.paths.files, key, "summary")
         jsonio.dumps({key: value})
         if self._live is not None:
             self._live.set_summary(key, value)
@@ -160,12 +165,22 @@ class Run:
             return
         if self._finished:
             raise WbrunError(f"run {self.id} is finished; call wandb.init() for a new run")
+        if isinstance(data, dict) and not is_plain_row(data):
+            data = self._encode_media(data, step)
         try:
             self._live.log(data, step=step, commit=commit)
         except WbrunError as exc:  # a full disk must not kill the training program
             if not self._warned_write:
                 self._warned_write = True
                 print(f"wbrun: warning: {exc.render()}; logging continues", file=sys.stderr)
+
+    def _encode_media(self, data: dict, step: int | None) -> dict:
+        """Media to files + references, arrays by W&B's rule (wandb_cli.media.encode)."""
+        from wandb_cli.media import encode
+
+        assert self._live is not None
+        at = self._live.step if step is None or int(step) < self._live.step else int(step)
+        return encode.encode_row(data, self.dir, at, encode.config_writer(self.config))
 
     def finish(self, exit_code: int | None = None, *, state: str | None = None) -> None:
         """End the run: flush summary and history, record its final state."""
