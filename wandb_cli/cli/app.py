@@ -31,9 +31,13 @@ def build_app() -> typer.Typer:
     manage.register(runs.app)
     artifact.register(app)
     artifact.register_runs(runs.app)
+    from wandb_cli.cli.media import register as register_media
+    register_media(runs.app)
     app.add_typer(runs.app, name="runs")
     from wandb_cli.cli import ui as ui_command
     ui_command.register(app)
+    from wandb_cli.cli.importing import app as import_app
+    app.add_typer(import_app, name="import")
     return app
 
 

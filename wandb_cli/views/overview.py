@@ -44,8 +44,15 @@ def overview(record: RunRecord) -> dict[str, Any]:
         "_series": series,  # for sparklines; dropped from JSON output
         "_system_series": {key: stats[3] for key, stats in system.items()},
         "files": _files(paths),
+        "media": _media(paths),
         "artifacts": _lineage(record),
     }
+
+
+def _media(paths: RunPaths) -> list[dict[str, Any]]:
+    from wandb_cli.media.listing import list_media
+
+    return list_media(paths.files)
 
 
 def _lineage(record: RunRecord) -> dict[str, list[dict]]:
@@ -104,10 +111,17 @@ def print_overview(info: dict[str, Any]) -> None:
         ("directory", info["dir"]),
         *(("problem", p) for p in info.get("problems", [])),
     ]))
+    from wandb_cli.media.listing import describe
+
     for title, mapping in (("Config", info["config"]), ("Summary", info["summary"])):
-        if mapping:
+        shown = sorted((k, describe(v)) for k, v in mapping.items() if k != "_wandb")
+        if shown:  # (`_wandb` holds chart specs, as in W&B's config: not the user's)
             con.print(render.section(title))
-            con.print(render.key_values(sorted(mapping.items())))
+            con.print(render.key_values(shown))
+    if info.get("media"):
+        con.print(render.section("Media"))
+        rows = [[m["kind"], m["key"], m["step"], m["path"], fmt_size(m["size"])] for m in info["media"]]
+        con.print(render.table(["kind", "key", "step", "path", "size"], rows))
     if info["history"]:
         con.print(render.section("History"))
         rows = [[key, render.text(sparkline(info["_series"][key])), stats["min"], stats["max"],
