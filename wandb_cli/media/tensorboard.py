@@ -85,7 +85,7 @@ class TensorBoardSync:
     def _new_rows(self, final: bool) -> list[dict]:
         from wandb_cli.media.tbevents import EventStream, event_files
 
-        rows = []
+        rows: list[dict] = []
         for logdir, skip in list(self._logdirs.items()):
             if not self._ready(logdir, final):
                 continue
@@ -248,7 +248,7 @@ def _patch_tf2(module: Any) -> None:
         return
 
     def create_summary_file_writer(*args: Any, **kwargs: Any) -> Any:
-        logdir = kwargs.get("logdir", args[1] if len(args) > 1 else None)
+        logdir: Any = kwargs.get("logdir", args[1] if len(args) > 1 else None)
         if hasattr(logdir, "numpy"):
             logdir = logdir.numpy()
         if isinstance(logdir, bytes):
