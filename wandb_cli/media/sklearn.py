@@ -24,7 +24,7 @@ CHART_LIMIT = 1000
 
 def _sk():
     try:
-        import sklearn  # noqa: F401
+        import sklearn
     except ImportError:
         raise UsageError("wandb.sklearn needs scikit-learn; install it with: "
                          "pip install scikit-learn") from None
