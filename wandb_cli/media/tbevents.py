@@ -5,7 +5,8 @@ Invariants: one row per TensorBoard step per event file, holding every scalar (a
 histogram) written at that step under its tag (prefixed `namespace/` when given) plus
 `global_step`, as W&B's TensorBoard sync logs them; float32 values keep their shortest
 float32 spelling (0.33333334, not 0.3333333432674408); reading resumes where it stopped,
-so a file still being written is read in pieces without loss or repeats.
+so a file still being written is read in pieces without loss or repeats; given `since`,
+events written before that time are left out (an earlier program's, even in the same file).
 """
 from __future__ import annotations
 
@@ -45,8 +46,8 @@ class EventStream:
     """One event file read incrementally: `rows()` gives the steps completed so far,
     `rows(final=True)` also the last, possibly still open, step."""
 
-    def __init__(self, path: Path, namespace: str = ""):
-        self.path, self.namespace = path, namespace
+    def __init__(self, path: Path, namespace: str = "", since: float | None = None):
+        self.path, self.namespace, self.since = path, namespace, since
         self._loader = _loader(path)
         self._plugins: dict[str, str] = {}
         self._step: int | None = None
@@ -56,6 +57,8 @@ class EventStream:
     def rows(self, *, final: bool = False) -> list[dict]:
         out = []
         for event in self._loader.Load():
+            if self.since is not None and event.wall_time < self.since:
+                continue  # written before the writer we follow was made
             values = self._values_of(event)
             if not values:
                 continue

@@ -15,8 +15,8 @@ TensorBoard step: the tags as keys, the TensorBoard step as `global_step`, wbrun
 `_step` counting rows (W&B's rule).  With several log directories, each tag is prefixed
 with its directory relative to their common root (`train/loss`, `validation/loss`).
 
-Invariants: event files that existed before a writer was made are not read (an old run's
-files in a reused folder are not mixed in); `stop_sync()` (run at finish and at exit)
+Invariants: events written before a writer was made are not read (an old run's files in a
+reused folder are not mixed in, even when the new writer appends to the same file name); `stop_sync()` (run at finish and at exit)
 reads every file to its end first, so no step written before finish is lost.
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ class TensorBoardSync:
 
     def __init__(self, run: Any, root_logdir: str = "", save: bool = True, poll_s: float = POLL_S):
         self.run, self.root_logdir, self.save, self.poll_s = run, root_logdir, save, poll_s
-        self._logdirs: dict[str, set[str]] = {}  # logdir -> event files to skip (pre-existing)
+        self._logdirs: dict[str, float] = {}  # logdir -> when its writer was made (time.time)
         self._seen_at: dict[str, float] = {}
         self._streams: dict[str, Any] = {}
         self._halt = threading.Event()
@@ -63,9 +63,7 @@ class TensorBoardSync:
         logdir = os.path.abspath(os.fsdecode(logdir))
         with _lock:
             if logdir not in self._logdirs:
-                from wandb_cli.media.tbevents import event_files
-
-                self._logdirs[logdir] = {str(path) for path in event_files(logdir)}
+                self._logdirs[logdir] = time.time()
                 self._seen_at[logdir] = time.monotonic()
 
     def _loop(self) -> None:
@@ -86,15 +84,16 @@ class TensorBoardSync:
         from wandb_cli.media.tbevents import EventStream, event_files
 
         rows: list[dict] = []
-        for logdir, skip in list(self._logdirs.items()):
+        for logdir, since in list(self._logdirs.items()):
             if not self._ready(logdir, final):
                 continue
             for path in event_files(logdir):
-                if str(path) in skip:
-                    continue
                 stream = self._streams.get(str(path))
                 if stream is None:
-                    stream = self._streams[str(path)] = EventStream(path, self._namespace(logdir))
+                    if _mtime(path) < since - 1:
+                        continue  # not written since the writer was made: an older run's
+                    stream = EventStream(path, self._namespace(logdir), since)
+                    self._streams[str(path)] = stream
                 rows += stream.rows(final=final)
         for row in rows:
             row.pop("_tb_wall_time", None)
@@ -138,6 +137,13 @@ class TensorBoardSync:
                 shutil.copyfile(stream.path, target)
             except OSError as exc:
                 print(f"wbrun: warning: cannot keep {stream.path}: {exc.strerror}", file=sys.stderr)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 # --- public API (W&B's wandb.tensorboard, plus what init(sync_tensorboard=True) calls) ----
