@@ -120,7 +120,7 @@ def test_history_table_and_media_command(tmp_path, wbrun):
 
 
 def test_image_sources_torch_pil_path_and_modes(tmp_path):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     source = tmp_path / "given.png"
     PIL_Image.fromarray(np.full((3, 4, 3), 7, dtype=np.uint8)).save(source)
     prog = write_program(tmp_path, f"""

@@ -16,8 +16,9 @@ TensorBoard step: the tags as keys, the TensorBoard step as `global_step`, wbrun
 with its directory relative to their common root (`train/loss`, `validation/loss`).
 
 Invariants: events written before a writer was made are not read (an old run's files in a
-reused folder are not mixed in, even when the new writer appends to the same file name); `stop_sync()` (run at finish and at exit)
-reads every file to its end first, so no step written before finish is lost.
+reused folder are not mixed in, even when the new writer appends to the same file name);
+`stop_sync()` (run at finish and at exit) reads every file to its end first, so no step
+written before finish is lost.
 """
 from __future__ import annotations
 
