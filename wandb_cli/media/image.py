@@ -43,6 +43,11 @@ class Image(Media):
                  grouping: int | None = None, classes: Any = None, boxes: Any = None,
                  masks: Any = None, file_type: str | None = None):
         super().__init__(caption)
+        if boxes is not None or masks is not None or classes is not None:
+            import warnings
+
+            warnings.warn("wbrun: wandb.Image boxes/masks/classes are not stored (the image is)",
+                          stacklevel=2)
         self._grouping = grouping
         self.format = "png"
         self._width: int | None = None
