@@ -115,6 +115,8 @@ def test_history_table_and_media_command(tmp_path, wbrun):
     copied = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert copied == sorted(m["path"][len("media/"):] for m in listed if m["key"] == "img")
     assert (decode_png(out / copied[1]) == 255).all() or (decode_png(out / copied[0]) == 255).all()
+    shown = wbrun("runs", "show", "latest", env={"COLUMNS": "200"}, check_code=0).stdout
+    assert "Media" in shown and "media/table/t_1_" in shown
     empty = wbrun("runs", "media", "latest", "--key", "nothing", check_code=0)
     assert "no media" in empty.stderr
 
