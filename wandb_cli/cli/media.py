@@ -24,8 +24,8 @@ def media(
 
     Example: wbrun runs media abc12345 --key samples --output ./samples
     """
-    from wandb_cli.media.listing import copy_media, list_media
     from wandb_cli.store.layout import RunPaths
+    from wandb_cli.store.mediafiles import copy_media, list_media
 
     check_format(fmt, ("table", "json"))
     record = open_store(dir).find(run)
@@ -40,9 +40,9 @@ def _print_media(items: list[dict], *, fmt: str, copied_to: Optional[Path]) -> N
     import sys
 
     if fmt == "json":
-        import json
+        from wandb_cli.views.output import print_json
 
-        print(json.dumps(items, indent=2))
+        print_json(items)
     elif items:
         from wandb_cli.textfmt import fmt_size
         from wandb_cli.views import render

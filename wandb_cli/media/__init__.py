@@ -14,11 +14,11 @@ pandas are imported inside the functions that need them.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["Image", "Table", "Histogram", "Audio", "Video", "Html", "Object3D", "plot",
            "sklearn", "tensorboard", "encode_row", "encode_value", "is_plain_row",
-           "visualize", "list_media"]
+           "visualize"]
 
 _NAMES = {
     "Image": "wandb_cli.media.image", "Table": "wandb_cli.media.table",
@@ -26,10 +26,23 @@ _NAMES = {
     "Video": "wandb_cli.media.files", "Html": "wandb_cli.media.files",
     "Object3D": "wandb_cli.media.files", "encode_row": "wandb_cli.media.encode",
     "encode_value": "wandb_cli.media.encode", "visualize": "wandb_cli.media.charts",
-    "list_media": "wandb_cli.media.listing",
 }
 _SUBMODULES = ("plot", "sklearn", "tensorboard")
 _PLAIN_TYPES = frozenset((int, float, str, bool, type(None)))
+_run_provider: Callable[[], Any] | None = None
+
+
+def set_run_provider(provider: Callable[[], Any]) -> None:
+    """The SDK names its current-run function here, so the integrations that log by
+    themselves (sklearn, tensorboard) reach the run without importing the SDK (which sits
+    above this wing)."""
+    global _run_provider
+    _run_provider = provider
+
+
+def current_run() -> Any:
+    """The run `wandb.init()` started in this process, or None."""
+    return _run_provider() if _run_provider is not None else None
 
 
 def is_plain_row(row: dict) -> bool:

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from wandb_cli.errors import UsageError
-
-MEDIA_DIR = "media"
+from wandb_cli.store.mediafiles import MEDIA_DIR
 
 
 def safe_key_path(key: str) -> str:

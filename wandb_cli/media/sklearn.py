@@ -1,8 +1,8 @@
 """`wandb.sklearn`: W&B's scikit-learn plots, each logged to the current run as the table
 and preset chart W&B logs for it (`wandb/roc/...`, `wandb/confusion_matrix/v1`...).
 
-Layering: this module and tensorboard.py sit above the SDK (they log into the current run);
-the rest of `wandb_cli.media` sits below it.  scikit-learn is imported only when a plot is
+The current run comes from `wandb_cli.media.current_run()` (the SDK registers itself
+there), so this wing never imports the SDK.  scikit-learn is imported only when a plot is
 made; without it the call says what to install.
 
 Invariants: the tables have W&B's columns and W&B's rounding and limits (1,000 rows per
@@ -36,9 +36,12 @@ def _sk():
 
 
 def _log(data: dict) -> None:
-    from wandb_cli.sdk import run as sdk
+    from wandb_cli.media import current_run
 
-    sdk.log(data)
+    run = current_run()
+    if run is None:
+        raise UsageError("wandb.sklearn plots log to the current run: call wandb.init() first")
+    run.log(data)
 
 
 def _note(message: str) -> None:

@@ -226,9 +226,9 @@ def _logdir_seen(logdir: Any) -> None:
     if _sync is not None:
         _sync.add_logdir(logdir)
         return
-    from wandb_cli.sdk import run as sdk
+    from wandb_cli.media import current_run
 
-    current = sdk.current()
+    current = current_run()
     if current is not None:
         start_sync(current).add_logdir(logdir)
 

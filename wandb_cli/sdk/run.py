@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from wandb_cli.errors import WbrunError
-from wandb_cli.media import is_plain_row
+from wandb_cli.media import is_plain_row, set_run_provider
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import CONFIG, RUN_DOC, SDK_ATTACHED, Store, resolve_root
 from wandb_cli.store.model import FAILED, FINISHED, KILLED
@@ -398,6 +398,9 @@ def _exit_status(code) -> int:
 
 def current() -> Run | None:
     return _current
+
+
+set_run_provider(current)  # for wandb.sklearn and the TensorBoard sync (wandb_cli.media)
 
 
 def log(data: dict, step: int | None = None, commit: bool | None = None) -> None:

@@ -116,7 +116,7 @@ def print_rows(rows: list[dict], fmt: str, *, strip_prefix: str = "") -> None:
     elif fmt == "csv":
         write_table_text(to_csv(rows, columns))
     else:
-        from wandb_cli.media.listing import describe  # a reference object as one short text
+        from wandb_cli.views.output import describe_reference as describe  # short references
 
         headers = [c[len(strip_prefix):] if c.startswith(strip_prefix) else c for c in columns]
         render.console().print(render.table(headers, [[describe(row.get(c)) for c in columns]

@@ -68,3 +68,21 @@ def table_width() -> int | None:
     if width > 0:
         return width
     return shutil.get_terminal_size().columns if stdout_is_tty() else None
+
+
+def describe_reference(value: object) -> object:
+    """A short text for a W&B reference object (for tables: never the whole histogram);
+    any other value is returned as it is."""
+    if not isinstance(value, dict) or not isinstance(value.get("_type"), str):
+        return value
+    kind = value["_type"]
+    if kind == "histogram":
+        bins = value.get("bins") or []
+        span = f" {bins[0]:.4g}..{bins[-1]:.4g}" if bins and all(
+            isinstance(b, (int, float)) for b in (bins[0], bins[-1])) else ""
+        return f"histogram {len(value.get('values') or [])} bins{span}"
+    if kind == "images/separated":
+        return f"{value.get('count')} images {value.get('width')}x{value.get('height')}"
+    size = f" {value['width']}x{value['height']}" if "width" in value and "height" in value else ""
+    rows = f" {value['nrows']}x{value['ncols']}" if "nrows" in value and "ncols" in value else ""
+    return f"{kind} {value.get('path', '')}{size}{rows}".strip()

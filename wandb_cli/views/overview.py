@@ -50,7 +50,7 @@ def overview(record: RunRecord) -> dict[str, Any]:
 
 
 def _media(paths: RunPaths) -> list[dict[str, Any]]:
-    from wandb_cli.media.listing import list_media
+    from wandb_cli.store.mediafiles import list_media
 
     return list_media(paths.files)
 
@@ -111,7 +111,7 @@ def print_overview(info: dict[str, Any]) -> None:
         ("directory", info["dir"]),
         *(("problem", p) for p in info.get("problems", [])),
     ]))
-    from wandb_cli.media.listing import describe
+    from wandb_cli.views.output import describe_reference as describe
 
     for title, mapping in (("Config", info["config"]), ("Summary", info["summary"])):
         shown = sorted((k, describe(v)) for k, v in mapping.items() if k != "_wandb")

@@ -1,5 +1,6 @@
-"""A run's media files, read from `files/media/` (never from the history: listing stays
-cheap on a run of millions of steps), and copying them out.
+"""A run's media files (`files/media/<kind>/<key>_<step>_<id>.<ext>`, written by
+wandb_cli.media), read from the folder (never from the history: listing stays cheap on a run
+of millions of steps), and copying them out.
 
 Invariants: only regular files under the run's `files/media/` are listed or copied (a
 symlink planted there is skipped); a copy never writes outside the chosen output folder.
@@ -10,8 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from wandb_cli.media.base import MEDIA_DIR
-
+MEDIA_DIR = "media"
 _DOUBLE_EXTS = (".table.json", ".pts.json")
 KINDS = {"images": "image", "table": "table", "audio": "audio", "videos": "video",
          "html": "html", "object3D": "object3D"}
@@ -69,20 +69,3 @@ def copy_media(files_dir: str | Path, items: list[dict], output: str | Path) -> 
         copied.append(target)
     return copied
 
-
-def describe(value: object) -> object:
-    """A short text for a W&B reference object (for tables: never the whole histogram);
-    any other value is returned as it is."""
-    if not isinstance(value, dict) or not isinstance(value.get("_type"), str):
-        return value
-    kind = value["_type"]
-    if kind == "histogram":
-        bins = value.get("bins") or []
-        span = f" {bins[0]:.4g}..{bins[-1]:.4g}" if bins and all(
-            isinstance(b, (int, float)) for b in (bins[0], bins[-1])) else ""
-        return f"histogram {len(value.get('values') or [])} bins{span}"
-    if kind == "images/separated":
-        return f"{value.get('count')} images {value.get('width')}x{value.get('height')}"
-    size = f" {value['width']}x{value['height']}" if "width" in value and "height" in value else ""
-    rows = f" {value['nrows']}x{value['ncols']}" if "nrows" in value and "ncols" in value else ""
-    return f"{kind} {value.get('path', '')}{size}{rows}".strip()
