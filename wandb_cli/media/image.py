@@ -154,9 +154,7 @@ def _to_pixels(data: Any):
         data = data.numpy()
     array = np.asarray(data)
     if array.ndim > 2:
-        array = array.squeeze()
-        if array.ndim == 2 or array.shape[-1] not in (1, 3, 4):
-            array = array if array.ndim == 2 else array.reshape(array.shape)
+        array = array.squeeze()  # W&B drops trivial dimensions: (1, H, W, 3), (H, W, 1)
     if array.ndim not in (2, 3):
         raise UsageError(f"wandb.Image: unsupported shape {list(array.shape)} for an image")
     if array.dtype != np.uint8:
