@@ -128,6 +128,8 @@ class Run:
         self._warned_write = False
         self.config = Config(live, config)
         self.summary = Summary(live)
+        if live is not None:
+            live.encode_values = self._encode_media
 
     # --- identity -----------------------------------------------------------------------
     @property
@@ -165,8 +167,6 @@ class Run:
             return
         if self._finished:
             raise WbrunError(f"run {self.id} is finished; call wandb.init() for a new run")
-        if isinstance(data, dict) and not is_plain_row(data):
-            data = self._encode_media(data, step)
         try:
             self._live.log(data, step=step, commit=commit)
         except WbrunError as exc:  # a full disk must not kill the training program
@@ -174,13 +174,15 @@ class Run:
                 self._warned_write = True
                 print(f"wbrun: warning: {exc.render()}; logging continues", file=sys.stderr)
 
-    def _encode_media(self, data: dict, step: int | None) -> dict:
-        """Media to files + references, arrays by W&B's rule (wandb_cli.media.encode)."""
+    def _encode_media(self, data: dict, step: int) -> dict:
+        """Media to files + references, arrays by W&B's rule (wandb_cli.media.encode); the
+        recorder calls it only for a row that holds such values."""
         from wandb_cli.media import encode
 
-        assert self._live is not None
-        at = self._live.step if step is None or int(step) < self._live.step else int(step)
-        return encode.encode_row(data, self.dir, at, encode.config_writer(self.config))
+        try:
+            return encode.encode_row(data, self.dir, step, encode.config_writer(self.config))
+        except WbrunError as exc:  # the user's value, not the disk: an error, not a warning
+            raise ValueError(exc.render()) from None
 
     def finish(self, exit_code: int | None = None, *, state: str | None = None) -> None:
         """End the run: flush summary and history, record its final state."""

@@ -106,6 +106,28 @@ def dumps(value: Any) -> bytes:
     return out
 
 
+class NotPlain(Exception):
+    """A value that is not a JSON type (an array, a tensor, a media object...)."""
+
+
+def _refuse(value: Any) -> Any:
+    raise NotPlain(type(value).__name__)
+
+
+def dumps_plain(value: Any) -> bytes:
+    """`dumps` for values made of JSON types only, at the same cost; raises NotPlain at the
+    first other value (numpy and torch values included), so a caller can convert first."""
+    try:
+        out = orjson.dumps(value, default=_refuse, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError as exc:
+        if isinstance(exc.__cause__, NotPlain):
+            raise NotPlain(str(exc.__cause__)) from None
+        return dumps(value)  # odd strings, huge integers: the general path
+    if b"null" in out and has_nonfinite(value):
+        return _dumps_std(value)
+    return out
+
+
 # orjson reads an integer beyond 64 bits as a float, silently; 20 digits in a row may be one.
 _LONG_DIGITS_TEXT = re.compile(r"\d{20}")
 # For bytes the same test without a regex (10x faster: `runs ls` checks every index line).

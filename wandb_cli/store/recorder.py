@@ -194,6 +194,9 @@ class LiveRun:
         self._lock = threading.Lock()
         self.ended = False
         self.write_error: str | None = None
+        # (data, step) -> data to store: set by the SDK for values that are not JSON types
+        # (media, arrays); called only for such rows, so plain rows cost nothing more
+        self.encode_values: Callable[[dict, int], dict] | None = None
 
     @property
     def step(self) -> int:
@@ -231,7 +234,14 @@ class LiveRun:
         row["_step"] = self._step
         row["_runtime"] = round(now - self._t0, 3)
         row["_timestamp"] = round(now, 3)
-        line = encode_row(row)
+        try:
+            line = jsonio.dumps_plain(row)
+        except jsonio.NotPlain:
+            if self.encode_values is not None:
+                data = self.encode_values(data, self._step)
+                row = {**data, "_step": row["_step"], "_runtime": row["_runtime"],
+                       "_timestamp": row["_timestamp"]}
+            line = encode_row(row)
         self._history.write_line(line)
         self._step += 1
         with self._lock:
