@@ -46,8 +46,8 @@ def current_run() -> Any:
 
 
 def is_plain_row(row: dict) -> bool:
-    """True when every value is a plain number, string, bool or None (the fast path of log():
-    such a row needs no encoding)."""
+    """True when every value is a plain number, string, bool or None (such a row needs no
+    encoding; used for summary assignments)."""
     plain = _PLAIN_TYPES
     for value in row.values():
         if type(value) not in plain:

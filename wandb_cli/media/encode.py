@@ -1,9 +1,10 @@
 """Turning a logged row into what the history file holds: media to files + references,
 arrays and tensors by W&B's rule, charts to tables + a chart spec in the config.
 
-Invariants: a row of plain numbers and strings never reaches this module (`is_plain_row`
-in log() keeps that path as fast as before); the caller's dict is never modified; a value
-no rule covers is passed through unchanged (the JSON writer then names the bad key).
+Invariants: a row of plain numbers and strings never reaches this module (the recorder calls
+it only when its JSON writer meets a value that is not a JSON type); the caller's dict is
+never modified; a value no rule covers is passed through unchanged (the JSON writer then
+names the bad key).
 """
 from __future__ import annotations
 
