@@ -7,7 +7,7 @@ _wbrun_spec() {
     _wbrun_subs='' _wbrun_opts='' _wbrun_args='' _wbrun_repeat='' _wbrun_wraps=''
     case $1 in
         '')
-            _wbrun_subs='artifact log runs save ui wrap'
+            _wbrun_subs='artifact import log runs save ui wrap'
             _wbrun_opts='-V --version -h --help -p --project -e --entity -n --name --id --notes -t --tag
             -g --group -j --job-type -c --config --config-file --resume --dir -q --quiet
             --no-capture --system-interval --no-system'
@@ -29,12 +29,18 @@ _wbrun_spec() {
         'artifact show')
             _wbrun_opts='-f --format --dir -h --help'
             _wbrun_args='text' ;;
+        'import')
+            _wbrun_subs='tensorboard'
+            _wbrun_opts='-h --help' ;;
+        'import tensorboard')
+            _wbrun_opts='-p --project --dir -h --help'
+            _wbrun_args='file' ;;
         'log')
             _wbrun_opts='--step -h --help'
             _wbrun_args='text'
             _wbrun_repeat=1 ;;
         'runs')
-            _wbrun_subs='compare delete files history logs ls note plot purge rename restore show stop system tag'
+            _wbrun_subs='compare delete files history logs ls media note plot purge rename restore show stop system tag'
             _wbrun_opts='-h --help' ;;
         'runs compare')
             _wbrun_opts='-f --format --crop --dir -h --help'
@@ -56,6 +62,9 @@ _wbrun_spec() {
         'runs ls')
             _wbrun_opts='--filter -s --search --sort -g --group-by --columns --crop --spark --std -f
             --format -p --project --state -n --limit --deleted --dir -h --help' ;;
+        'runs media')
+            _wbrun_opts='-k --key -o --output -f --format --dir -h --help'
+            _wbrun_args='runs' ;;
         'runs note')
             _wbrun_opts='-a --append --dir -h --help'
             _wbrun_args='runs text' ;;
@@ -133,6 +142,8 @@ _wbrun_optkind() {
         'artifact ls|--dir') echo 'dir' ;;
         'artifact show|-f'|'artifact show|--format') echo 'choice table json' ;;
         'artifact show|--dir') echo 'dir' ;;
+        'import tensorboard|-p'|'import tensorboard|--project') echo 'projects' ;;
+        'import tensorboard|--dir') echo 'dir' ;;
         'log|--step') echo 'text' ;;
         'runs compare|-f'|'runs compare|--format') echo 'choice table json' ;;
         'runs compare|--crop') echo 'choice start middle end' ;;
@@ -157,6 +168,10 @@ _wbrun_optkind() {
         'runs ls|--state') echo 'choice running finished failed killed crashed corrupt' ;;
         'runs ls|-n'|'runs ls|--limit') echo 'text' ;;
         'runs ls|--dir') echo 'dir' ;;
+        'runs media|-k'|'runs media|--key') echo 'text' ;;
+        'runs media|-o'|'runs media|--output') echo 'file' ;;
+        'runs media|-f'|'runs media|--format') echo 'choice table json' ;;
+        'runs media|--dir') echo 'dir' ;;
         'runs note|--dir') echo 'dir' ;;
         'runs plot|-m'|'runs plot|--metric') echo 'keys' ;;
         'runs plot|--x') echo 'keys' ;;

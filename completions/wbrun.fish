@@ -44,11 +44,11 @@ set -g __wbrun_sort_options 'runs ls|--sort' 'runs plot|--sort'
 
 function __wbrun_is_sub --argument-names cmdpath word
     switch "$cmdpath|$word"
-        case '|artifact' '|log' '|runs' '|save' '|ui' '|wrap' 'artifact|alias' 'artifact|get' \
-            'artifact|log' 'artifact|ls' 'artifact|show' 'runs|compare' 'runs|delete' \
-            'runs|files' 'runs|history' 'runs|logs' 'runs|ls' 'runs|note' 'runs|plot' \
-            'runs|purge' 'runs|rename' 'runs|restore' 'runs|show' 'runs|stop' 'runs|system' \
-            'runs|tag'
+        case '|artifact' '|import' '|log' '|runs' '|save' '|ui' '|wrap' 'artifact|alias' \
+            'artifact|get' 'artifact|log' 'artifact|ls' 'artifact|show' 'import|tensorboard' \
+            'runs|compare' 'runs|delete' 'runs|files' 'runs|history' 'runs|logs' 'runs|ls' \
+            'runs|media' 'runs|note' 'runs|plot' 'runs|purge' 'runs|rename' 'runs|restore' \
+            'runs|show' 'runs|stop' 'runs|system' 'runs|tag'
             return 0
     end
     return 1
@@ -64,29 +64,32 @@ function __wbrun_takes_value --argument-names cmdpath option
             'artifact log|--name' 'artifact log|-t' 'artifact log|--type' 'artifact log|-a' \
             'artifact log|--alias' 'artifact log|-f' 'artifact log|--format' \
             'artifact log|--dir' 'artifact ls|-f' 'artifact ls|--format' 'artifact ls|--dir' \
-            'artifact show|-f' 'artifact show|--format' 'artifact show|--dir' 'log|--step' \
-            'runs compare|-f' 'runs compare|--format' 'runs compare|--crop' \
-            'runs compare|--dir' 'runs delete|--filter' 'runs delete|--timeout' \
-            'runs delete|--dir' 'runs files|-f' 'runs files|--format' 'runs files|--dir' \
-            'runs history|-f' 'runs history|--format' 'runs history|--dir' 'runs logs|--dir' \
+            'artifact show|-f' 'artifact show|--format' 'artifact show|--dir' \
+            'import tensorboard|-p' 'import tensorboard|--project' \
+            'import tensorboard|--dir' 'log|--step' 'runs compare|-f' \
+            'runs compare|--format' 'runs compare|--crop' 'runs compare|--dir' \
+            'runs delete|--filter' 'runs delete|--timeout' 'runs delete|--dir' \
+            'runs files|-f' 'runs files|--format' 'runs files|--dir' 'runs history|-f' \
+            'runs history|--format' 'runs history|--dir' 'runs logs|--dir' \
             'runs ls|--filter' 'runs ls|-s' 'runs ls|--search' 'runs ls|--sort' 'runs ls|-g' \
             'runs ls|--group-by' 'runs ls|--columns' 'runs ls|--crop' 'runs ls|--spark' \
             'runs ls|-f' 'runs ls|--format' 'runs ls|-p' 'runs ls|--project' \
-            'runs ls|--state' 'runs ls|-n' 'runs ls|--limit' 'runs ls|--dir' \
-            'runs note|--dir' 'runs plot|-m' 'runs plot|--metric' 'runs plot|--x' \
-            'runs plot|--smooth' 'runs plot|-g' 'runs plot|--group-by' 'runs plot|--filter' \
-            'runs plot|-s' 'runs plot|--search' 'runs plot|--sort' 'runs plot|-n' \
-            'runs plot|--limit' 'runs plot|-o' 'runs plot|--output' 'runs plot|--width' \
-            'runs plot|--height' 'runs plot|--dir' 'runs purge|--older-than' \
-            'runs purge|--dir' 'runs rename|--dir' 'runs restore|--dir' 'runs show|-f' \
-            'runs show|--format' 'runs show|--dir' 'runs stop|--timeout' 'runs stop|--dir' \
-            'runs system|-f' 'runs system|--format' 'runs system|--dir' 'runs tag|-r' \
-            'runs tag|--remove' 'runs tag|--filter' 'runs tag|--dir' 'save|--policy' \
-            'save|--base-path' 'ui|--host' 'ui|--port' 'ui|--dir' 'wrap|-p' 'wrap|--project' \
-            'wrap|-e' 'wrap|--entity' 'wrap|-n' 'wrap|--name' 'wrap|--id' 'wrap|--notes' \
-            'wrap|-t' 'wrap|--tag' 'wrap|-g' 'wrap|--group' 'wrap|-j' 'wrap|--job-type' \
-            'wrap|-c' 'wrap|--config' 'wrap|--config-file' 'wrap|--resume' 'wrap|--dir' \
-            'wrap|--system-interval'
+            'runs ls|--state' 'runs ls|-n' 'runs ls|--limit' 'runs ls|--dir' 'runs media|-k' \
+            'runs media|--key' 'runs media|-o' 'runs media|--output' 'runs media|-f' \
+            'runs media|--format' 'runs media|--dir' 'runs note|--dir' 'runs plot|-m' \
+            'runs plot|--metric' 'runs plot|--x' 'runs plot|--smooth' 'runs plot|-g' \
+            'runs plot|--group-by' 'runs plot|--filter' 'runs plot|-s' 'runs plot|--search' \
+            'runs plot|--sort' 'runs plot|-n' 'runs plot|--limit' 'runs plot|-o' \
+            'runs plot|--output' 'runs plot|--width' 'runs plot|--height' 'runs plot|--dir' \
+            'runs purge|--older-than' 'runs purge|--dir' 'runs rename|--dir' \
+            'runs restore|--dir' 'runs show|-f' 'runs show|--format' 'runs show|--dir' \
+            'runs stop|--timeout' 'runs stop|--dir' 'runs system|-f' 'runs system|--format' \
+            'runs system|--dir' 'runs tag|-r' 'runs tag|--remove' 'runs tag|--filter' \
+            'runs tag|--dir' 'save|--policy' 'save|--base-path' 'ui|--host' 'ui|--port' \
+            'ui|--dir' 'wrap|-p' 'wrap|--project' 'wrap|-e' 'wrap|--entity' 'wrap|-n' \
+            'wrap|--name' 'wrap|--id' 'wrap|--notes' 'wrap|-t' 'wrap|--tag' 'wrap|-g' \
+            'wrap|--group' 'wrap|-j' 'wrap|--job-type' 'wrap|-c' 'wrap|--config' \
+            'wrap|--config-file' 'wrap|--resume' 'wrap|--dir' 'wrap|--system-interval'
             return 0
     end
     return 1
@@ -108,11 +111,15 @@ function __wbrun_arg_kind --argument-names cmdpath pos
             echo file
         case 'artifact show|0'
             echo text
+        case 'import tensorboard|0'
+            echo file
         case 'runs files|0'
             echo runs
         case 'runs history|0'
             echo runs
         case 'runs logs|0'
+            echo runs
+        case 'runs media|0'
             echo runs
         case 'runs note|0'
             echo runs
@@ -211,6 +218,7 @@ complete -c wbrun -n '__wbrun_arg file' -F
 complete -c wbrun -n __wbrun_dashdash -a -- -d 'end of options: the command to run follows'
 complete -c wbrun -n __wbrun_after_sort -x -a '(__wbrun_values sort)'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'artifact' -d 'Log, get and inspect versioned artifacts.'
+complete -c wbrun -n "__wbrun_sub_at ''" -a 'import' -d 'Import runs recorded by other tools.'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'log' -d 'Append a step to the enclosing wrapped run (from a shell script or any language).'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'runs' -d 'List, inspect and manage runs.'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'save' -d 'Copy files into the enclosing run\'s files/ folder.'
@@ -259,6 +267,11 @@ complete -c wbrun -n "__wbrun_at 'artifact ls'" -s h -l help -d 'Show this messa
 complete -c wbrun -n "__wbrun_at 'artifact show'" -s f -l format -x -a 'table json' -d 'table or json.'
 complete -c wbrun -n "__wbrun_at 'artifact show'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
 complete -c wbrun -n "__wbrun_at 'artifact show'" -s h -l help -d 'Show this message and exit.'
+complete -c wbrun -n "__wbrun_sub_at 'import'" -a 'tensorboard' -d 'Import TensorBoard event files as runs (scalars and histograms; again: skips what is there).'
+complete -c wbrun -n "__wbrun_at 'import'" -s h -l help -d 'Show this message and exit.'
+complete -c wbrun -n "__wbrun_at 'import tensorboard'" -s p -l project -x -a '(__wbrun_values projects)' -d 'Project of the new runs.'
+complete -c wbrun -n "__wbrun_at 'import tensorboard'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
+complete -c wbrun -n "__wbrun_at 'import tensorboard'" -s h -l help -d 'Show this message and exit.'
 complete -c wbrun -n "__wbrun_at 'log'" -l step -x -d 'Step number (default: the next one).'
 complete -c wbrun -n "__wbrun_at 'log'" -s h -l help -d 'Show this message and exit.'
 complete -c wbrun -n "__wbrun_sub_at 'runs'" -a 'compare' -d 'Compare runs\' config and summary side by side, differing keys first (marked ≠).'
@@ -267,6 +280,7 @@ complete -c wbrun -n "__wbrun_sub_at 'runs'" -a 'files' -d 'List a run\'s files:
 complete -c wbrun -n "__wbrun_sub_at 'runs'" -a 'history' -d 'Print a run\'s metric history, one row per step.'
 complete -c wbrun -n "__wbrun_sub_at 'runs'" -a 'logs' -d 'Print a run\'s terminal output (output.log); --follow streams a live run\'s.'
 complete -c wbrun -n "__wbrun_sub_at 'runs'" -a 'ls' -d 'List runs, newest first, filtered, sorted or grouped.'
+complete -c wbrun -n "__wbrun_sub_at 'runs'" -a 'media' -d 'List a run\'s media (images, tables, audio, video, HTML, 3-D objects); --output copies them.'
 complete -c wbrun -n "__wbrun_sub_at 'runs'" -a 'note' -d 'Set a run\'s description (notes); an empty TEXT clears it.'
 complete -c wbrun -n "__wbrun_sub_at 'runs'" -a 'plot' -d 'Chart runs\' metrics as line charts, one per metric, one line per run.'
 complete -c wbrun -n "__wbrun_sub_at 'runs'" -a 'purge' -d 'Remove deleted runs for good; their IDs stay unusable.'
@@ -312,6 +326,11 @@ complete -c wbrun -n "__wbrun_at 'runs ls'" -s n -l limit -x -d 'At most N runs.
 complete -c wbrun -n "__wbrun_at 'runs ls'" -l deleted -d 'List the runs in the trash instead.'
 complete -c wbrun -n "__wbrun_at 'runs ls'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
 complete -c wbrun -n "__wbrun_at 'runs ls'" -s h -l help -d 'Show this message and exit.'
+complete -c wbrun -n "__wbrun_at 'runs media'" -s k -l key -x -d 'Only the media logged under this key.'
+complete -c wbrun -n "__wbrun_at 'runs media'" -s o -l output -r -F -d 'Copy the files into this folder (paths below files/media/ kept).'
+complete -c wbrun -n "__wbrun_at 'runs media'" -s f -l format -x -a 'table json' -d 'table or json.'
+complete -c wbrun -n "__wbrun_at 'runs media'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
+complete -c wbrun -n "__wbrun_at 'runs media'" -s h -l help -d 'Show this message and exit.'
 complete -c wbrun -n "__wbrun_at 'runs note'" -s a -l append -d 'Add TEXT as a new line.'
 complete -c wbrun -n "__wbrun_at 'runs note'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
 complete -c wbrun -n "__wbrun_at 'runs note'" -s h -l help -d 'Show this message and exit.'
