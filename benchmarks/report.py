@@ -65,6 +65,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.0f} MB"
     if unit == "%":
         return f"{value:.2f} % of a core"
+    if unit == "MB/s":
+        return f"{value:.1f} MB/s"
     if unit == "x":
         return f"{value:.1f}x"
     return f"{value:g} {unit}"

@@ -17,12 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import suite_query, suite_sampler, suite_sdk, suite_startup, suite_ui
+from benchmarks import suite_big, suite_query, suite_sampler, suite_sdk, suite_startup, suite_ui
 from benchmarks.context import REPO, Context, file_create_us, filesystem_of, machine, make_context
 from benchmarks.report import Row, markdown_table, summary_line
 from benchmarks.timing import BenchError, load_average
 
-SUITES = ("startup", "sdk", "query", "sampler", "ui")
+SUITES = ("startup", "sdk", "query", "sampler", "ui", "big")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,6 +32,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="2000,10000,100000", help="query store sizes")
     parser.add_argument("--steps", type=int, default=20_000, help="log() calls per SDK run")
     parser.add_argument("--only", default=",".join(SUITES), help="suites to run")
+    parser.add_argument("--big-mb", type=int, default=500, help="MB of output for suite big's pump")
+    parser.add_argument("--big-steps", type=int, default=5_000_000, help="history steps for suite big")
+    parser.add_argument("--big-runs", type=int, default=1000, help="init/finish loop runs for suite big")
     parser.add_argument("--peer-python", help="interpreter with wandb and mlflow installed")
     parser.add_argument("--no-peers", action="store_true", help="measure wbrun alone")
     parser.add_argument("--work", type=Path, default=Path("/tmp/wbrun-bench"),
@@ -61,6 +64,9 @@ def run_suites(ctx: Context, args: argparse.Namespace) -> list[Row]:
             rows += suite_query.run(ctx, sizes)
         elif name == "ui":
             rows += suite_ui.run(ctx)
+        elif name == "big":
+            rows += suite_big.run(ctx, pump_mb=args.big_mb, history_steps=args.big_steps,
+                                  init_runs=args.big_runs)
         else:
             rows += suite_sampler.run(ctx)
         print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)

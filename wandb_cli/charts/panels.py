@@ -263,7 +263,19 @@ def plot_runs(records: Sequence[RunRecord], request: PlotRequest, *,
 
 
 def _default_reader(system: bool) -> RowReader:
-    from wandb_cli.store.history import read_events, read_history
+    from wandb_cli.store.history import read_events
 
-    read = read_events if system else read_history
-    return lambda record: read(record.dir)
+    if system:
+        return lambda record: read_events(record.dir)
+    return lambda record: history_rows(record.dir)
+
+
+def history_rows(run_dir) -> Rows:
+    """A run's history rows; for a big history, its digest's sample rows (every metric's
+    first, min, max and last value of each of up to 1,024 buckets), in bounded memory."""
+    from wandb_cli.store import digest
+    from wandb_cli.store.history import read_history
+
+    if digest.history_size(run_dir) >= digest.SMALL_BYTES:
+        return digest.load_digest(run_dir).sample_rows()
+    return read_history(run_dir)

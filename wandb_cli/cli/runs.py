@@ -117,11 +117,10 @@ def history(
 
     Example: wbrun runs history abc12345 --format csv
     """
-    from wandb_cli.store.history import read_history
-    from wandb_cli.views.listing import print_rows
+    from wandb_cli.views.listing import print_history
 
     check_format(fmt, ("table", "json", "csv"))
-    print_rows(read_history(open_store(dir).find(run).dir), fmt)
+    print_history(open_store(dir).find(run).dir, fmt)
 
 
 @app.command("logs")

@@ -92,31 +92,145 @@ class LineSplitter:
         return [rest] if rest else []
 
 
-class OutputRecorder:
-    """Writes collapsed lines to output.log and hands metric lines on.
+def collapse_block(block: bytes) -> bytes:
+    """`collapse` applied to every line of a block of whole lines, in bulk: only lines that
+    hold a carriage return cost Python work (in a terminal every line ends in CR LF).
+    Linear in the block's length, however long its lines (no regex scans a line twice)."""
+    if b"\r" not in block:
+        return block
+    block = block.replace(b"\r\n", b"\n")
+    cr = block.find(b"\r")
+    if cr < 0:
+        return block
+    parts, done = [], 0
+    while cr >= 0:
+        start = block.rfind(b"\n", done, cr) + 1 or done
+        end = block.find(b"\n", cr)
+        end = len(block) if end < 0 else end
+        parts.append(block[done:start])
+        parts.append(collapse(block[start:end]))
+        done = end
+        cr = block.find(b"\r", end)
+    parts.append(block[done:])
+    return b"".join(parts)
 
-    A failed write (a full disk) is reported once and never stops the program's output.
+
+_BLANK = rb"[ \t\v\f]*+"
+_BKEY = rb"[A-Za-z_][A-Za-z0-9_./\-]*+"
+_BNUMBER = (rb"[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?"
+            rb"|(?i:nan|inf|infinity))(?![^\s,])")
+# One pass over a block finds every line parse_metrics could accept.  `fast`: a plain-ASCII
+# metric line, read here (possessive quantifiers: no backtracking, whatever the blanks);
+# else a candidate (a key then = or :, or escapes or non-ASCII bytes before the first = or :),
+# which parse_metrics judges.  The candidates are a superset, so nothing is missed.
+_METRIC_LINE = re.compile(
+    rb"^(?:(?P<fast>" + _BLANK + rb"(?:" + _BKEY + _BLANK + rb"[=:]" + _BLANK + _BNUMBER
+    + _BLANK + rb",?+" + _BLANK + rb")++$)"
+    rb"|(?:[ \t\v\f]*+[A-Za-z_][\w./\-]*+[ \t\v\f]*+[=:]"
+    rb"|[^\n=:\x1b\x1c-\x1f\x80-\xff]*+[\x1b\x1c-\x1f\x80-\xff][^\n=:]*+[=:])[^\n]*)",
+    re.MULTILINE)
+_FAST_PAIR = re.compile(rb"(" + _BKEY + rb")" + _BLANK + rb"[=:]" + _BLANK + rb"([^\s,]+)")
+
+
+def metric_lines(block: bytes) -> list[dict]:
+    """The metrics of each metric line of a block of collapsed lines, in order."""
+    if b"=" not in block and b":" not in block:
+        return []
+    found = []
+    for match in _METRIC_LINE.finditer(block):
+        if match.group("fast") is not None:
+            found.append({key.decode(): int(raw) if raw.lstrip(b"+-").isdigit() else float(raw)
+                          for key, raw in _FAST_PAIR.findall(match.group())})
+        else:
+            metrics = parse_metrics(match.group())
+            if metrics:
+                found.append(metrics)
+    return found
+
+
+class OutputRecorder:
+    """Writes the program's output to output.log with redraws collapsed, and hands metric
+    lines on, in blocks: one write and one metrics batch per chunk read, never per line.
+
+    output.log receives exactly the collapsed text: no newline is ever added, except one
+    after an unterminated last line when the stream ends.  A line longer than MAX_PARTIAL
+    is written as it comes (so memory stays bounded), continued by the next writes; a
+    redraw inside such a line keeps what was already written.  A failed write (a full disk)
+    is reported once and never stops the program's output.
     """
 
     def __init__(self, log_file, on_metrics=None, warn=None):
         self._log = log_file
-        self._on_metrics = on_metrics
+        self._on_metrics = on_metrics  # called with a list of metric dicts
         self._warn = warn
         self._failed = False
 
+    def stream(self) -> OutputStream:
+        """A reader of one of the program's streams (stdout, stderr or the terminal)."""
+        return OutputStream(self)
+
     def lines(self, lines: list[bytes]) -> None:
-        if not lines:
-            return
-        collapsed = [collapse(line) for line in lines]
-        if self._log is not None and not self._failed:
-            try:
-                self._log.write_line(b"\n".join(collapsed))
-            except StoreError as exc:
-                self._failed = True
-                if self._warn:
-                    self._warn(f"{exc.render()}; the output is no longer recorded")
+        """Whole lines (without their newlines), for callers that split themselves."""
+        if lines:
+            self.record(b"\n".join(lines) + b"\n", skip_first=False)
+
+    def record(self, block: bytes, *, skip_first: bool) -> None:
+        """A block of whole lines; `skip_first` when its first line continues a long line
+        already written (it is no metric line)."""
+        block = collapse_block(block)
+        self.write(block)
         if self._on_metrics is not None:
-            for line in collapsed:
-                metrics = parse_metrics(line)
-                if metrics:
-                    self._on_metrics(metrics)
+            if skip_first:
+                block = block[block.find(b"\n") + 1:]
+            found = metric_lines(block)
+            if found:
+                self._on_metrics(found)
+
+    def write(self, data: bytes) -> None:
+        if self._log is None or self._failed or not data:
+            return
+        try:
+            self._log.write_bytes(data)
+        except StoreError as exc:
+            self._failed = True
+            if self._warn:
+                self._warn(f"{exc.render()}; the output is no longer recorded")
+
+
+class OutputStream:
+    """One stream's unfinished last line, between the chunks the pump reads."""
+
+    def __init__(self, recorder: OutputRecorder):
+        self._recorder = recorder
+        self._partial = b""
+        self._mid_line = False  # part of the current line is already in output.log
+
+    def feed(self, data: bytes) -> None:
+        if self._partial:
+            data = self._partial + data
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            self._recorder.record(data[:cut] if cut < len(data) else data,
+                                  skip_first=self._mid_line)
+            self._mid_line = False
+            data = data[cut:]
+        self._partial = data
+        if len(data) > MAX_PARTIAL:
+            self._write_long_line()
+
+    def _write_long_line(self) -> None:
+        data = self._partial
+        keep = len(data) - 1 if data.endswith(b"\r") else len(data)  # CR LF may be split
+        self._partial = data[keep:]
+        head = data[:keep]
+        if b"\r" in head:
+            head = collapse(head)
+        self._recorder.write(head)
+        self._mid_line = True
+
+    def close(self) -> None:
+        """The stream ended: its unterminated last line is recorded, newline added."""
+        rest, self._partial = self._partial, b""
+        if rest or self._mid_line:
+            self._recorder.record(rest + b"\n", skip_first=self._mid_line)
+        self._mid_line = False

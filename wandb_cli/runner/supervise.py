@@ -22,8 +22,9 @@ from typing import Callable, Literal
 
 from wandb_cli.artifacts.runfiles import start_saver
 from wandb_cli.errors import StoreError, UsageError
-from wandb_cli.runner.capture import LineSplitter, OutputRecorder
+from wandb_cli.runner.capture import OutputRecorder
 from wandb_cli.runner.metadata import write_metadata
+from wandb_cli.runner.pumps import READ_SIZE, widen_pipe
 from wandb_cli.runner.sampler import start_system_sampler, system_enabled, system_interval
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, Store
@@ -198,13 +199,13 @@ class Wrapper:
         return FINISHED if returncode == 0 else FAILED
 
     # --- metrics from output and from `wbrun log` ---------------------------------------
-    def _on_metrics(self, metrics: dict) -> None:
+    def _on_metrics(self, batch: list[dict]) -> None:
         if not self._sdk_attached:
             self._sdk_attached = os.path.exists(self.live.paths.dir / SDK_ATTACHED)
         if self._sdk_attached:
             return  # the program logs through the SDK; printed lines are only output
         try:
-            self.live.append_step(metrics)
+            self.live.append_steps(batch)
         except StoreError as exc:
             self._warn(exc.render())
 
@@ -270,10 +271,11 @@ class PipePump:
 
     def pump(self, recorder: OutputRecorder) -> int:
         assert self.child.stdout is not None and self.child.stderr is not None  # both PIPE
-        streams = {self.child.stdout.fileno(): (sys.stdout, LineSplitter()),
-                   self.child.stderr.fileno(): (sys.stderr, LineSplitter())}
+        streams = {self.child.stdout.fileno(): (sys.stdout, recorder.stream()),
+                   self.child.stderr.fileno(): (sys.stderr, recorder.stream())}
         selector = selectors.DefaultSelector()
         for fd in streams:
+            widen_pipe(fd)
             selector.register(fd, selectors.EVENT_READ)
         exited_at = None
         try:
@@ -284,8 +286,8 @@ class PipePump:
                     # A background process may hold our pipes open: drain briefly, then stop.
                     exited_at = exited_at or time.monotonic()
                     if time.monotonic() - exited_at > 0.3:
-                        for splitter in (s for _, s in streams.values()):
-                            recorder.lines(splitter.flush())
+                        for _, stream in streams.values():
+                            stream.close()
                         break
         finally:
             selector.close()
@@ -295,17 +297,17 @@ class PipePump:
     @staticmethod
     def _read(fd: int, streams: dict, selector, recorder: OutputRecorder) -> None:
         try:
-            data = os.read(fd, 65536)
+            data = os.read(fd, READ_SIZE)
         except InterruptedError:
             return
-        out, splitter = streams[fd]
+        out, stream = streams[fd]
         if not data:
             selector.unregister(fd)
             del streams[fd]
-            recorder.lines(splitter.flush())
+            stream.close()
             return
         _write_all(out.fileno(), data)
-        recorder.lines(splitter.feed(data))
+        stream.feed(data)
 
 
 def _pipe_child_setup(*, take_terminal: bool):
@@ -362,7 +364,7 @@ class PtyPump:
         self._forward_input = forward_input
 
     def pump(self, recorder: OutputRecorder) -> int:
-        splitter = LineSplitter()
+        stream = recorder.stream()
         selector = selectors.DefaultSelector()
         selector.register(self.master, selectors.EVENT_READ)
         if self._forward_input:
@@ -370,16 +372,16 @@ class PtyPump:
         previous_winch = signal.signal(signal.SIGWINCH, lambda *_: _copy_window_size(
             sys.stdout.fileno(), self.master))
         try:
-            self._loop(selector, splitter, recorder)
+            self._loop(selector, stream)
         finally:
             signal.signal(signal.SIGWINCH, previous_winch)
             selector.close()
             _restore_tty(0, self._saved_tty)
             os.close(self.master)
-        recorder.lines(splitter.flush())
+        stream.close()
         return self.child.wait()
 
-    def _loop(self, selector, splitter: LineSplitter, recorder: OutputRecorder) -> None:
+    def _loop(self, selector, stream) -> None:
         exited_at = None
         while True:
             for key, _ in selector.select(timeout=0.1):
@@ -390,7 +392,7 @@ class PtyPump:
                 if data is None:
                     return
                 _write_all(sys.stdout.fileno(), data)
-                recorder.lines(splitter.feed(data))
+                stream.feed(data)
             if self.child.poll() is not None:
                 # A background grandchild may hold the terminal open: drain briefly, then stop.
                 exited_at = exited_at or time.monotonic()
@@ -410,7 +412,7 @@ class PtyPump:
 
 def _read_master(fd: int) -> bytes | None:
     try:
-        data = os.read(fd, 65536)
+        data = os.read(fd, READ_SIZE)
     except OSError as exc:
         if exc.errno == errno.EIO:  # every holder of the terminal closed it
             return None

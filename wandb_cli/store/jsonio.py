@@ -140,6 +140,11 @@ def _has_long_digits(data: bytes | str) -> bool:
     return _LONG_DIGITS_TEXT.search(data) is not None
 
 
+def has_long_digits(data: bytes | str) -> bool:
+    """Whether `data` may hold an integer orjson would read as a float (20 digits in a row)."""
+    return _has_long_digits(data)
+
+
 def loads(data: bytes | str) -> Any:
     if not _has_long_digits(data):
         try:
@@ -275,6 +280,20 @@ class AppendFile:
             self._needs_newline = True
             raise StoreError(f"cannot write {self.path.name}: {exc.strerror or exc}") from None
         self._needs_newline = False
+
+    def write_bytes(self, data: bytes) -> None:
+        """Bytes as they are (whole lines, or a part of a long one): no newline added."""
+        if self._needs_newline:
+            data = b"\n" + data
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+                self._needs_newline = bool(view)
+        except OSError as exc:
+            self._needs_newline = True
+            raise StoreError(f"cannot write {self.path.name}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         if self.fd >= 0:

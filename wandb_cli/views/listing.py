@@ -121,3 +121,73 @@ def print_rows(rows: list[dict], fmt: str, *, strip_prefix: str = "") -> None:
         headers = [c[len(strip_prefix):] if c.startswith(strip_prefix) else c for c in columns]
         render.console().print(render.table(headers, [[describe(row.get(c)) for c in columns]
                                                       for row in rows]))
+
+
+def print_history(run_dir, fmt: str) -> None:
+    """A run's history as a table, JSON or CSV, streamed block by block (bounded memory at
+    any length; a big history's CSV is converted without parsing where it can be)."""
+    from wandb_cli.store.history import big_history, history_blocks
+
+    big = big_history(run_dir) if fmt == "csv" else None
+    if big is not None:
+        _print_csv_stream(run_dir, *big)
+        return
+    columns, blocks = history_blocks(run_dir)
+    _print_blocks(columns, blocks, fmt)
+
+
+def _print_csv_stream(run_dir, keys: list[str], end: int) -> None:
+    from wandb_cli.store.history import CsvWriter, raw_blocks
+
+    writer = CsvWriter(keys)
+    write_table_text(writer.header())
+    for block in raw_blocks(run_dir, end):
+        write_table_text(writer.block_text(block))
+
+
+def _print_blocks(columns: list[str], blocks, fmt: str) -> None:
+    """History rows streamed block by block (bounded memory at any length).  A table is
+    printed one block at a time, each with its header."""
+    import io
+
+    from wandb_cli.store.history import write_csv
+    from wandb_cli.views import render
+    from wandb_cli.views.output import describe_reference as describe  # short references
+
+    if fmt == "json":
+        _print_json_blocks(blocks)
+    elif fmt == "csv":
+        for i, rows in enumerate(blocks):
+            out = io.StringIO()
+            write_csv(out, columns, [rows])
+            text = out.getvalue()
+            write_table_text(text if i == 0 else text[text.index("\n") + 1:])
+    else:
+        for rows in blocks:
+            if rows:
+                render.console().print(render.table(columns, [[describe(row.get(c)) for c in columns]
+                                                              for row in rows]))
+
+
+def _print_json_blocks(blocks) -> None:
+    """One JSON array, as print_json writes it, written a block at a time."""
+    import orjson
+
+    from wandb_cli.store import jsonio
+
+    out = sys.stdout.buffer
+    first = True
+    for rows in blocks:
+        if not rows:
+            continue
+        text = orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+        if b"null" in text and jsonio.has_nonfinite(rows):
+            text = jsonio.dumps(rows)
+            body = text[1:-1]
+        else:
+            body = text[2:-2]  # "[\n" ... "\n]"
+        out.write((b"[\n" if first else b",\n") + body)
+        first = False
+    out.write(b"[]\n" if first else b"\n]\n")
+    sys.stdout.flush()
+

@@ -22,14 +22,13 @@ from wandb_cli.textfmt import fmt_duration, fmt_size
 
 def overview(record: RunRecord) -> dict[str, Any]:
     """The facts W&B's Overview tab shows, as one JSON-able dict."""
-    from wandb_cli.store.history import numeric_series, read_history
 
     paths = RunPaths(Path(record.dir))
     try:
         meta = jsonio.read_json(paths.file(METADATA), {}) or {}
     except ValueError:
         meta = {}
-    series = numeric_series(read_history(record.dir))
+    history_stats, series = _history_figures(record)
     system = system_summary(record)
     return {
         **record.to_dict(),
@@ -38,8 +37,7 @@ def overview(record: RunRecord) -> dict[str, Any]:
         "command_line": record.command_line,
         "started": iso(record.created),
         "metadata": meta,
-        "history": {key: {"min": min(values), "max": max(values), "last": values[-1],
-                          "count": len(values)} for key, values in series.items()},
+        "history": history_stats,
         "system": {key: dict(zip(("min", "mean", "max"), stats[:3])) for key, stats in system.items()},
         "_series": series,  # for sparklines; dropped from JSON output
         "_system_series": {key: stats[3] for key, stats in system.items()},
@@ -53,6 +51,24 @@ def _media(paths: RunPaths) -> list[dict[str, Any]]:
     from wandb_cli.store.mediafiles import list_media
 
     return list_media(paths.files)
+
+
+def _history_figures(record: RunRecord) -> tuple[dict, dict[str, list]]:
+    """Per numeric key: {min, max, last, count}, and the values its sparkline draws.  A
+    big history is read through its digest (bucket means for the sparkline; min and max
+    of its finite values), so memory stays bounded."""
+    from wandb_cli.store import digest as digests
+    from wandb_cli.store.history import numeric_series, read_history
+
+    if digests.history_size(record.dir) >= digests.SMALL_BYTES:
+        digest = digests.load_digest(record.dir)
+        stats = {key: value for key, value in digest.history_stats().items()
+                 if not key.startswith("_")}
+        return stats, {key: digest.bucket_means(key) for key in stats}
+    series = numeric_series(read_history(record.dir))
+    stats = {key: {"min": min(values), "max": max(values), "last": values[-1],
+                   "count": len(values)} for key, values in series.items()}
+    return stats, series
 
 
 def _lineage(record: RunRecord) -> dict[str, list[dict]]:
@@ -226,6 +242,7 @@ def history_sparks(records: Sequence[RunRecord], key: str, *, width: int = 16) -
     """One sparkline per run of `key`'s logged history (read only for these runs)."""
     from wandb_cli.query.parse import parse_key
     from wandb_cli.query.values import MISSING, lookup
+    from wandb_cli.store import digest as digests
     from wandb_cli.store.history import read_history
     from wandb_cli.textfmt import sparkline
 
@@ -234,6 +251,9 @@ def history_sparks(records: Sequence[RunRecord], key: str, *, width: int = 16) -
         raise UsageError(f"--spark draws a metric's logged history; {key!r} is not a metric")
     lines = []
     for record in records:
+        if len(parsed.path) == 1 and digests.history_size(record.dir) >= digests.SMALL_BYTES:
+            lines.append(sparkline(digests.load_digest(record.dir).bucket_means(parsed.path[0]), width))
+            continue
         values = (lookup(row, parsed.path) for row in read_history(record.dir))
         lines.append(sparkline([v for v in values if v is not MISSING], width))
     return lines

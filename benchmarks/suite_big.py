@@ -1,0 +1,226 @@
+"""Suite "big": the workloads of issue 16 (big runs, fast pipes).
+
+  - output pump: `wbrun -q -- CMD` vs bare CMD, both writing into a pipe drained by `cat`,
+    for N MB of short lines (`yes`) and 1M short lines from Python; pipe mode, and pty mode
+    (the command's stdout a pseudo-terminal that this process drains);
+  - printed `key=value` lines: lines recorded per second (every step checked on disk);
+  - a 5,000,000-step history (generated once, reused): `runs show`, `runs plot`,
+    `runs ls --spark` repeated, `runs history --format csv` MB/s, peak RSS of each;
+  - `init()` + `log()` + `finish()` in a loop with system metrics on: ms per run, RSS growth.
+
+Invariant: a figure counts only after its work is checked (output.log and stdout
+checksums, steps on disk, CSV line count); ratios are to a baseline measured in the same
+invocation.  Everything is written under the work folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pty
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.context import Context
+from benchmarks.report import Row, at_least, at_most, ratio
+from benchmarks.timing import BenchError, Sample, run_once
+
+PUMP_MAX_RATIO = 1.5
+METRIC_LINES_MIN = 100_000
+BIG_RSS_MB = 150
+BIG_REPEAT_S = 1.0
+CSV_MIN_MBPS = 50
+INIT_MAX_MS = 20
+
+
+def run(ctx: Context, *, pump_mb: int = 500, history_steps: int = 5_000_000,
+        init_runs: int = 1000) -> list[Row]:
+    rows = _pump_rows(ctx, pump_mb)
+    rows.append(_metric_row(ctx))
+    rows += _history_rows(ctx, history_steps)
+    rows.append(_init_row(ctx, init_runs))
+    return rows
+
+
+# --- output pump -----------------------------------------------------------------------
+def _workloads(ctx: Context, mb: int) -> list[tuple[str, str, int]]:
+    lines = ctx.work / "big-lines.py"
+    lines.write_text("import sys\nw = sys.stdout.write\nfor i in range(1_000_000): w(f'line {i} of the run\\n')\n")
+    return [(f"{mb} MB of short lines (`yes | head -c`)", f"yes | head -c {mb * 1_000_000}", mb * 1_000_000),
+            ("1M short lines from Python", f"{shlex.quote(ctx.python)} {lines}", 0)]
+
+
+def _pump_rows(ctx: Context, mb: int) -> list[Row]:
+    rows = []
+    store = ctx.fresh_dir("big-pump-store")
+    wbrun = shlex.join([*ctx.wbrun, "-q", "--dir", str(store), "--"])
+    for label, command, _size in _workloads(ctx, mb):
+        bare = ctx.time(["sh", "-c", f"{command} | cat > /dev/null"])
+        wrapped = ctx.time(["sh", "-c", f"{wbrun} sh -c {shlex.quote(command)} | cat > /dev/null"])
+        check = _check_pipe(ctx, command, store, wbrun)
+        times = ratio(wrapped.median, bare.median)
+        rows.append(Row("big", f"pipe mode: {label}, wrapped / bare", times, "x",
+                        [("bare", bare.median, "s"), ("wrapped", wrapped.median, "s")],
+                        target=f"<= {PUMP_MAX_RATIO}x", ok=at_most(times, PUMP_MAX_RATIO),
+                        detail=check, data={"bare": bare.as_json(), "wrapped": wrapped.as_json()}))
+        bare_pty = _pty_time(["sh", "-c", command], ctx)
+        wrapped_pty = _pty_time(["sh", "-c", f"{wbrun} sh -c {shlex.quote(command)}"], ctx)
+        times = ratio(wrapped_pty.median, bare_pty.median)
+        rows.append(Row("big", f"pty mode: {label}, wrapped / bare", times, "x",
+                        [("bare", bare_pty.median, "s"), ("wrapped", wrapped_pty.median, "s")],
+                        target=f"<= {PUMP_MAX_RATIO}x", ok=at_most(times, PUMP_MAX_RATIO),
+                        detail=f"{wrapped_pty.extra['bytes']:,} bytes read through the terminal"))
+        shutil_rmtree(store)
+    return rows
+
+
+def shutil_rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def _check_pipe(ctx: Context, command: str, store: Path, wbrun: str) -> str:
+    """One more wrapped run: stdout equals the bare output, output.log equals it collapsed."""
+    bare = subprocess.run(["sh", "-c", f"{command} | sha256sum"], capture_output=True,
+                          env=ctx.env, check=True).stdout.split()[0]
+    wrapped = subprocess.run(["sh", "-c", f"{wbrun} sh -c {shlex.quote(command)} | sha256sum"],
+                             capture_output=True, env=ctx.env, check=True).stdout.split()[0]
+    log = (store / "latest-run" / "files" / "output.log")
+    digest = hashlib.sha256()
+    with open(log, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    if not (bare == wrapped == digest.hexdigest().encode()):
+        raise BenchError(f"output differs: bare {bare!r}, wrapped {wrapped!r}, log {digest.hexdigest()}")
+    return f"stdout and output.log sha256 equal the bare output's ({log.stat().st_size:,} bytes)"
+
+
+def _pty_time(argv: list[str], ctx: Context) -> Sample:
+    times, total = [], 0
+    for i in range(ctx.warmup + ctx.reps):
+        start = time.perf_counter()
+        pid, master = pty.fork()
+        if pid == 0:  # pragma: no cover - the child execs
+            os.execvpe(argv[0], argv, ctx.env)
+        total = 0
+        while True:
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:
+                break
+            if not chunk:
+                break
+            total += len(chunk)
+        _, status = os.waitpid(pid, 0)
+        os.close(master)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise BenchError(f"{argv} exited {status}")
+        if i >= ctx.warmup:
+            times.append(time.perf_counter() - start)
+    return Sample(times, extra={"bytes": total})
+
+
+# --- printed metrics -------------------------------------------------------------------
+def _metric_row(ctx: Context, lines: int = 100_000) -> Row:
+    script = ctx.work / "big-metrics.py"
+    script.write_text("import sys\nw = sys.stdout.write\n"
+                      f"for i in range({lines}):\n"
+                      "    w(f'step={i} loss={1 / (i + 1):.6f} acc={i % 97 / 97:.4f}\\n')\n")
+    store = ctx.fresh_dir("big-metrics-store")
+    bare = ctx.time([ctx.python, str(script)])
+    wrapped = ctx.time([*ctx.wbrun, "-q", "--dir", str(store), "--", ctx.python, str(script)])
+    history = sorted(store.glob("run-*"))[-1] / "files" / "wandb-history.jsonl"
+    with open(history, "rb") as fh:
+        steps = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    if steps != lines:
+        raise BenchError(f"{steps} steps on disk, {lines} printed")
+    rate = lines / wrapped.median
+    return Row("big", f"printed `key=value` lines recorded, {lines:,} lines", rate, "steps/s",
+               [("bare", bare.median, "s"), ("wrapped", wrapped.median, "s")],
+               target=f">= {METRIC_LINES_MIN:,}/s", ok=at_least(rate, METRIC_LINES_MIN),
+               detail=f"{steps:,} steps on disk", data=wrapped.as_json())
+
+
+# --- big histories ---------------------------------------------------------------------
+def _history_rows(ctx: Context, steps: int) -> list[Row]:
+    store = _ensure_history(ctx, steps)
+    rows = []
+    commands = [("`runs show`", ["runs", "show", "bighist1"]),
+                ("`runs plot --output x.svg`", ["runs", "plot", "bighist1", "--output", str(ctx.work / "big.svg")]),
+                ("`runs ls --spark loss`", ["runs", "ls", "--spark", "loss"])]
+    peaks = {}
+    for label, args in commands:
+        argv = [*ctx.wbrun, *args, "--dir", str(store)]
+        sample = ctx.time(argv)
+        peaks[label] = sample.peak_rss_mb
+        rows.append(Row("big", f"{label}, {steps:,}-step history, repeated", sample.median, "s",
+                        target=f"<= {BIG_REPEAT_S:g} s", ok=at_most(sample.median, BIG_REPEAT_S),
+                        detail=f"peak RSS {sample.peak_rss_mb:.0f} MB", data=sample.as_json()))
+    out = ctx.work / "big-history.csv"
+    with open(out, "wb") as fh:
+        wall, rss, _ = run_once([*ctx.wbrun, "runs", "history", "bighist1", "--format", "csv",
+                                 "--dir", str(store)], env=ctx.env, stdout=fh)
+    size = out.stat().st_size
+    with open(out, "rb") as fh:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 22), b""))
+    out.unlink()
+    if lines != steps + 1:
+        raise BenchError(f"csv has {lines} lines for {steps} steps")
+    peaks["`runs history --format csv`"] = rss
+    rate = size / 1e6 / wall
+    rows.append(Row("big", f"`runs history --format csv`, {steps:,} steps", rate, "MB/s",
+                    target=f">= {CSV_MIN_MBPS} MB/s", ok=at_least(rate, CSV_MIN_MBPS),
+                    detail=f"{size / 1e6:.0f} MB, {lines:,} lines in {wall:.1f} s"))
+    peak = max(peaks.values())
+    rows.append(Row("big", f"peak RSS over show/plot/spark/csv, {steps:,} steps", peak, "MB",
+                    target=f"<= {BIG_RSS_MB} MB", ok=at_most(peak, BIG_RSS_MB),
+                    detail=", ".join(f"{k} {v:.0f} MB" for k, v in peaks.items())))
+    return rows
+
+
+def _ensure_history(ctx: Context, steps: int) -> Path:
+    store = ctx.work / "stores" / f"bighist-{steps}"
+    marker = store.parent / f"bighist-{steps}.done"
+    if not marker.exists():
+        shutil_rmtree(store)
+        print(f"  generating a {steps:,}-step history in {store} ...", file=sys.stderr, flush=True)
+        subprocess.run([ctx.python, "-m", "benchmarks.genhistory", str(store), str(steps)],
+                       check=True, env={**ctx.env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+                       cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL)
+        marker.write_text("ok")
+        time.sleep(2.1)  # a digest made within 2 s of the history's last change is not kept as is
+        subprocess.run([*ctx.wbrun, "runs", "show", "bighist1", "--dir", str(store)],
+                       env=ctx.env, check=True, stdout=subprocess.DEVNULL)  # the first call
+    return store
+
+
+# --- many short SDK runs ---------------------------------------------------------------
+def _init_row(ctx: Context, runs: int) -> Row:
+    store = ctx.fresh_dir("big-init-store")
+    code = ("import resource, time, wandb_cli as w\n"
+            "def loop(n):\n"
+            "    for i in range(n):\n"
+            "        w.init(project='sweep'); w.log({'loss': i}); w.finish()\n"
+            "loop(20)\n"
+            "rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "t = time.perf_counter()\n"
+            f"loop({runs})\n"
+            "ms = (time.perf_counter() - t) / %d * 1000\n"
+            "rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "print('{\"ms\": %%f, \"rss0\": %%d, \"rss1\": %%d}' %% (ms, rss0, rss1))\n" % runs)
+    from benchmarks.timing import run_json
+
+    env = {**ctx.env, "WBRUN_DIR": str(store), "WBRUN_SYSTEM": "1"}
+    result, _ = run_json([ctx.python, "-c", code], env=env)
+    made = len(list(store.glob("run-*")))
+    if made != runs + 20:
+        raise BenchError(f"{made} runs made, {runs + 20} expected")
+    growth = (result["rss1"] - result["rss0"]) / 1024
+    return Row("big", f"`init()` + `log()` + `finish()` in a loop, system metrics on, {runs:,} runs",
+               result["ms"] / 1000, "s", target=f"<= {INIT_MAX_MS} ms",
+               ok=at_most(result["ms"], INIT_MAX_MS),
+               detail=f"peak RSS grew {growth:.1f} MB over the loop", data=result)

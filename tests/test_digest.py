@@ -1,0 +1,141 @@
+"""The history digest: exact statistics, spikes kept, never trusted over a changed history;
+big histories shown, charted and exported in bounded memory by a real `wbrun`."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import resource
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from benchmarks.genhistory import SPIKE, generate
+from tests.conftest import wbrun_cmd
+from wandb_cli.store import digest as digests
+from wandb_cli.store.history import columns_of, read_history, to_csv
+from wandb_cli.store.layout import HISTORY, RunPaths
+
+
+def _history(run_dir: Path) -> Path:
+    return RunPaths(run_dir).file(HISTORY)
+
+
+def _append(run_dir: Path, rows: list[dict]) -> None:
+    with open(_history(run_dir), "ab") as fh:
+        fh.write(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
+
+
+def _exact_stats(run_dir: Path) -> dict:
+    stats: dict = {}
+    for row in read_history(run_dir):
+        for key, value in row.items():
+            if type(value) in (int, float):
+                s = stats.setdefault(key, {"min": value, "max": value, "count": 0})
+                s.update(min=min(s["min"], value), max=max(s["max"], value), last=value,
+                         count=s["count"] + 1)
+    return stats
+
+
+@pytest.fixture
+def run_dir(tmp_path) -> Path:
+    return generate(tmp_path / "store", 30_000)
+
+
+def test_statistics_are_exact_and_the_spike_survives(run_dir):
+    digest = digests.load_digest(run_dir)
+    assert digest.rows == 30_000
+    assert digest.history_stats() == _exact_stats(run_dir)
+    points = digests.series(run_dir, ["loss"], "_step", 100)["loss"]
+    assert len(points["x"]) <= 100 and points["downsampled"]
+    assert max(points["max"]) == SPIKE
+    assert min(points["min"]) == digest.history_stats()["loss"]["min"]
+    assert max(row.get("loss", 0) for row in digest.sample_rows()) == SPIKE
+
+
+def test_a_grown_history_is_read_on_from_where_the_digest_stopped(run_dir):
+    digests.load_digest(run_dir)
+    _append(run_dir, [{"loss": -5.0, "_step": 30_000}, {"loss": 0.5, "_step": 30_001}])
+    digest = digests.load_digest(run_dir)
+    assert digest.rows == 30_002
+    assert digest.history_stats()["loss"] == {"min": -5.0, "max": SPIKE, "last": 0.5,
+                                              "count": 30_002}
+
+
+def test_a_torn_last_line_waits_until_it_is_whole(run_dir):
+    digests.load_digest(run_dir)
+    with open(_history(run_dir), "ab") as fh:
+        fh.write(b'{"loss": -7.0, "_st')
+    assert digests.load_digest(run_dir).rows == 30_000
+    with open(_history(run_dir), "ab") as fh:
+        fh.write(b'ep": 30000}\n')
+    digest = digests.load_digest(run_dir)
+    assert digest.rows == 30_001 and digest.history_stats()["loss"]["min"] == -7.0
+
+
+@pytest.mark.parametrize("change", ["rewrite-same-size", "truncate", "replace-file"])
+def test_a_changed_history_is_never_described_by_the_old_digest(run_dir, change):
+    digests.load_digest(run_dir)
+    path = _history(run_dir)
+    data = path.read_bytes()
+    if change == "rewrite-same-size":  # same length, different last bytes
+        path.write_bytes(data[:-4] + b'9.0}\n'[-4:])
+        path.write_bytes(data.replace(b'"loss":1000.0', b'"loss":9999.0'))
+    elif change == "truncate":
+        path.write_bytes(data[:len(data) // 2].rsplit(b"\n", 1)[0] + b"\n")
+    else:
+        tmp = path.with_name("new")
+        tmp.write_bytes(data.replace(b'"loss":1000.0', b'"loss":9999.0'))
+        os.replace(tmp, path)
+    digest = digests.load_digest(run_dir)
+    assert digest.history_stats() == _exact_stats(run_dir)
+
+
+def test_an_unreadable_digest_is_rebuilt(run_dir):
+    digests.load_digest(run_dir)
+    (run_dir / digests.DIGEST).write_bytes(b"{not json")
+    assert digests.load_digest(run_dir).history_stats() == _exact_stats(run_dir)
+
+
+def test_streamed_csv_and_json_equal_the_whole_history(run_dir, tmp_path):
+    """A history above the streaming threshold: `runs history` prints what reading it
+    whole prints (a row with a tiny float and one with a string take the slow path)."""
+    _append(run_dir, [{"loss": 0.00001, "_step": 30_000}, {"loss": "n/a", "_step": 30_001},
+                      {"loss": float("nan"), "_step": 30_002}])
+    rows = read_history(run_dir)
+    store = run_dir.parent
+    out = subprocess.run(wbrun_cmd("runs", "history", "bighist1", "--format", "csv",
+                                   "--dir", str(store)), capture_output=True, text=True, check=True)
+    if os.path.getsize(_history(run_dir)) >= digests.SMALL_BYTES:
+        assert out.stdout == to_csv(rows, columns_of(rows))
+    got = list(csv.reader(io.StringIO(out.stdout)))
+    assert len(got) == len(rows) + 1
+    out = subprocess.run(wbrun_cmd("runs", "history", "bighist1", "--format", "json",
+                                   "--dir", str(store)), capture_output=True, check=True)
+    assert len(json.loads(out.stdout)) == len(rows)
+
+
+@pytest.mark.slow
+def test_a_million_step_history_in_bounded_memory(tmp_path):
+    """show, history (csv, json), plot and ls --spark on 1,000,000 steps by a real wbrun:
+    each process's peak RSS stays under 150 MB."""
+    store = tmp_path / "store"
+    generate(store, 1_000_000)
+    commands = [["runs", "show", "bighist1"], ["runs", "history", "bighist1", "--format", "csv"],
+                ["runs", "history", "bighist1", "--format", "json"],
+                ["runs", "plot", "bighist1", "--output", str(tmp_path / "p.svg")],
+                ["runs", "ls", "--spark", "loss"]]
+    for args in commands:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        child = subprocess.Popen(wbrun_cmd(*args, "--dir", str(store)), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+        lines = 0
+        while chunk := child.stdout.read(1 << 20):
+            lines += chunk.count(b"\n")
+        _, status, usage = os.wait4(child.pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, child.stderr.read()
+        assert usage.ru_maxrss < 150 * 1024, (args, usage.ru_maxrss, before)
+        if args[1] == "history" and args[-1] == "csv":
+            assert lines == 1_000_001

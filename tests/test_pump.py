@@ -1,0 +1,183 @@
+"""The output pump in bulk: output.log complete and collapsed, long lines whole, printed
+metrics batched but every step on disk and visible while the run goes."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import wbrun_cmd
+from wandb_cli.runner.capture import (
+    MAX_PARTIAL,
+    OutputRecorder,
+    collapse,
+    collapse_block,
+    metric_lines,
+    parse_metrics,
+)
+from wandb_cli.store.jsonio import AppendFile
+
+LINE_PARTS = ["loss=0.5", "acc: 1", " ", "\t", ",", "x", "=", ":", "1e5", "nan", "-inf", "+3",
+              ".5", "1.", "a/b", "é", "\x1b[32m", "\x1b[0m", "\x1c", "\xa0", "url=http://x",
+              "12:30", "k", "_k", "0", "\r", "progress 50%"]
+lines_strategy = st.lists(st.lists(st.sampled_from(LINE_PARTS), max_size=8).map("".join),
+                          max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines_strategy)
+def test_bulk_metric_lines_agree_with_the_line_rule(lines):
+    block = b"".join(collapse(line.encode()) + b"\n" for line in lines)
+    expected = [m for m in (parse_metrics(line) for line in block.split(b"\n")[:-1]) if m]
+    assert _comparable(metric_lines(block)) == _comparable(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines_strategy)
+def test_bulk_collapse_agrees_with_collapse(lines):
+    block = b"".join(line.encode() + b"\n" for line in lines)
+    assert collapse_block(block) == b"".join(collapse(line.encode()) + b"\n" for line in lines)
+
+
+def _comparable(found: list[dict]) -> list:
+    return [{k: (type(v), "nan" if v != v else v) for k, v in m.items()} for m in found]
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines_strategy, st.lists(st.integers(1, 40), min_size=1, max_size=20))
+def test_any_chunking_gives_the_same_log_and_metrics(tmp_path_factory, lines, cuts):
+    data = "\n".join(lines).encode()
+    whole_log, whole_metrics = _record(tmp_path_factory.mktemp("a"), [data])
+    chunks, pos = [], 0
+    for size in cuts * (len(data) // max(sum(cuts), 1) + 1):
+        chunks.append(data[pos:pos + size])
+        pos += size
+    chunks.append(data[pos:])
+    log, metrics = _record(tmp_path_factory.mktemp("b"), chunks)
+    assert log == whole_log
+    assert _comparable(metrics) == _comparable(whole_metrics)
+
+
+def _record(folder: Path, chunks: list[bytes]) -> tuple[bytes, list[dict]]:
+    found: list[dict] = []
+    log = AppendFile(folder / "output.log")
+    stream = OutputRecorder(log, found.extend).stream()
+    for chunk in chunks:
+        stream.feed(chunk)
+    stream.close()
+    log.close()
+    return (folder / "output.log").read_bytes(), found
+
+
+def test_a_line_longer_than_the_buffer_is_one_line(tmp_path):
+    line = b"".join(b"%07d" % i for i in range(MAX_PARTIAL // 2))  # 3.5 x MAX_PARTIAL
+    log, _ = _record(tmp_path, [line[i:i + 65536] for i in range(0, len(line), 65536)]
+                     + [b"\nnext\n"])
+    assert log == line + b"\nnext\n"
+
+
+@pytest.mark.parametrize("long_line", [b"x" * 400_000, "é".encode() * 200_000,
+                                       b"\x1b[1m" * 80_000, b"a" * 400_000 + b" b"])
+def test_long_lines_beside_redraws_and_metrics_cost_linear_time(long_line):
+    """A block with a long plain line and a redraw or metric line elsewhere: scanning it
+    once per position would take hours (these blocks hung the pump before)."""
+    block = long_line + b"\nprogress 1%\rprogress 2%\nloss=0.5\n"
+    assert collapse_block(block) == long_line + b"\nprogress 2%\nloss=0.5\n"
+    assert metric_lines(collapse_block(block)) == [{"loss": 0.5}]
+
+
+def _run_dir(store: Path) -> Path:
+    return (store / "latest-run").resolve()
+
+
+def test_pipe_mode_keeps_every_byte_and_long_lines_whole(store_dir, tmp_path):
+    """300,000 short lines, a 1,000,000-character line, redraws and metric lines, through
+    a real wbrun: stdout byte for byte, output.log collapsed and complete."""
+    script = tmp_path / "emit.py"
+    script.write_text(
+        "import sys\nw = sys.stdout.buffer.write\n"
+        "for i in range(300_000): w(b'line %d\\n' % i)\n"
+        "w(b'x' * 1_000_000 + b'\\n')\n"
+        "for i in range(5): w(b'\\rprogress %d%%' % (i * 25))\n"
+        "w(b'\\n')\n"
+        "for i in range(3000): w(b'step=%d loss=%f\\n' % (i, 1 / (i + 1)))\n")
+    result = subprocess.run(wbrun_cmd("-q", "--", sys.executable, str(script)),
+                            capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    bare = subprocess.run([sys.executable, str(script)], capture_output=True).stdout
+    assert hashlib.sha256(result.stdout).digest() == hashlib.sha256(bare).digest()
+    log = (_run_dir(store_dir) / "files" / "output.log").read_bytes()
+    assert log == collapse_block(bare)
+    shown = subprocess.run(wbrun_cmd("runs", "logs", "latest"), capture_output=True).stdout
+    assert b"\n" + b"x" * 1_000_000 + b"\n" in shown
+    history = (_run_dir(store_dir) / "files" / "wandb-history.jsonl").read_text().splitlines()
+    assert [json.loads(row)["step"] for row in history] == list(range(3000))
+    summary = json.loads((_run_dir(store_dir) / "files" / "wandb-summary.json").read_text())
+    assert summary == {"step": 2999, "loss": 0.000333}
+
+
+def test_pty_mode_keeps_every_byte(store_dir, tmp_path):
+    """Under a real pseudo-terminal: output.log holds the lines without their CR LF ends."""
+    import pty
+
+    script = tmp_path / "emit.py"
+    script.write_text("import sys\nw = sys.stdout.buffer.write\n"
+                      "for i in range(200_000): w(b'row %d\\n' % i)\n"
+                      "w(b'y' * 300_000 + b'\\n')\nw(b'loss=1.5\\n')\n")
+    pid, master = pty.fork()
+    if pid == 0:  # pragma: no cover - the child execs
+        os.execv(sys.executable, wbrun_cmd("-q", "--", sys.executable, str(script)))
+    seen = hashlib.sha256()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen.update(chunk)
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    assert os.waitstatus_to_exitcode(status) == 0
+    expected = b"".join(b"row %d\n" % i for i in range(200_000)) + b"y" * 300_000 + b"\nloss=1.5\n"
+    assert seen.digest() == hashlib.sha256(expected.replace(b"\n", b"\r\n")).digest()
+    assert (_run_dir(store_dir) / "files" / "output.log").read_bytes() == expected
+    summary = json.loads((_run_dir(store_dir) / "files" / "wandb-summary.json").read_text())
+    assert summary == {"loss": 1.5}
+
+
+def test_printed_steps_are_visible_while_the_run_goes(store_dir, tmp_path):
+    """Steps printed, then a pause: `runs history` and the summary show them within ~1 s,
+    long before the command ends."""
+    script = tmp_path / "slow.py"
+    script.write_text("import sys, time\n"
+                      "for i in range(500): print(f'step={i} loss={i / 10}')\n"
+                      "sys.stdout.flush()\ntime.sleep(30)\n")
+    child = subprocess.Popen(wbrun_cmd("-q", "--", sys.executable, str(script)),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        rows: list = []
+        summary: dict = {}
+        while time.monotonic() < deadline and (len(rows) < 500 or summary.get("step") != 499):
+            time.sleep(0.3)
+            out = subprocess.run(wbrun_cmd("runs", "history", "latest", "--format", "json"),
+                                 capture_output=True, text=True)
+            rows = json.loads(out.stdout) if out.returncode == 0 else []
+            shown = subprocess.run(wbrun_cmd("runs", "show", "latest", "--format", "json"),
+                                   capture_output=True, text=True)
+            summary = json.loads(shown.stdout).get("summary", {}) if shown.returncode == 0 else {}
+        assert child.poll() is None, "the command ended before its steps were checked"
+        assert [row["step"] for row in rows] == list(range(500))
+        assert summary.get("step") == 499
+    finally:
+        child.terminate()
+        child.wait(timeout=30)

@@ -1,0 +1,368 @@
+"""A downsampled digest of a run's history, so big histories are shown and charted in
+bounded memory and time.
+
+The digest lives beside the run's files (`<run>/.history-digest.json`, never inside
+`files/`, whose changes re-index the run).  It summarises the history in at most
+MAX_BUCKETS buckets of consecutive rows (a power-of-two number of rows each): per numeric
+top-level key, the count, sum, and the rows holding the bucket's first, smallest, largest
+and last value, so spikes survive downsampling (min and max per bucket), and exact
+per-key statistics over the whole history (count, min, max, last).
+
+Invariant: a digest is trusted only for the exact bytes it covers.  It records the
+history's device, inode, size and modification time, and the bytes just before its end.
+It is used as it is only when all of those still hold (and the time is at least 2 s older
+than the digest, as for the index); when the history only grew (same file, the same bytes
+before the digest's end: a live run appending), only the new whole lines are read and
+added; when anything else changed (rewritten, truncated, replaced), it is rebuilt.  A
+digest that cannot be read is rebuilt; one that cannot be written (a read-only store) is
+only kept in memory.  Reading streams the history line by
+line: memory is bounded by the digest, never the history's length.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+from wandb_cli.store import jsonio
+from wandb_cli.store.layout import HISTORY, RunPaths
+
+DIGEST = ".history-digest.json"
+FORMAT = 1
+MAX_BUCKETS = 1024
+SMALL_BYTES = 4 << 20  # below this, callers read the history whole (exact and fast)
+FINGERPRINT = 64
+RACY_NS = 2_000_000_000
+BLOCK_BYTES = 1 << 20
+
+# per key in a bucket: [n, sum, first_row, min_row, max_row, last_row]; n and sum count
+# finite values only, min/max rows are those of finite values (or of any, if none is).
+N, SUM, FIRST, LOW, HIGH, LAST = range(6)
+
+
+class Digest:
+    """The summary of the first `covered` bytes (`rows` rows) of a history."""
+
+    def __init__(self) -> None:
+        self.width = 1  # rows per bucket
+        self.rows = 0
+        self.covered = 0
+        self.identity: list[int] = [0, 0]
+        self.mtime_ns = 0  # of the history when last read; 0: not to be trusted as is
+        self.fingerprint = ""
+        self.columns: dict[str, None] = {}  # every top-level key, first seen first
+        self.buckets: list[dict[str, list]] = []
+        self.kept: dict[int, dict] = {}  # row number -> its numeric top-level fields
+        self.stats: dict[str, list] = {}  # key -> [count, min, max, last]
+
+    # --- building ------------------------------------------------------------------------
+    def add_rows(self, rows: Iterable[dict]) -> None:
+        for row in rows:
+            self._add(row)
+
+    def _add(self, row: dict) -> None:
+        index = self.rows
+        self.rows += 1
+        slot = index // self.width
+        if slot == len(self.buckets):
+            if self.buckets:
+                self._prune(self.buckets[-1], index - self.width)
+            self.buckets.append({})
+        bucket = self.buckets[slot]
+        numeric = {}
+        for key, value in row.items():
+            if key not in self.columns:
+                self.columns[key] = None
+            if type(value) is int or type(value) is float:
+                numeric[key] = value
+        if not numeric:
+            return
+        self.kept[index] = numeric
+        for key, value in numeric.items():
+            self._add_value(bucket, key, value, index)
+        if len(self.buckets) > MAX_BUCKETS:
+            self._halve()
+
+    def _add_value(self, bucket: dict, key: str, value: float, index: int) -> None:
+        finite = math.isfinite(value)
+        stats = self.stats.get(key)
+        if stats is None:
+            self.stats[key] = [1, value, value, value] if finite else [1, None, None, value]
+        else:
+            stats[0] += 1
+            stats[3] = value
+            if finite:
+                if stats[1] is None or value < stats[1]:
+                    stats[1] = value
+                if stats[2] is None or value > stats[2]:
+                    stats[2] = value
+        cell = bucket.get(key)
+        if cell is None:
+            bucket[key] = [1 if finite else 0, value if finite else 0.0, index, index, index, index]
+            return
+        cell[LAST] = index
+        if not finite:
+            return
+        cell[N] += 1
+        cell[SUM] += value
+        kept = self.kept
+        low = kept[cell[LOW]][key]
+        if value < low or not math.isfinite(low):
+            cell[LOW] = index
+        high = kept[cell[HIGH]][key]
+        if value > high or not math.isfinite(high):
+            cell[HIGH] = index
+
+    def _prune(self, bucket: dict, first_row: int) -> None:
+        """Forget the rows of a closed bucket that none of its keys names."""
+        named = {index for cell in bucket.values() for index in cell[2:]}
+        for index in range(max(first_row, 0), self.rows - 1):
+            if index not in named:
+                self.kept.pop(index, None)
+
+    def _halve(self) -> None:
+        """Twice as many rows per bucket: neighbours merged, rows no longer named dropped."""
+        merged = []
+        for i in range(0, len(self.buckets), 2):
+            pair = self.buckets[i:i + 2]
+            merged.append(pair[0] if len(pair) == 1 else self._merge(*pair))
+        self.buckets = merged
+        self.width *= 2
+        named = {index for bucket in merged for cell in bucket.values() for index in cell[2:]}
+        self.kept = {index: row for index, row in self.kept.items() if index in named}
+
+    def _merge(self, left: dict, right: dict) -> dict:
+        out = {key: list(cell) for key, cell in left.items()}
+        for key, cell in right.items():
+            mine = out.get(key)
+            if mine is None:
+                out[key] = list(cell)
+                continue
+            mine[N] += cell[N]
+            mine[SUM] += cell[SUM]
+            mine[LAST] = cell[LAST]
+            mine[LOW] = min(mine[LOW], cell[LOW], key=lambda i: _order(self.kept[i][key]))
+            mine[HIGH] = max(mine[HIGH], cell[HIGH], key=lambda i: _order(self.kept[i][key], high=True))
+        return out
+
+    # --- reading back --------------------------------------------------------------------
+    def points(self, key: str) -> list[int]:
+        """The row numbers kept for `key`, in order: per bucket its first, min, max, last."""
+        out: list[int] = []
+        for bucket in self.buckets:
+            cell = bucket.get(key)
+            if cell is not None:
+                out.extend(sorted({cell[FIRST], cell[LOW], cell[HIGH], cell[LAST]}))
+        return out
+
+    def sample_rows(self) -> list[dict]:
+        """The kept rows, in history order: a downsampled history whose every key keeps
+        its first, smallest, largest and last value of each bucket."""
+        return [self.kept[index] for index in sorted(self.kept)]
+
+    def bucket_means(self, key: str) -> list[float]:
+        """The mean of each bucket's finite values of `key` (for sparklines)."""
+        return [cell[SUM] / cell[N] for bucket in self.buckets
+                if (cell := bucket.get(key)) is not None and cell[N]]
+
+    def history_stats(self) -> dict[str, dict[str, Any]]:
+        """Per numeric key: count, min and max (of finite values), last."""
+        return {key: {"min": s[1], "max": s[2], "last": s[3], "count": s[0]}
+                for key, s in self.stats.items()}
+
+    # --- storing -------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        doc = {"format": FORMAT, "width": self.width, "rows": self.rows, "covered": self.covered,
+               "identity": self.identity, "fingerprint": self.fingerprint,
+               "mtime_ns": self.mtime_ns,
+               "columns": list(self.columns), "stats": self.stats, "buckets": self.buckets,
+               "kept": [[index, row] for index, row in self.kept.items()]}
+        return jsonio.dumps(doc)
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> Digest:
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ValueError("not a digest of this format")
+        digest = cls()
+        digest.width, digest.rows, digest.covered = int(doc["width"]), int(doc["rows"]), int(doc["covered"])
+        digest.identity, digest.fingerprint = list(doc["identity"]), str(doc["fingerprint"])
+        digest.mtime_ns = int(doc["mtime_ns"])
+        digest.columns = dict.fromkeys(doc["columns"])
+        digest.stats = doc["stats"]
+        digest.buckets = doc["buckets"]
+        digest.kept = {int(index): row for index, row in doc["kept"]}
+        return digest
+
+
+def _order(value: float, *, high: bool = False) -> float:
+    """Finite values compare as they are; NaN and infinities lose to every finite value."""
+    if math.isfinite(value):
+        return value
+    return -math.inf if high else math.inf
+
+
+def history_size(run_dir: str | Path) -> int:
+    try:
+        return os.path.getsize(RunPaths(Path(run_dir)).file(HISTORY))
+    except OSError:
+        return 0
+
+
+def load_digest(run_dir: str | Path) -> Digest:
+    """The digest of the run's history as it is now: the stored one if it still describes
+    the file, brought up to date if the file only grew, else rebuilt (and stored)."""
+    run_dir = Path(run_dir)
+    path = RunPaths(run_dir).file(HISTORY)
+    digest_path = run_dir / DIGEST
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return Digest()
+    with fh:
+        info = os.fstat(fh.fileno())
+        identity = [info.st_dev, info.st_ino]
+        digest = _stored(digest_path)
+        if digest is not None and digest.covered == info.st_size and digest.mtime_ns == info.st_mtime_ns:
+            if digest.identity == identity:
+                return digest
+        if digest is None or not _may_extend(digest, fh, identity, info.st_size):
+            digest = Digest()
+            digest.identity = identity
+        _read_from(digest, fh, info.st_size)
+        # a change within the file system's timestamp granularity may keep the mtime: a
+        # digest made that soon after a change is never taken as is, only extended
+        racy = time.time_ns() - info.st_mtime_ns < RACY_NS
+        digest.mtime_ns = 0 if racy or digest.covered != info.st_size else info.st_mtime_ns
+    _store(digest_path, digest)
+    return digest
+
+
+def _stored(path: Path) -> Digest | None:
+    try:
+        return Digest.from_doc(jsonio.loads(path.read_bytes()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _may_extend(digest: Digest, fh, identity: list[int], size: int) -> bool:
+    """Whether the history only grew since the digest was made (histories are only ever
+    appended: same file, longer, the same bytes before the digest's end)."""
+    if digest.identity != identity or digest.covered >= size:
+        return False
+    return _fingerprint(fh, digest.covered) == digest.fingerprint
+
+
+def _fingerprint(fh, end: int) -> str:
+    start = max(0, end - FINGERPRINT)
+    fh.seek(start)
+    return fh.read(end - start).hex()
+
+
+def _read_from(digest: Digest, fh, size: int) -> None:
+    """Add the whole lines between `digest.covered` and `size`; a torn last line waits."""
+    fh.seek(digest.covered)
+    for block, end in iter_blocks(fh, digest.covered, size):
+        digest.add_rows(parse_block(block)[0])
+        digest.covered = end
+    digest.fingerprint = _fingerprint(fh, digest.covered)
+
+
+def iter_blocks(fh, start: int, size: int) -> Iterator[tuple[bytes, int]]:
+    """Blocks of whole lines (each about BLOCK_BYTES), with the offset each one ends at."""
+    carry = b""
+    pos = start  # the file offset after what was read
+    while pos < size:
+        chunk = fh.read(min(BLOCK_BYTES, size - pos))
+        if not chunk:
+            return
+        pos += len(chunk)
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        carry = data[cut:]
+        if cut:
+            yield data[:cut], pos - len(carry)
+
+
+def parse_block(block: bytes) -> tuple[list[dict], int]:
+    """The rows of a block of whole JSONL lines, and how many lines were torn or corrupt
+    (skipped, as iter_jsonl does): one parse for the block when every line is sound."""
+    lines = [line for line in block.split(b"\n") if line.strip()]
+    if not jsonio.has_long_digits(block):
+        try:
+            rows = orjson.loads(b"[" + b",".join(lines) + b"]")
+            if all(type(row) is dict for row in rows):
+                return rows, 0
+        except orjson.JSONDecodeError:
+            pass
+    out, bad = [], 0
+    for line in lines:
+        try:
+            row = jsonio.loads(line)
+        except ValueError:
+            bad += 1
+            continue
+        if isinstance(row, dict):
+            out.append(row)
+    return out, bad
+
+
+def _store(path: Path, digest: Digest) -> None:
+    try:
+        jsonio.write_bytes_atomic(path, digest.to_bytes())
+    except Exception:  # a read-only store: the digest serves this call only
+        pass
+
+
+def series(run_dir: str | Path, keys: Iterable[str], x: str = "_step",
+           max_points: int = 1000) -> dict[str, dict[str, list]]:
+    """Downsampled min/max series of `keys` against `x` (`_step`, `_runtime`,
+    `_timestamp` or a metric logged on the same rows), for charts and the web UI.
+
+    For each key: {"x": [...], "y": [...], "min": [...], "max": [...], "count": N,
+    "downsampled": bool}: one entry per bucket of consecutive rows (at most `max_points`),
+    `x` and `y` the bucket's last point holding the key, `min`/`max` its smallest and
+    largest finite values, so spikes are never averaged away.  Small histories come back
+    point for point (min == max == y).  Keys without a number are left out.
+    """
+    digest = load_digest(run_dir)
+    out = {}
+    for key in keys:
+        cells = [(cell, digest.width) for bucket in digest.buckets if (cell := bucket.get(key))]
+        if not cells:
+            continue
+        merged = _merge_cells(digest, key, [c for c, _ in cells], max_points)
+        xs, ys, lows, highs = [], [], [], []
+        for cell in merged:
+            last = digest.kept[cell[LAST]]
+            if x not in last:
+                continue
+            xs.append(last[x])
+            ys.append(last[key])
+            lows.append(digest.kept[cell[LOW]][key])
+            highs.append(digest.kept[cell[HIGH]][key])
+        out[key] = {"x": xs, "y": ys, "min": lows, "max": highs,
+                    "count": digest.stats[key][0],
+                    "downsampled": len(xs) < digest.stats[key][0]}
+    return out
+
+
+def _merge_cells(digest: Digest, key: str, cells: list[list], max_points: int) -> list[list]:
+    max_points = max(1, max_points)
+    while len(cells) > max_points:
+        paired = []
+        for i in range(0, len(cells), 2):
+            pair = cells[i:i + 2]
+            if len(pair) == 1:
+                paired.append(pair[0])
+                continue
+            a, b = pair
+            values = digest.kept
+            low = min(a[LOW], b[LOW], key=lambda r: _order(values[r][key]))
+            high = max(a[HIGH], b[HIGH], key=lambda r: _order(values[r][key], high=True))
+            paired.append([a[N] + b[N], a[SUM] + b[SUM], a[FIRST], low, high, b[LAST]])
+        cells = paired
+    return cells
