@@ -10,13 +10,17 @@ Importing this package loads nothing heavy: the SDK module is loaded on first us
 from wandb_cli._version import __version__
 
 __all__ = ["__version__", "init", "log", "finish", "save", "log_artifact", "use_artifact", "Run",
-           "run", "config", "summary"]
+           "run", "config", "summary", "Api"]
 
 _SDK_NAMES = ("init", "log", "finish", "save", "log_artifact", "use_artifact", "Run", "Config",
               "Summary")
 
 
 def __getattr__(name: str):
+    if name == "Api":  # the read API (wandb_cli/api), loaded on first use
+        from wandb_cli.api import Api
+
+        return Api
     if name in _SDK_NAMES:
         from wandb_cli.sdk import run as sdk
 

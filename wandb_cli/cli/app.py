@@ -38,6 +38,9 @@ def build_app() -> typer.Typer:
     ui_command.register(app)
     from wandb_cli.cli.importing import app as import_app
     app.add_typer(import_app, name="import")
+    from wandb_cli.cli import sync  # wbrun sync, wbrun doctor
+
+    sync.register(app)
     return app
 
 

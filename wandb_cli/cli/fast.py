@@ -46,6 +46,8 @@ WRAP_OPTIONS = (
     Opt(("--system-interval",), "system_interval", "float",
         "Seconds between system-metric samples (default 15, minimum 0.1).", "SECONDS"),
     Opt(("--no-system",), "no_system", "flag", "Do not sample system metrics."),
+    Opt(("--rank-zero-only",), "rank_zero_only", "flag",
+        "Record only rank 0 (RANK, else SLURM_PROCID); other ranks just run the command."),
     Opt(("-h", "--help"), "help", "flag", "Show this message and exit."),
 )
 
@@ -139,6 +141,8 @@ def wrap_main(argv: list[str]) -> int:
         return 0
     if not command:
         raise UsageError("nothing to run: give a command after --, e.g. wbrun -- python train.py")
+    if values["rank_zero_only"]:
+        _run_unrecorded_unless_rank_zero(command)
     from wandb_cli.cli.values import open_store, parse_pairs
     from wandb_cli.runner.supervise import WrapOptions, Wrapper
     from wandb_cli.store.recorder import RunSpec
@@ -152,6 +156,25 @@ def wrap_main(argv: list[str]) -> int:
     options = WrapOptions(spec=spec, quiet=values["quiet"], capture=not values["no_capture"],
                           system=not values["no_system"], system_interval=values["system_interval"])
     return Wrapper(command, options, open_store(values["dir"])).run()
+
+
+def _run_unrecorded_unless_rank_zero(command: list[str]) -> None:
+    """On a rank other than 0, become the command itself (exec), with the SDK disabled so an
+    `init()` inside records nothing either; on rank 0 (or no rank at all) return."""
+    from wandb_cli.store.cluster import global_rank
+
+    if global_rank(os.environ) in (None, 0):
+        return
+    os.environ["WBRUN_MODE"] = "disabled"
+    for name in ("WBRUN_RUN_DIR", "WBRUN_RUN_ID"):
+        os.environ.pop(name, None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        print(f"wbrun: error: cannot run {command[0]}: {exc.strerror}", file=sys.stderr)
+        sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)
 
 
 def _config_file(path: str | None) -> dict:

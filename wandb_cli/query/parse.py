@@ -20,9 +20,10 @@ from functools import lru_cache
 from typing import Any, NoReturn, Union
 
 from wandb_cli.errors import FilterError, UsageError
-from wandb_cli.store.model import ATTRIBUTES
+from wandb_cli.store.model import ATTRIBUTES, CLUSTER_SCOPES
 
-SCOPES = ("config", "summary")
+# `slurm.` and `dist.` name the cluster identity attributes (store/cluster.py)
+SCOPES = ("config", "summary", *CLUSTER_SCOPES)
 KEYWORDS = frozenset({"and", "or", "not", "in", "is"})
 COMPARE_OPS = {"=": "=", "==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "=~": "=~"}
 ORDERING_OPS = frozenset({"<", "<=", ">", ">="})

@@ -53,7 +53,9 @@ def _mapping_getter(scope: str, path: tuple[str, ...]) -> Getter:
         name = path[0]
         if scope == "summary":
             return lambda record: record.summary.get(name)
-        return lambda record: record.config.get(name)
+        if scope == "config":
+            return lambda record: record.config.get(name)
+        return lambda record: read(record).get(name)
 
     def get(record: RunRecord) -> Any:
         value = lookup(read(record), path)

@@ -393,6 +393,7 @@ RUN_DOC_TYPES = {
     "exit_code": (int, _OPTIONAL), "host": (str,), "pid": (int, _OPTIONAL),
     "command": (list,), "tags": (list,), "group": (str, _OPTIONAL),
     "job_type": (str, _OPTIONAL), "notes": (str, _OPTIONAL),
+    "slurm": (dict, _OPTIONAL), "dist": (dict, _OPTIONAL),
 }
 
 
@@ -433,6 +434,8 @@ def _record_from(run: dict, run_dir: str | Path, config: dict, summary: dict) ->
         notes=run.get("notes"),
         config=config,
         summary=summary,
+        slurm=run.get("slurm") or {},
+        dist=run.get("dist") or {},
     )
 
 

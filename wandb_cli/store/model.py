@@ -21,6 +21,8 @@ ATTRIBUTES = (
     "id", "name", "state", "project", "entity", "group", "job_type", "tags", "notes",
     "created", "ended", "runtime", "host", "exit_code", "command",
 )
+# Attribute namespaces read as `slurm.job_id`, `dist.rank` (see store/cluster.py).
+CLUSTER_SCOPES = ("slurm", "dist")
 
 
 def iso(ts: float | None) -> str | None:
@@ -53,6 +55,8 @@ class RunRecord:
     config: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # why a run reads as corrupt
+    slurm: dict[str, Any] = field(default_factory=dict)  # SLURM job identity (store/cluster.py)
+    dist: dict[str, Any] = field(default_factory=dict)  # torchrun identity: rank, world_size...
 
     @property
     def runtime(self) -> float | None:
@@ -105,5 +109,7 @@ class RunRecord:
             "config": self.config,
             "summary": self.summary,
             "dir": self.dir,
+            **({"slurm": self.slurm} if self.slurm else {}),
+            **({"dist": self.dist} if self.dist else {}),
             **({"problems": self.problems} if self.problems else {}),
         }

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from wandb_cli.errors import RunExists, RunNotFound, StoreError, UsageError
-from wandb_cli.store import jsonio, proc
+from wandb_cli.store import cluster, jsonio, proc
 from wandb_cli.store.ids import new_name, validate_id
 from wandb_cli.store.layout import (
     CONFIG,
@@ -87,16 +87,19 @@ def _create(store: Store, spec: RunSpec, run_id: str, *, pid: int, recorder: str
     sequence = store.next_sequence(project)
     run_dir = store.make_run_dir(run_id, now)
     paths = RunPaths(run_dir)
+    slurm, dist = cluster.slurm_identity(store.env), cluster.dist_identity(store.env)
     doc = {
         "format": FORMAT_VERSION, "id": run_id,
         "name": spec.name or new_name(sequence), "sequence": sequence,
         "project": project, "entity": spec.entity or _user(),
-        "group": spec.group, "job_type": spec.job_type,
+        "group": spec.group if spec.group is not None else cluster.default_group(store.env),
+        "job_type": spec.job_type,
         "tags": list(dict.fromkeys(spec.tags)), "notes": spec.notes,
         "created": now, "command": spec.command, "host": store.host,
         # what was not chosen by the user: an SDK joining the run may still set it
         "defaulted": [key for key in ("name", "project", "entity") if not getattr(spec, key)],
         **_recorder_fields(pid, recorder, now),
+        **({"slurm": slurm} if slurm else {}), **({"dist": dist} if dist else {}),
     }
     jsonio.write_json_atomic(paths.file(CONFIG), spec.config)
     jsonio.write_json_atomic(paths.file(SUMMARY), {})
@@ -133,6 +136,10 @@ def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
             if getattr(spec, key) is not None:
                 doc[key] = getattr(spec, key)
         doc["tags"] = list(dict.fromkeys([*doc.get("tags", []), *spec.tags]))
+        for scope, identity in (("slurm", cluster.slurm_identity(store.env)),
+                                ("dist", cluster.dist_identity(store.env))):
+            if identity:  # a requeued job resumes with its new restart count and nodes
+                doc[scope] = identity
 
     doc = update_run_doc(paths, reopen)
     (paths.dir / STOP_REQUEST).unlink(missing_ok=True)  # meant for the run's previous life

@@ -1,0 +1,125 @@
+"""Writing wbrun runs as W&B offline runs, by driving the real `wandb` SDK in offline mode.
+
+W&B's own SDK writes the `.wandb` file, so `wandb sync` uploads it as any offline run.
+Kept: ID, name, project, entity, group, job_type, tags, notes, config, every history row with
+its `_step` and original `_timestamp` (the SDK keeps a logged `_timestamp`), the summary, and
+the files under `files/`.  The SDK sets the run's start time and `_runtime` itself, so the
+wbrun attributes it cannot take (created, ended, state, exit code, host, command) travel in
+the config key `_wbrun`, which `wbrun import wandb` reads back (W&B hides `_` keys).
+
+Invariant: an export is recorded in the sync record of its output folder, so exporting the
+same run again into the same folder writes nothing new (re-exporting a changed run is not
+possible with one offline run per ID: the record says it was exported, and a note says so).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+from wandb_cli.artifacts.runfiles import is_own_document, list_run_files
+from wandb_cli.errors import UsageError
+from wandb_cli.store.layout import Store
+from wandb_cli.store.model import FINISHED, RUNNING, RunRecord
+from wandb_cli.sync import source
+from wandb_cli.sync.record import SyncRecord, SyncRecords
+
+WBRUN_CONFIG_KEY = "_wbrun"
+STATE_EXIT = {FINISHED: 0}
+
+
+def need_wandb():
+    """The real W&B SDK (not a compatibility shim that answers to the same name)."""
+    import importlib.util
+
+    source.need("wandb", "wandb")
+    if importlib.util.find_spec("wandb.proto") is None:
+        raise UsageError("the 'wandb' found is not W&B's SDK: pip install 'wbrun[wandb]'")
+    import wandb
+
+    return wandb
+
+
+def wbrun_attributes(record: RunRecord) -> dict:
+    return {"created": record.created, "ended": record.ended, "state": record.state,
+            "exit_code": record.exit_code, "host": record.host, "command": record.command,
+            "heartbeat": record.heartbeat}
+
+
+def export_runs(store: Store, records: list[RunRecord], out_dir: Path,
+                report: Callable[[str], None] = lambda _line: None) -> list[Path]:
+    """Each run as `out_dir/wandb/offline-run-*`; returns the folders written now."""
+    wandb = need_wandb()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done = SyncRecords(store.root, f"wandb {out_dir}", "wandb")
+    written = []
+    with _offline_env():
+        for record in records:
+            if record.state == RUNNING:
+                report(f"{record.id}: still running, not exported (W&B offline runs are written once)")
+                continue
+            previous = done.load(record.id)
+            if previous is not None and previous.remote_id and Path(previous.remote_id).exists():
+                report(f"{record.id} -> {previous.remote_id}: exported before, unchanged")
+                continue
+            folder = export_run(wandb, record, out_dir)
+            sync = SyncRecord(record.id, str(folder), status=record.state)
+            sync.step = max((row.get("_step", -1) for row in source.iter_history(record.dir)), default=-1)
+            done.save(sync)
+            written.append(folder)
+            report(f"{record.id} -> {folder}")
+    return written
+
+
+@contextlib.contextmanager
+def _offline_env() -> Iterator[None]:
+    keys = ("WANDB_MODE", "WANDB_SILENT", "WANDB_CONSOLE", "WANDB_DISABLE_GIT", "WANDB_RUN_ID",
+            "WANDB_RESUME", "WANDB_DIR", "WANDB_PROJECT", "WANDB_ENTITY")
+    saved = {key: os.environ.get(key) for key in keys}
+    for key in keys:
+        os.environ.pop(key, None)
+    os.environ.update(WANDB_MODE="offline", WANDB_SILENT="true")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def export_run(wandb, record: RunRecord, out_dir: Path) -> Path:
+    """One run as a W&B offline run; returns its offline-run-* folder."""
+    settings = wandb.Settings(mode="offline", silent=True, console="off", x_disable_stats=True,
+                              disable_git=True, save_code=False, x_disable_meta=True,
+                              disable_job_creation=True)
+    config = {**record.config, WBRUN_CONFIG_KEY: wbrun_attributes(record)}
+    with contextlib.redirect_stdout(io.StringIO()):
+        run = wandb.init(id=record.id, name=record.name, project=record.project,
+                         entity=record.entity or None, group=record.group, job_type=record.job_type,
+                         tags=list(record.tags), notes=record.notes, config=config,
+                         dir=str(out_dir), settings=settings, reinit="create_new")
+        try:
+            for row in source.iter_history(record.dir):
+                step = row.get("_step")
+                data = {k: v for k, v in row.items() if k not in ("_step", "_runtime")}
+                run.log(data, step=step if isinstance(step, int) else None)
+            run.summary.update(record.summary)
+            _save_files(run, record)
+        finally:
+            run.finish(exit_code=STATE_EXIT.get(record.state, record.exit_code or 1))
+    return Path(run.dir).parent
+
+
+def _save_files(run, record: RunRecord) -> None:
+    """files/ into the offline run: saved files, output.log and wbrun's own documents under
+    their own names except those W&B writes itself (config, summary, history, metadata)."""
+    files_dir = Path(record.dir) / "files"
+    for entry in list_run_files(Path(record.dir)):
+        if is_own_document(entry.path) and entry.path not in ("output.log", "wandb-events.jsonl",
+                                                               "wbrun-run.json"):
+            continue
+        run.save(str(files_dir / entry.path), base_path=str(files_dir), policy="now")
