@@ -2,7 +2,7 @@
 
     python -m benchmarks [--reps 5] [--warmup 1] [--sizes 2000,10000,100000]
                          [--peer-python /tmp/benchpeers/bin/python | --no-peers]
-                         [--only startup,sdk,query,sampler,ui] [--work /tmp/wbrun-bench]
+                         [--only startup,sdk,query,sampler,ui,sync] [--work /tmp/wbrun-bench]
                          [--json benchmarks/results/latest.json]
 
 Run it from the checkout with the interpreter that has wbrun installed.  Exit status: 0 when
@@ -17,12 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import suite_big, suite_query, suite_sampler, suite_sdk, suite_startup, suite_ui
+from benchmarks import suite_big, suite_query, suite_sampler, suite_sdk, suite_startup, suite_sync, suite_ui
 from benchmarks.context import REPO, Context, file_create_us, filesystem_of, machine, make_context
 from benchmarks.report import Row, markdown_table, summary_line
 from benchmarks.timing import BenchError, load_average
 
-SUITES = ("startup", "sdk", "query", "sampler", "ui", "big")
+SUITES = ("startup", "sdk", "query", "sampler", "ui", "big", "sync")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,6 +67,8 @@ def run_suites(ctx: Context, args: argparse.Namespace) -> list[Row]:
         elif name == "big":
             rows += suite_big.run(ctx, pump_mb=args.big_mb, history_steps=args.big_steps,
                                   init_runs=args.big_runs)
+        elif name == "sync":
+            rows += suite_sync.run(ctx)
         else:
             rows += suite_sampler.run(ctx)
         print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)

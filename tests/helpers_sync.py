@@ -67,3 +67,78 @@ def mlflow_server(workdir: Path, timeout_s: float = 120.0) -> Iterator[str]:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+def wbrun_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "wandb_cli", *args]
+
+
+def run_wbrun(*args: str, env: dict | None = None, timeout: float = 300,
+              code: int | None = 0) -> subprocess.CompletedProcess:
+    """A real `wbrun` process; asserts its exit status unless `code` is None."""
+    result = subprocess.run(wbrun_argv(*args), capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, **(env or {})})
+    if code is not None:
+        assert result.returncode == code, (args, result.stdout, result.stderr)
+    return result
+
+
+def wrapped(*wrap_args: str, script: str, code: int = 0, env: dict | None = None) -> None:
+    """`wbrun WRAP_ARGS -- python -c SCRIPT`, which must exit with `code`."""
+    run_wbrun(*wrap_args, "-q", "--", sys.executable, "-c", script, env=env, code=code)
+
+
+def start_wrapped(*wrap_args: str, script: str, env: dict | None = None) -> subprocess.Popen:
+    """A wrapped run left running, in its own process group (kill it with os.killpg)."""
+    return subprocess.Popen(wbrun_argv(*wrap_args, "-q", "--", sys.executable, "-c", script),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, **(env or {})})
+
+
+def history_rows(store: Path, run_id: str) -> list[dict]:
+    import json
+
+    folders = [p for p in store.glob(f"run-*-{run_id}") if p.is_dir()]
+    if not folders:
+        return []  # not made yet
+    [folder] = folders
+    path = folder / "files" / "wandb-history.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_dir(store: Path, run_id: str) -> Path:
+    [folder] = [p for p in store.glob(f"run-*-{run_id}") if p.is_dir()]
+    return folder
+
+
+def wait_for(predicate, timeout_s: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def git_repo(folder: Path) -> str:
+    """Make `folder` a git repository with one commit; returns the commit."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    subprocess.run(["git", "init", "-q", str(folder)], check=True, env=env)
+    subprocess.run(["git", "-C", str(folder), "commit", "-q", "--allow-empty", "-m", "init"],
+                   check=True, env=env)
+    return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+# Logs 5 steps through the SDK, a summary-only value, and saves a file.
+LOGGING_SCRIPT = """
+import wandb_cli as wandb
+run = wandb.init()
+for i in range(5):
+    run.log({"loss": 1.0 / (i + 1), "acc": i / 5, "nested": {"x": i}})
+run.summary["best_acc"] = 0.875
+open("result.txt", "w").write("result")
+run.save("result.txt", policy="now")
+"""

@@ -7,10 +7,10 @@ in W&B), `createdAt`/`created_at` and `heartbeatAt` (ISO 8601 strings or POSIX s
 wbrun's own keys (`slurm.job_id`, `dist.rank`).  Operators: $and $or $nor $not $eq $ne $gt
 $gte $lt $lte $in $nin $exists $regex ($options "i").
 
-Invariant: as in `--filter`, a comparison matches only a present value of the operand's own
-kind (a number against a number, a string against a string): a missing value fails `$gt`
-and `$ne` alike; `$exists: false` is the way to ask for missing.  A malformed filter is a
-UsageError naming the part that is wrong.
+Invariant: as in `--filter`, an ordering or equality matches only a present value of the
+operand's own kind (a number against a number, a string against a string); as in MongoDB,
+`$ne` and `$nin` also match a run that lacks the field (`$exists` asks for presence).  A
+malformed filter is a UsageError naming the part that is wrong.
 """
 from __future__ import annotations
 

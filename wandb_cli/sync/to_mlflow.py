@@ -291,8 +291,11 @@ class MlflowTarget:
             yield ("metric", key, value, stamp, max(sync.step, 0))
 
     def _push_files(self, record: RunRecord, sync: SyncRecord, result: PushResult) -> None:
+        """Files once the run has ended: a live run rewrites its documents every few seconds."""
         from wandb_cli.artifacts.runfiles import list_run_files
 
+        if record.state == RUNNING:
+            return
         files_dir = Path(record.dir) / "files"
         for entry in list_run_files(Path(record.dir)):
             full = files_dir / entry.path

@@ -1,0 +1,258 @@
+"""`wbrun sync --to mlflow` and `wbrun import mlflow` against a real MLflow tracking server
+(sqlite backend, local artifact root) started once for this module on a free loopback port.
+
+Runs are made by real `wbrun` processes; what the server holds is read back through
+MLflow's own client and compared field by field with the wbrun store.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers_sync import (
+    LOGGING_SCRIPT,
+    git_repo,
+    history_rows,
+    mlflow_server,
+    run_dir,
+    run_wbrun,
+    start_wrapped,
+    wait_for,
+    wrapped,
+)
+
+pytestmark = pytest.mark.slow
+
+mlflow = pytest.importorskip("mlflow")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=server)
+
+
+def store_record(store: Path, run_id: str):
+    from wandb_cli.store.layout import Store
+
+    return Store(store).read(run_dir(store, run_id))
+
+
+def remote_run(client, experiment: str, run_id: str):
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None, experiment
+    runs = client.search_runs([found.experiment_id], filter_string=f"tags.`wbrun.run_id` = '{run_id}'")
+    assert len(runs) == 1, [r.info.run_id for r in runs]
+    return runs[0]
+
+
+def flat(mapping: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def param_text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+STATUS = {"finished": "FINISHED", "failed": "FAILED", "crashed": "FAILED", "running": "RUNNING",
+          "killed": "KILLED"}
+
+
+def assert_mapped(client, store: Path, run_id: str, *, experiment: str, commit: str | None = None):
+    """Every mapped field of the wbrun run equals what MLflow holds."""
+    record = store_record(store, run_id)
+    remote = remote_run(client, experiment, run_id)
+    info, data = remote.info, remote.data
+    assert info.status == STATUS[record.state]
+    assert info.start_time == round(record.created * 1000)
+    if record.state in ("finished", "failed", "killed"):
+        assert info.end_time == round(record.ended * 1000)
+    assert data.params == {k: param_text(v) for k, v in flat(record.config).items()}
+    tags = data.tags
+    assert tags["mlflow.runName"] == record.name
+    assert tags.get("mlflow.note.content") == record.notes
+    assert tags.get("wbrun.group") == record.group
+    assert tags.get("wbrun.job_type") == record.job_type
+    assert tags["wbrun.entity"] == record.entity and tags["wbrun.project"] == record.project
+    assert tags["wbrun.host"] == record.host
+    assert tags["wbrun.command"] == record.command_line
+    assert tags["wbrun.state"] == record.state
+    assert json.loads(tags["wbrun.tags"]) == record.tags
+    for tag in record.tags:
+        assert tags[tag] == ""
+    if commit:
+        assert tags["mlflow.source.git.commit"] == commit
+    rows = history_rows(store, run_id)
+    for key in {k for row in rows for k in flat(row) if not k.startswith("_")}:
+        points = client.get_metric_history(info.run_id, key)
+        expected = [(row["_step"], round(row["_timestamp"] * 1000), float(flat(row)[key]))
+                    for row in rows if key in flat(row)]
+        assert sorted((p.step, p.timestamp, p.value) for p in points) == expected, key
+    for key, value in record.summary.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            assert data.metrics[key] == value, key
+    return remote
+
+
+def test_four_states_pushed_and_read_back(server, client, store_dir, tmp_path):
+    commit = git_repo(Path.cwd())
+    wrapped("-p", "mapped", "--id", "fin1", "-n", "first", "-c", "lr=0.01", "-c", "model={\"depth\": 3}",
+            "-t", "baseline", "-t", "v2", "--notes", "the finished one", "-g", "sweep1", "-j", "train",
+            "--system-interval", "0.2", script=LOGGING_SCRIPT + "\nimport time; time.sleep(0.5)\n")
+    wrapped("-p", "mapped", "--id", "fail1", "-c", "lr=0.1",
+            script="import sys\nprint('loss=2.5')\nprint('loss=1.5')\nsys.exit(3)", code=3)
+    # no system sampler in the two live runs: a second push must find nothing new to send
+    crashing = start_wrapped("-p", "mapped", "--id", "crash1", "--no-system",
+                             script="import time\nprint('loss=1', flush=True)\ntime.sleep(120)")
+    release = tmp_path / "go"
+    running = start_wrapped("-p", "mapped", "--id", "live1", "--no-system", script=(
+        "import os, time\nimport wandb_cli as wandb\nrun = wandb.init()\n"
+        "for i in range(3): run.log({'loss': 3 - i})\n"
+        f"while not os.path.exists({str(release)!r}): time.sleep(0.05)\n"
+        "for i in range(2): run.log({'loss': 0.5 - i / 10})\n"))
+    try:
+        wait_for(lambda: len(history_rows(store_dir, "crash1")) == 1, what="crash1's row")
+        os.killpg(crashing.pid, signal.SIGKILL)
+        crashing.wait()
+        wait_for(lambda: len(history_rows(store_dir, "live1")) == 3, what="live1's rows")
+
+        first = run_wbrun("sync", "--to", "mlflow", server, "--all")
+        assert first.stdout.count("created") == 4, first.stdout
+        for run_id in ("fin1", "fail1", "crash1", "live1"):
+            assert_mapped(client, store_dir, run_id, experiment="mapped",
+                          commit=commit if run_id == "fin1" else None)
+        fin = remote_run(client, "mapped", "fin1")
+        assert fin.data.metrics["best_acc"] == 0.875  # summary-only value as a metric
+        assert "nested.x" in fin.data.metrics
+        assert any(key.startswith("system/") for key in fin.data.metrics)
+        system_points = client.get_metric_history(fin.info.run_id, "system/cpu")
+        events = [json.loads(line) for line in
+                  (run_dir(store_dir, "fin1") / "files" / "wandb-events.jsonl").read_text().splitlines()]
+        assert sorted(p.timestamp for p in system_points) == [
+            round(e["_timestamp"] * 1000) for e in events if "system.cpu" in e]
+        assert len(system_points) >= 2
+        artifacts = {a.path for a in client.list_artifacts(fin.info.run_id, "files")}
+        assert {"files/result.txt", "files/config.json", "files/wandb-history.jsonl",
+                "files/output.log"} <= artifacts
+        local = Path(client.download_artifacts(fin.info.run_id, "files/result.txt", str(tmp_path)))
+        assert local.read_text() == "result"
+        assert client.list_artifacts(remote_run(client, "mapped", "live1").info.run_id) == []
+
+        second = run_wbrun("sync", "--to", "mlflow", server, "--all")
+        assert second.stdout.count("up to date") == 4, second.stdout
+        live = remote_run(client, "mapped", "live1")
+        assert len(client.get_metric_history(live.info.run_id, "loss")) == 3
+
+        # --watch follows the running run; a config value changed since the push is reported
+        run_wbrun("--id", "fin1", "--resume", "allow", "-c", "lr=0.5", "-q", "--", "true")
+        watcher = start_wrapped_sync(server)
+        time.sleep(1)
+        release.write_text("")
+        assert running.wait(timeout=120) == 0
+        out, err = watcher.communicate(timeout=300)
+        assert watcher.returncode == 0, err
+        assert "config lr changed from '0.01' to '0.5'" in err
+        live = assert_mapped(client, store_dir, "live1", experiment="mapped")
+        assert live.info.status == "FINISHED"
+        assert [p.step for p in client.get_metric_history(live.info.run_id, "loss")] == [0, 1, 2, 3, 4]
+        fin = remote_run(client, "mapped", "fin1")
+        assert fin.data.params["lr"] == "0.01"
+        assert json.loads(fin.data.tags["wbrun.changed_params"]) == {"lr": "0.5"}
+    finally:
+        for proc in (crashing, running):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def start_wrapped_sync(server: str):
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-m", "wandb_cli", "sync", "--to", "mlflow", server, "--all",
+                             "--watch", "--interval", "0.5"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_big_config_and_long_history_within_batch_limits(server, client, store_dir, tmp_path):
+    """1,000 config keys and 10,000 steps: the server refuses any batch over its limits
+    (1,000 metrics, 100 params, 100 tags, 1 MB), so all of it arriving proves the batching."""
+    config = {f"key_{i:04d}": i for i in range(1000)}
+    config["long_text"] = "x" * 7000  # over MLflow's 6,000-character param limit
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    wrapped("-p", "big", "--id", "big1", "--config-file", str(tmp_path / "config.json"), "--no-system",
+            script="import wandb_cli as w\nr = w.init()\n"
+                   "for i in range(10000): r.log({'loss': 1 / (i + 1), 'lr': 0.1})\n")
+    result = run_wbrun("sync", "--to", "mlflow", server, "big1", "--experiment", "big-one")
+    assert "10000 rows, 20000 metric points, 1000 params" in result.stdout, result.stdout
+    assert "config long_text is 7000 characters, over MLflow's 6000" in result.stderr
+    remote = remote_run(client, "big-one", "big1")
+    assert len(remote.data.params) == 1000 and "long_text" not in remote.data.params
+    assert remote.data.tags["wbrun.config_artifact"] == "files/config.json"
+    for key in ("loss", "lr"):
+        points = client.get_metric_history(remote.info.run_id, key)
+        assert sorted(p.step for p in points) == list(range(10000))
+    again = run_wbrun("sync", "--to", "mlflow", server, "big1", "--experiment", "big-one")
+    assert "up to date, 0 rows, 0 metric points, 0 params" in again.stdout
+
+
+def test_import_mlflow_native_and_round_trip(server, client, store_dir, tmp_path):
+    from mlflow.entities import Metric
+
+    experiment = client.create_experiment("native")
+    made = client.create_run(experiment, start_time=1_700_000_000_000, run_name="native-run",
+                             tags={"mlflow.note.content": "from mlflow", "team": "vision"})
+    native_id = made.info.run_id
+    client.log_batch(native_id, metrics=[
+        Metric("loss", 1.0 / (s + 1), 1_700_000_001_000 + s * 1000, s) for s in range(4)] + [
+        Metric("system/cpu_utilization_percentage", 50.0, 1_700_000_002_000, 0)])
+    client.log_param(native_id, "lr", "0.01")
+    client.log_param(native_id, "optimizer", "adam")
+    client.set_terminated(native_id, "FINISHED", end_time=1_700_000_010_000)
+
+    first = run_wbrun("import", "mlflow", server, "--experiment", "native")
+    assert f"-> {native_id}" in first.stdout
+    second = run_wbrun("import", "mlflow", server, "--experiment", "native")
+    assert "nothing new" in second.stdout
+    assert len(list(store_dir.glob("run-*"))) == 1
+    record = store_record(store_dir, native_id)
+    assert (record.name, record.project, record.state, record.notes) == (
+        "native-run", "native", "finished", "from mlflow")
+    assert record.config == {"lr": 0.01, "optimizer": "adam"}
+    assert (record.created, record.ended) == (1_700_000_000.0, 1_700_000_010.0)
+    assert record.summary == {"loss": 0.25}
+    rows = history_rows(store_dir, native_id)
+    assert [(r["_step"], r["_timestamp"], r["loss"]) for r in rows] == [
+        (s, 1_700_000_001.0 + s, 1.0 / (s + 1)) for s in range(4)]
+    doc = json.loads((run_dir(store_dir, native_id) / "files" / "wbrun-run.json").read_text())
+    assert doc["imported"]["from"] == "mlflow" and doc["imported"]["source_id"] == native_id
+
+    # a wbrun run pushed to MLflow comes back equal, into another store
+    wrapped("-p", "trip", "--id", "trip1", "-c", "lr=0.01", "-t", "a", "--notes", "n",
+            "--no-system", script=LOGGING_SCRIPT)
+    run_wbrun("sync", "--to", "mlflow", server, "trip1")
+    other = tmp_path / "other-store"
+    run_wbrun("import", "mlflow", server, "--experiment", "trip", env={"WBRUN_DIR": str(other)})
+    back, original = store_record(other, "trip1"), store_record(store_dir, "trip1")
+    for field in ("id", "name", "project", "entity", "state", "tags", "notes", "config", "summary",
+                  "created", "ended", "exit_code", "host", "command"):
+        assert getattr(back, field) == getattr(original, field), field
+    assert history_rows(other, "trip1") == history_rows(store_dir, "trip1")
+    assert (run_dir(other, "trip1") / "files" / "result.txt").read_text() == "result"

@@ -1,0 +1,149 @@
+"""`wbrun sync --to wandb` (the real W&B SDK, offline) and `wbrun import wandb`.
+
+The `.wandb` file is decoded here with W&B's own record classes
+(`wandb.proto.wandb_internal_pb2.Record`) and a framing reader of the test's own, so the
+test does not check wbrun's reader with itself.
+"""
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers_sync import LOGGING_SCRIPT, history_rows, run_dir, run_wbrun, wrapped
+
+pytestmark = pytest.mark.slow
+
+pytest.importorskip("wandb.proto.wandb_internal_pb2")
+
+
+def decode(path: Path) -> list:
+    """Records of a W&B transaction log: 7-byte header, 32 KiB blocks of chunks."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    pos, pending, records = 7, b"", []
+    while pos + 7 <= len(data):
+        if 32768 - pos % 32768 < 7:
+            pos += 32768 - pos % 32768
+            continue
+        _crc, length, kind = struct.unpack_from("<IHB", data, pos)
+        if kind == 0:
+            break
+        piece, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        pending += piece
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            records.append(record)
+            pending = b""
+    return records
+
+
+def by_type(records: list, kind: str) -> list:
+    return [getattr(r, kind) for r in records if r.WhichOneof("record_type") == kind]
+
+
+def test_export_decoded_with_wandb_records_then_imported_equal(store_dir, tmp_path):
+    wrapped("-p", "exp", "-e", "team", "--id", "wb1", "-n", "exported", "-g", "grp", "-j", "train",
+            "-t", "t1", "--notes", "note", "-c", "lr=0.01", "-c", "arch={\"layers\": 4}",
+            "--no-system", script=LOGGING_SCRIPT)
+    out = tmp_path / "export"
+    result = run_wbrun("sync", "--to", "wandb", "wb1", "--out", str(out))
+    assert f"wandb sync --include-offline {out}/wandb/offline-run-*" in result.stdout
+    [wandb_file] = list(out.glob("wandb/offline-run-*-wb1/run-wb1.wandb"))
+    records = decode(wandb_file)
+
+    [run] = by_type(records, "run")
+    assert (run.run_id, run.display_name, run.project, run.entity, run.run_group, run.job_type,
+            run.notes, list(run.tags)) == ("wb1", "exported", "exp", "team", "grp", "train", "note", ["t1"])
+    config = {item.key or item.nested_key[0]: json.loads(item.value_json) for item in run.config.update}
+    assert config["lr"] == 0.01 and config["arch"] == {"layers": 4}
+    original = history_rows(store_dir, "wb1")
+    exported = [{(i.key or ".".join(i.nested_key)): json.loads(i.value_json) for i in h.item}
+                for h in by_type(records, "history")]
+    assert [(r["_step"], r["_timestamp"], r["loss"]) for r in exported] == [
+        (r["_step"], r["_timestamp"], r["loss"]) for r in original]
+    assert [r["nested.x"] if "nested.x" in r else r["nested"]["x"] for r in exported] == [0, 1, 2, 3, 4]
+    summary = {}
+    for update in by_type(records, "summary"):
+        for item in update.update:
+            summary[item.key or ".".join(item.nested_key)] = json.loads(item.value_json)
+    assert summary["best_acc"] == 0.875 and summary["loss"] == 0.2
+    files = {f.path for record in by_type(records, "files") for f in record.files}
+    assert {"result.txt", "output.log"} <= files
+    assert (wandb_file.parent / "files" / "result.txt").read_text() == "result"
+    assert by_type(records, "exit")[0].exit_code == 0
+
+    again = run_wbrun("sync", "--to", "wandb", "wb1", "--out", str(out))
+    assert "exported before" in again.stdout
+    assert len(list(out.glob("wandb/offline-run-*"))) == 1
+
+    other = tmp_path / "other"
+    first = run_wbrun("import", "wandb", str(wandb_file.parent), env={"WBRUN_DIR": str(other)})
+    assert first.stdout.strip().endswith("-> wb1")
+    second = run_wbrun("import", "wandb", str(wandb_file), env={"WBRUN_DIR": str(other)})
+    assert "imported before as wb1: nothing new" in second.stdout
+    assert len(list(other.glob("run-*"))) == 1
+    from wandb_cli.store.layout import Store
+
+    back = Store(other).read(run_dir(other, "wb1"))
+    mine = Store(store_dir).read(run_dir(store_dir, "wb1"))
+    for field in ("id", "name", "project", "entity", "group", "job_type", "tags", "notes", "config",
+                  "summary", "state", "created", "ended", "exit_code", "host", "command"):
+        assert getattr(back, field) == getattr(mine, field), field
+    rows_back = history_rows(other, "wb1")
+    assert len(rows_back) == len(original)
+    for got, want in zip(rows_back, original):
+        assert {k: v for k, v in got.items() if k != "_runtime"} == {
+            k: v for k, v in want.items() if k != "_runtime"}
+        assert abs(got["_runtime"] - want["_runtime"]) <= 0.002
+    assert (run_dir(other, "wb1") / "files" / "result.txt").read_text() == "result"
+    doc = json.loads((run_dir(other, "wb1") / "files" / "wbrun-run.json").read_text())
+    assert doc["imported"] == {**doc["imported"], "from": "wandb", "source_id": "wb1",
+                               "source": str(wandb_file.resolve())}
+
+
+def test_import_keeps_a_taken_id_apart(store_dir, tmp_path):
+    wrapped("-p", "exp", "--id", "same1", "--no-system", script="print('loss=1')")
+    out = tmp_path / "export"
+    run_wbrun("sync", "--to", "wandb", "same1", "--out", str(out))
+    [wandb_file] = list(out.glob("wandb/offline-run-*/run-same1.wandb"))
+    result = run_wbrun("import", "wandb", str(wandb_file))  # into the store that has same1
+    assert "ID same1 is taken in this store: new ID" in result.stdout
+    new_id = result.stdout.split("-> ")[1].split()[0]
+    assert new_id != "same1" and len(list(store_dir.glob("run-*"))) == 2
+    assert history_rows(store_dir, new_id)[0]["loss"] == 1
+
+
+BLOCKER = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError("No module named " + repr(name))
+sys.meta_path.insert(0, Block())
+from wandb_cli.cli import main
+sys.argv = ["wbrun", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("args, extra", [
+    (["sync", "--to", "wandb", "--all"], "wandb"),
+    (["sync", "--to", "mlflow", "http://127.0.0.1:9", "--all"], "mlflow"),
+    (["import", "mlflow", "http://127.0.0.1:9"], "mlflow"),
+    (["import", "wandb", "x.wandb"], "wandb"),
+])
+def test_without_the_extra_says_which_to_install(store_dir, tmp_path, args, extra):
+    wrapped("--id", "r1", "--no-system", script="pass")
+    (tmp_path / "work").mkdir(exist_ok=True)
+    Path("x.wandb").write_bytes(b":W&B\xe1\xbe\x00")
+    result = subprocess.run([sys.executable, "-c", BLOCKER.format(blocked={extra}), *args],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert f"pip install 'wbrun[{extra}]'" in result.stderr
