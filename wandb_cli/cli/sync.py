@@ -96,7 +96,10 @@ def _sync_wandb(store, refs, filter_expr, all_runs, out) -> None:
 
 
 def doctor(dir: DirOption = None) -> None:
-    """Test the store's filesystem (locks, NFS/Lustre) and say what was found."""
+    """Test the store's filesystem (locks, NFS/Lustre) and say what was found.
+
+    Example: wbrun doctor --dir /shared/wandb
+    """
     from wandb_cli.store.fscheck import check_store
 
     store = open_store(dir)
