@@ -146,7 +146,10 @@ def check_locks(folder: Path) -> list[Finding]:
     import fcntl
 
     path = folder / f"doctor-lock-{os.getpid()}"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        return [Finding("fail", f"cannot create a lock file in {folder}: {exc.strerror}")]
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -219,4 +222,7 @@ def check_store(root: Path, mounts_text: str | None = None) -> list[Finding]:
         findings.append(Finding("info", "no /proc/mounts here: filesystem type unknown"))
     if not os.access(folder, os.W_OK):
         return [*findings, Finding("fail", f"{folder} is not writable")]
-    return [*findings, *check_files(folder), *check_locks(folder)]
+    files = check_files(folder)
+    if any(finding.level == "fail" for finding in files):
+        return [*findings, *files]  # the lock test needs a file of its own there
+    return [*findings, *files, *check_locks(folder)]
