@@ -256,3 +256,14 @@ def test_import_mlflow_native_and_round_trip(server, client, store_dir, tmp_path
         assert getattr(back, field) == getattr(original, field), field
     assert history_rows(other, "trip1") == history_rows(store_dir, "trip1")
     assert (run_dir(other, "trip1") / "files" / "result.txt").read_text() == "result"
+
+
+def test_unreachable_server_is_one_error_line_per_run(store_dir):
+    from helpers_sync import free_port
+
+    wrapped("--id", "lone1", "--no-system", script="print('loss=1')")
+    wrapped("--id", "lone2", "--no-system", script="print('loss=2')")
+    result = run_wbrun("sync", "--to", "mlflow", f"http://127.0.0.1:{free_port()}", "--all", code=1)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("wbrun: error: MLflow at http://127.0.0.1:") for line in lines)
+    assert "Traceback" not in result.stderr and result.stdout == ""

@@ -61,3 +61,7 @@ class FilterError(UsageError):
             return self.message
         caret = " " * (len("  ") + self.pos) + "^"
         return f"bad filter: {self.message} (at position {self.pos})\n  {self.expr}\n{caret}"
+
+
+class RemoteError(WbrunError):
+    """Another tracker (an MLflow server, the W&B SDK) refused or failed a request."""

@@ -13,7 +13,7 @@ from typing import List, Optional
 import typer
 
 from wandb_cli.cli.common import DirOption, open_store
-from wandb_cli.errors import UsageError
+from wandb_cli.errors import UsageError, WbrunError
 
 TARGETS = ("mlflow", "wandb")
 
@@ -68,9 +68,15 @@ def _sync_mlflow(store, uri, refs, filter_expr, all_runs, experiment, watch, int
     records = select_runs(store, refs, filter_expr=filter_expr, all_runs=all_runs)
     quiet_mlflow()
     target = MlflowTarget(uri, experiment=experiment, store_root=store.root)
+    failures: list[int] = []
 
     def push(record):
-        result = target.push(record)
+        try:
+            result = target.push(record)
+        except WbrunError as exc:  # one line for this run; the others still go
+            _say(f"wbrun: error: {exc.render()}", err=True)
+            failures.append(int(exc.exit_code))
+            return None
         for note in result.notes:
             _say(f"wbrun: run {record.id}: {note}", err=True)
         what = "created" if result.created else ("updated" if result.changed else "up to date")
@@ -80,6 +86,8 @@ def _sync_mlflow(store, uri, refs, filter_expr, all_runs, experiment, watch, int
         return result
 
     follow(store, records, push, watch=watch, interval_s=interval)
+    if failures:
+        raise typer.Exit(max(failures))
 
 
 def _sync_wandb(store, refs, filter_expr, all_runs, out) -> None:

@@ -22,7 +22,7 @@ from wandb_cli.store.layout import CONFIG, EVENTS, HISTORY, RUN_DOC, SUMMARY, St
 from wandb_cli.store.model import FAILED, FINISHED, KILLED, RUNNING
 from wandb_cli.sync import source
 from wandb_cli.sync.importer import ForeignRun, ImportOutcome, imported_before, write_run
-from wandb_cli.sync.to_mlflow import RUN_ID_TAG, SYSTEM_PREFIX, quiet_mlflow, tracking_uri
+from wandb_cli.sync.to_mlflow import RUN_ID_TAG, SYSTEM_PREFIX, mlflow_errors, quiet_mlflow, tracking_uri
 
 STATES = {"FINISHED": FINISHED, "FAILED": FAILED, "KILLED": KILLED, "RUNNING": RUNNING,
           "SCHEDULED": RUNNING}
@@ -35,15 +35,20 @@ def import_uri(store: Store, uri: str, *, experiments: list[str]) -> Iterator[Im
     quiet_mlflow()
     resolved = tracking_uri(uri)
     client = MlflowClient(tracking_uri=resolved)
-    for experiment in _experiments(client, experiments):
-        for run in _runs(client, experiment.experiment_id):
+    with mlflow_errors(resolved):
+        chosen = _experiments(client, experiments)
+    for experiment in chosen:
+        with mlflow_errors(resolved):
+            runs = list(_runs(client, experiment.experiment_id))
+        for run in runs:
             key = f"mlflow {resolved} {run.info.run_id}"
             previous = imported_before(store, key)
             if previous is not None:
                 yield ImportOutcome(key, previous, run.info.run_id, created=False)
                 continue
             with tempfile.TemporaryDirectory(prefix="wbrun-import-") as tmp:
-                foreign = read_run(client, run, experiment.name, key, Path(tmp))
+                with mlflow_errors(resolved, run.info.run_id):
+                    foreign = read_run(client, run, experiment.name, key, Path(tmp))
                 yield write_run(store, foreign)
 
 

@@ -14,6 +14,7 @@ config value changed after its first push is reported and listed in the
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from wandb_cli.errors import StoreError, UsageError
+from wandb_cli.errors import RemoteError, StoreError, UsageError
 from wandb_cli.store import jsonio
 from wandb_cli.store.model import CORRUPT, CRASHED, FAILED, FINISHED, KILLED, RUNNING, RunRecord
 from wandb_cli.sync import source
@@ -171,12 +172,13 @@ class MlflowTarget:
         if record.state == CORRUPT:
             raise StoreError(f"run {record.id} is unreadable ({'; '.join(record.problems)}): not pushed")
         name = self.experiment or record.project
-        sync, created = self.open_remote(record, self.experiment_id(name))
-        result = PushResult(record.id, sync.remote_id or "", name, created=created)
-        self._push_params_and_tags(record, sync, result)
-        self._push_metrics(record, sync, result)
-        self._push_files(record, sync, result)
-        self._push_status(record, sync, result)
+        with mlflow_errors(self.uri, record.id):
+            sync, created = self.open_remote(record, self.experiment_id(name))
+            result = PushResult(record.id, sync.remote_id or "", name, created=created)
+            self._push_params_and_tags(record, sync, result)
+            self._push_metrics(record, sync, result)
+            self._push_files(record, sync, result)
+            self._push_status(record, sync, result)
         self.records.save(sync)
         return result
 
@@ -348,9 +350,31 @@ def _remote(sync: SyncRecord) -> str:
     return sync.remote_id
 
 
+@contextlib.contextmanager
+def mlflow_errors(uri: str, run_id: str | None = None):
+    """MLflow's exceptions (and a server that cannot be reached) as one RemoteError line."""
+    from mlflow.exceptions import MlflowException
+
+    where = f"MLflow at {uri}" + (f" (run {run_id})" if run_id else "")
+    try:
+        yield
+    except MlflowException as exc:
+        first = str(exc.message if hasattr(exc, "message") else exc).strip().splitlines()
+        raise RemoteError(f"{where}: {first[0] if first else type(exc).__name__}") from None
+    except (OSError, ConnectionError) as exc:
+        raise RemoteError(f"{where}: {exc}") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith(("requests", "urllib3")):
+            raise RemoteError(f"{where}: cannot reach the server ({type(exc).__name__})") from None
+        raise
+
+
 def quiet_mlflow() -> None:
-    """MLflow's own INFO lines ('View run ... at ...') are not ours to print."""
+    """MLflow's own INFO lines ('View run ... at ...') are not ours to print, and a server that
+    does not answer is said after a few retries, not after MLflow's default of minutes."""
     os.environ.setdefault("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "false")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     import logging
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
