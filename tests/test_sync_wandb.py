@@ -103,6 +103,8 @@ def test_export_decoded_with_wandb_records_then_imported_equal(store_dir, tmp_pa
             k: v for k, v in want.items() if k != "_runtime"}
         assert abs(got["_runtime"] - want["_runtime"]) <= 0.002
     assert (run_dir(other, "wb1") / "files" / "result.txt").read_text() == "result"
+    shown = run_wbrun("runs", "show", "wb1", env={"WBRUN_DIR": str(other)}).stdout
+    assert "imported from" in shown and "wandb:" in shown
     doc = json.loads((run_dir(other, "wb1") / "files" / "wbrun-run.json").read_text())
     assert doc["imported"] == {**doc["imported"], "from": "wandb", "source_id": "wb1",
                                "source": str(wandb_file.resolve())}

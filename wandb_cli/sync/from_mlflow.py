@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from wandb_cli.errors import UsageError
 from wandb_cli.store import jsonio
-from wandb_cli.store.layout import CONFIG, EVENTS, HISTORY, RUN_DOC, SUMMARY, Store
+from wandb_cli.store.layout import CONFIG, EVENTS, HISTORY, METADATA, RUN_DOC, SUMMARY, Store
 from wandb_cli.store.model import FAILED, FINISHED, KILLED, RUNNING
 from wandb_cli.sync import source
 from wandb_cli.sync.importer import ForeignRun, ImportOutcome, imported_before, write_run
@@ -137,7 +137,7 @@ def _download(client: Any, run_id: str, tmp: Path) -> dict[str, Path]:
 
 def _from_wbrun_files(foreign: ForeignRun, files: Path) -> None:
     """A run wbrun pushed: its own documents are exact (types, nesting, every row)."""
-    for name, attribute in ((CONFIG, "config"), (SUMMARY, "summary")):
+    for name, attribute in ((CONFIG, "config"), (SUMMARY, "summary"), (METADATA, "metadata")):
         try:
             value = jsonio.read_json(files / name, None)
         except ValueError:

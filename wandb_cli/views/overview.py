@@ -15,7 +15,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from wandb_cli.errors import UsageError
 from wandb_cli.store import jsonio
-from wandb_cli.store.layout import METADATA, OUTPUT, RunPaths, Store
+from wandb_cli.store.layout import METADATA, OUTPUT, RUN_DOC, RunPaths, Store
 from wandb_cli.store.model import RUNNING, RunRecord, iso
 from wandb_cli.textfmt import fmt_duration, fmt_size
 
@@ -44,6 +44,7 @@ def overview(record: RunRecord) -> dict[str, Any]:
         "files": _files(paths),
         "media": _media(paths),
         "artifacts": _lineage(record),
+        "imported": _imported(paths),
     }
 
 
@@ -69,6 +70,20 @@ def _history_figures(record: RunRecord) -> tuple[dict, dict[str, list]]:
     stats = {key: {"min": min(values), "max": max(values), "last": values[-1],
                    "count": len(values)} for key, values in series.items()}
     return stats, series
+
+
+def _imported(paths: RunPaths) -> dict | None:
+    """Where an imported run came from (its run document's `imported`), else None."""
+    try:
+        doc = jsonio.read_json(paths.file(RUN_DOC), {}) or {}
+    except ValueError:
+        return None
+    found = doc.get("imported") if isinstance(doc, dict) else None
+    return found if isinstance(found, dict) else None
+
+
+def _pairs(mapping: dict | None) -> str | None:
+    return ", ".join(f"{key}={value}" for key, value in mapping.items()) if mapping else None
 
 
 def _lineage(record: RunRecord) -> dict[str, list[dict]]:
@@ -125,6 +140,9 @@ def print_overview(info: dict[str, Any]) -> None:
                 f"{' (dirty)' if git.get('dirty') else ''}".strip() or None),
         ("hardware", _hardware(meta, gpu)), ("wbrun version", meta.get("wbrun_version")),
         ("directory", info["dir"]),
+        *((scope, _pairs(info[scope])) for scope in ("slurm", "dist") if info.get(scope)),
+        *((("imported from", f"{info['imported'].get('from')}: {info['imported'].get('source')}"),)
+          if info.get("imported") else ()),
         *(("problem", p) for p in info.get("problems", [])),
     ]))
     from wandb_cli.views.output import describe_reference as describe
