@@ -150,7 +150,8 @@ class MlflowTarget:
             tags = remote.data.tags
             adopted = SyncRecord(record.id, remote.info.run_id, step=int(tags.get(STEP_TAG, -1)),
                                  events=int(tags.get(EVENTS_TAG, 0)), params=dict(remote.data.params),
-                                 tags={k: v for k, v in tags.items() if k != STEP_TAG and k != EVENTS_TAG},
+                                 # only tags wbrun sets: never delete MLflow's or a user's own
+                                 tags={k: v for k, v in tags.items() if k in desired_tags(record)},
                                  status=remote.info.status)
             adopted.extra["history_keys"] = sorted(remote.data.metrics)
             return adopted, False
