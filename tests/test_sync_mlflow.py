@@ -267,3 +267,18 @@ def test_unreachable_server_is_one_error_line_per_run(store_dir):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 2 and all(line.startswith("wbrun: error: MLflow at http://127.0.0.1:") for line in lines)
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_lost_local_record_resumes_from_the_run_tags(server, client, store_dir):
+    import shutil
+
+    wrapped("-p", "lost", "--id", "lost1", "-t", "keep", "--no-system", script=LOGGING_SCRIPT)
+    run_wbrun("sync", "--to", "mlflow", server, "lost1")
+    remote = remote_run(client, "lost", "lost1")
+    client.set_tag(remote.info.run_id, "reviewer", "ana")  # a tag of the user's own
+    shutil.rmtree(store_dir / ".wbrun" / "sync")
+    again = run_wbrun("sync", "--to", "mlflow", server, "lost1")
+    assert "0 rows, 0 metric points, 0 params" in again.stdout, again.stdout
+    remote = remote_run(client, "lost", "lost1")
+    assert remote.data.tags["reviewer"] == "ana" and remote.data.tags["keep"] == ""
+    assert len(client.get_metric_history(remote.info.run_id, "loss")) == 5
