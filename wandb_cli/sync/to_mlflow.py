@@ -154,6 +154,7 @@ class MlflowTarget:
                                  tags={k: v for k, v in tags.items() if k in desired_tags(record)},
                                  status=remote.info.status)
             adopted.extra["history_keys"] = sorted(remote.data.metrics)
+            adopted.summary = dict(remote.data.metrics)  # latest values: a summary point sent once
             return adopted, False
         run = self.client.create_run(experiment_id, start_time=ms(record.created),
                                      tags={RUN_ID_TAG: record.id}, run_name=record.name)
