@@ -31,7 +31,7 @@ def _say(line: str, *, err: bool = False) -> None:
 
 def sync(
     args: Optional[List[str]] = typer.Argument(None, metavar="[URI] [RUN...]", show_default=False, help="--to mlflow: the tracking URI, then run IDs, ID prefixes or names."),
-    to: str = typer.Option(..., "--to", help="mlflow or wandb."),
+    to: str = typer.Option(..., "--to", metavar="mlflow|wandb", help="Where to: an MLflow tracking server, or W&B offline runs."),
     filter_expr: Optional[str] = typer.Option(None, "--filter", help="Sync the runs this filter matches."),
     all_runs: bool = typer.Option(False, "--all", help="Sync every run."),
     experiment: Optional[str] = typer.Option(None, "--experiment", help="MLflow experiment (default: each run's project)."),
