@@ -20,21 +20,15 @@ from wandb_cli.errors import UsageError
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import CONFIG, EVENTS, HISTORY, METADATA, RUN_DOC, SUMMARY, Store
 from wandb_cli.store.model import FAILED, FINISHED, KILLED, RUNNING
-from wandb_cli.sync import source
 from wandb_cli.sync.importer import ForeignRun, ImportOutcome, imported_before, write_run
-from wandb_cli.sync.to_mlflow import RUN_ID_TAG, SYSTEM_PREFIX, mlflow_errors, quiet_mlflow, tracking_uri
+from wandb_cli.sync.to_mlflow import RUN_ID_TAG, SYSTEM_PREFIX, make_client, mlflow_errors
 
 STATES = {"FINISHED": FINISHED, "FAILED": FAILED, "KILLED": KILLED, "RUNNING": RUNNING,
           "SCHEDULED": RUNNING}
 
 
 def import_uri(store: Store, uri: str, *, experiments: list[str]) -> Iterator[ImportOutcome]:
-    source.need("mlflow", "mlflow")
-    from mlflow.tracking import MlflowClient
-
-    quiet_mlflow()
-    resolved = tracking_uri(uri)
-    client = MlflowClient(tracking_uri=resolved)
+    resolved, client = make_client(uri)
     with mlflow_errors(resolved):
         chosen = _experiments(client, experiments)
     for experiment in chosen:

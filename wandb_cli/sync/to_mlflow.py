@@ -59,6 +59,21 @@ def ms(seconds: float | None) -> int | None:
     return None if seconds is None else int(round(seconds * 1000))
 
 
+def make_client(uri: str):
+    """(the tracking URI as MLflow takes it, an MlflowClient for it)."""
+    source.need("mlflow", "mlflow")
+    from mlflow.tracking import MlflowClient
+
+    quiet_mlflow()
+    resolved = tracking_uri(uri)
+    if resolved.startswith("file:"):
+        # a folder named on the command line is a choice: MLflow 3 refuses its file store
+        # unless told it is one
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    with mlflow_errors(resolved):
+        return resolved, MlflowClient(tracking_uri=resolved)
+
+
 def tracking_uri(uri: str) -> str:
     """A server URL or database URI as given; a local folder as a file: URI."""
     if "://" in uri or uri.startswith(("sqlite:", "databricks")):
@@ -113,12 +128,7 @@ class MlflowTarget:
 
     def __init__(self, uri: str, *, experiment: str | None = None, store_root: Path,
                  report: Callable[[str], None] = lambda _line: None):
-        source.need("mlflow", "mlflow")
-        from mlflow.tracking import MlflowClient
-
-        quiet_mlflow()
-        self.uri = tracking_uri(uri)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self.uri, self.client = make_client(uri)
         self.experiment = experiment
         self.store_root = Path(store_root)
         self.records = SyncRecords(self.store_root, f"mlflow {self.uri} {experiment or ''}", "mlflow")
