@@ -285,14 +285,14 @@ def test_lost_local_record_resumes_from_the_run_tags(server, client, store_dir):
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "folder"])
-def test_sqlite_and_folder_uris(store_dir, tmp_path, kind):
+def test_sqlite_and_folder_uris(store_dir, tmp_path, kind, monkeypatch):
     from mlflow.tracking import MlflowClient
 
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # for this test's own client
     wrapped("-p", "local", "--id", f"loc{kind}", "-c", "lr=0.01", "--no-system", script=LOGGING_SCRIPT)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}" if kind == "sqlite" else str(tmp_path / "mlruns")
     run_wbrun("sync", "--to", "mlflow", uri, f"loc{kind}")
     client = MlflowClient(tracking_uri=uri if kind == "sqlite" else (tmp_path / "mlruns").as_uri())
-    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     remote = remote_run(client, "local", f"loc{kind}")
     assert remote.data.params == {"lr": "0.01"} and remote.info.status == "FINISHED"
     assert [p.step for p in client.get_metric_history(remote.info.run_id, "loss")] == [0, 1, 2, 3, 4]
