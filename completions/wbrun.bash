@@ -7,10 +7,10 @@ _wbrun_spec() {
     _wbrun_subs='' _wbrun_opts='' _wbrun_args='' _wbrun_repeat='' _wbrun_wraps=''
     case $1 in
         '')
-            _wbrun_subs='artifact import log runs save ui wrap'
+            _wbrun_subs='artifact doctor import log runs save sync ui wrap'
             _wbrun_opts='-V --version -h --help -p --project -e --entity -n --name --id --notes -t --tag
             -g --group -j --job-type -c --config --config-file --resume --dir -q --quiet
-            --no-capture --system-interval --no-system'
+            --no-capture --system-interval --no-system --rank-zero-only'
             _wbrun_wraps=1 ;;
         'artifact')
             _wbrun_subs='alias get log ls show'
@@ -29,12 +29,21 @@ _wbrun_spec() {
         'artifact show')
             _wbrun_opts='-f --format --dir -h --help'
             _wbrun_args='text' ;;
+        'doctor')
+            _wbrun_opts='--dir -h --help' ;;
         'import')
-            _wbrun_subs='tensorboard'
+            _wbrun_subs='mlflow tensorboard wandb'
             _wbrun_opts='-h --help' ;;
+        'import mlflow')
+            _wbrun_opts='--experiment --dir -h --help'
+            _wbrun_args='text' ;;
         'import tensorboard')
             _wbrun_opts='-p --project --dir -h --help'
             _wbrun_args='file' ;;
+        'import wandb')
+            _wbrun_opts='--dir -h --help'
+            _wbrun_args='file'
+            _wbrun_repeat=1 ;;
         'log')
             _wbrun_opts='--step -h --help'
             _wbrun_args='text'
@@ -102,12 +111,16 @@ _wbrun_spec() {
             _wbrun_opts='--policy --base-path -h --help'
             _wbrun_args='file'
             _wbrun_repeat=1 ;;
+        'sync')
+            _wbrun_opts='--to --filter --all --experiment --watch --interval --out --dir -h --help'
+            _wbrun_args='text'
+            _wbrun_repeat=1 ;;
         'ui')
             _wbrun_opts='--host --port --no-open --open --read-only --dir -h --help' ;;
         'wrap')
             _wbrun_opts='-p --project -e --entity -n --name --id --notes -t --tag -g --group -j
             --job-type -c --config --config-file --resume --dir -q --quiet --no-capture
-            --system-interval --no-system -h --help'
+            --system-interval --no-system --rank-zero-only -h --help'
             _wbrun_wraps=1 ;;
     esac
 }
@@ -142,8 +155,12 @@ _wbrun_optkind() {
         'artifact ls|--dir') echo 'dir' ;;
         'artifact show|-f'|'artifact show|--format') echo 'choice table json' ;;
         'artifact show|--dir') echo 'dir' ;;
+        'doctor|--dir') echo 'dir' ;;
+        'import mlflow|--experiment') echo 'text' ;;
+        'import mlflow|--dir') echo 'dir' ;;
         'import tensorboard|-p'|'import tensorboard|--project') echo 'projects' ;;
         'import tensorboard|--dir') echo 'dir' ;;
+        'import wandb|--dir') echo 'dir' ;;
         'log|--step') echo 'text' ;;
         'runs compare|-f'|'runs compare|--format') echo 'choice table json' ;;
         'runs compare|--crop') echo 'choice start middle end' ;;
@@ -200,6 +217,12 @@ _wbrun_optkind() {
         'runs tag|--dir') echo 'dir' ;;
         'save|--policy') echo 'text' ;;
         'save|--base-path') echo 'file' ;;
+        'sync|--to') echo 'text' ;;
+        'sync|--filter') echo 'text' ;;
+        'sync|--experiment') echo 'text' ;;
+        'sync|--interval') echo 'text' ;;
+        'sync|--out') echo 'file' ;;
+        'sync|--dir') echo 'dir' ;;
         'ui|--host') echo 'text' ;;
         'ui|--port') echo 'text' ;;
         'ui|--dir') echo 'dir' ;;

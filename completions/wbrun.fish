@@ -44,11 +44,12 @@ set -g __wbrun_sort_options 'runs ls|--sort' 'runs plot|--sort'
 
 function __wbrun_is_sub --argument-names cmdpath word
     switch "$cmdpath|$word"
-        case '|artifact' '|import' '|log' '|runs' '|save' '|ui' '|wrap' 'artifact|alias' \
-            'artifact|get' 'artifact|log' 'artifact|ls' 'artifact|show' 'import|tensorboard' \
-            'runs|compare' 'runs|delete' 'runs|files' 'runs|history' 'runs|logs' 'runs|ls' \
-            'runs|media' 'runs|note' 'runs|plot' 'runs|purge' 'runs|rename' 'runs|restore' \
-            'runs|show' 'runs|stop' 'runs|system' 'runs|tag'
+        case '|artifact' '|doctor' '|import' '|log' '|runs' '|save' '|sync' '|ui' '|wrap' \
+            'artifact|alias' 'artifact|get' 'artifact|log' 'artifact|ls' 'artifact|show' \
+            'import|mlflow' 'import|tensorboard' 'import|wandb' 'runs|compare' 'runs|delete' \
+            'runs|files' 'runs|history' 'runs|logs' 'runs|ls' 'runs|media' 'runs|note' \
+            'runs|plot' 'runs|purge' 'runs|rename' 'runs|restore' 'runs|show' 'runs|stop' \
+            'runs|system' 'runs|tag'
             return 0
     end
     return 1
@@ -64,13 +65,13 @@ function __wbrun_takes_value --argument-names cmdpath option
             'artifact log|--name' 'artifact log|-t' 'artifact log|--type' 'artifact log|-a' \
             'artifact log|--alias' 'artifact log|-f' 'artifact log|--format' \
             'artifact log|--dir' 'artifact ls|-f' 'artifact ls|--format' 'artifact ls|--dir' \
-            'artifact show|-f' 'artifact show|--format' 'artifact show|--dir' \
-            'import tensorboard|-p' 'import tensorboard|--project' \
-            'import tensorboard|--dir' 'log|--step' 'runs compare|-f' \
-            'runs compare|--format' 'runs compare|--crop' 'runs compare|--dir' \
-            'runs delete|--filter' 'runs delete|--timeout' 'runs delete|--dir' \
-            'runs files|-f' 'runs files|--format' 'runs files|--dir' 'runs history|-f' \
-            'runs history|--format' 'runs history|--dir' 'runs logs|--dir' \
+            'artifact show|-f' 'artifact show|--format' 'artifact show|--dir' 'doctor|--dir' \
+            'import mlflow|--experiment' 'import mlflow|--dir' 'import tensorboard|-p' \
+            'import tensorboard|--project' 'import tensorboard|--dir' 'import wandb|--dir' \
+            'log|--step' 'runs compare|-f' 'runs compare|--format' 'runs compare|--crop' \
+            'runs compare|--dir' 'runs delete|--filter' 'runs delete|--timeout' \
+            'runs delete|--dir' 'runs files|-f' 'runs files|--format' 'runs files|--dir' \
+            'runs history|-f' 'runs history|--format' 'runs history|--dir' 'runs logs|--dir' \
             'runs ls|--filter' 'runs ls|-s' 'runs ls|--search' 'runs ls|--sort' 'runs ls|-g' \
             'runs ls|--group-by' 'runs ls|--columns' 'runs ls|--crop' 'runs ls|--spark' \
             'runs ls|-f' 'runs ls|--format' 'runs ls|-p' 'runs ls|--project' \
@@ -85,10 +86,11 @@ function __wbrun_takes_value --argument-names cmdpath option
             'runs restore|--dir' 'runs show|-f' 'runs show|--format' 'runs show|--dir' \
             'runs stop|--timeout' 'runs stop|--dir' 'runs system|-f' 'runs system|--format' \
             'runs system|--dir' 'runs tag|-r' 'runs tag|--remove' 'runs tag|--filter' \
-            'runs tag|--dir' 'save|--policy' 'save|--base-path' 'ui|--host' 'ui|--port' \
-            'ui|--dir' 'wrap|-p' 'wrap|--project' 'wrap|-e' 'wrap|--entity' 'wrap|-n' \
-            'wrap|--name' 'wrap|--id' 'wrap|--notes' 'wrap|-t' 'wrap|--tag' 'wrap|-g' \
-            'wrap|--group' 'wrap|-j' 'wrap|--job-type' 'wrap|-c' 'wrap|--config' \
+            'runs tag|--dir' 'save|--policy' 'save|--base-path' 'sync|--to' 'sync|--filter' \
+            'sync|--experiment' 'sync|--interval' 'sync|--out' 'sync|--dir' 'ui|--host' \
+            'ui|--port' 'ui|--dir' 'wrap|-p' 'wrap|--project' 'wrap|-e' 'wrap|--entity' \
+            'wrap|-n' 'wrap|--name' 'wrap|--id' 'wrap|--notes' 'wrap|-t' 'wrap|--tag' \
+            'wrap|-g' 'wrap|--group' 'wrap|-j' 'wrap|--job-type' 'wrap|-c' 'wrap|--config' \
             'wrap|--config-file' 'wrap|--resume' 'wrap|--dir' 'wrap|--system-interval'
             return 0
     end
@@ -110,6 +112,8 @@ function __wbrun_arg_kind --argument-names cmdpath pos
         case 'artifact log|0'
             echo file
         case 'artifact show|0'
+            echo text
+        case 'import mlflow|0'
             echo text
         case 'import tensorboard|0'
             echo file
@@ -137,6 +141,8 @@ function __wbrun_arg_kind --argument-names cmdpath pos
             echo runs
         case '*'
             switch "$cmdpath"
+                case 'import wandb'
+                    echo file
                 case 'log'
                     echo text
                 case 'runs compare'
@@ -155,6 +161,8 @@ function __wbrun_arg_kind --argument-names cmdpath pos
                     echo text
                 case 'save'
                     echo file
+                case 'sync'
+                    echo text
             end
     end
 end
@@ -218,10 +226,12 @@ complete -c wbrun -n '__wbrun_arg file' -F
 complete -c wbrun -n __wbrun_dashdash -a -- -d 'end of options: the command to run follows'
 complete -c wbrun -n __wbrun_after_sort -x -a '(__wbrun_values sort)'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'artifact' -d 'Log, get and inspect versioned artifacts.'
+complete -c wbrun -n "__wbrun_sub_at ''" -a 'doctor' -d 'Test the store\'s filesystem (locks, NFS/Lustre) and say what was found.'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'import' -d 'Import runs recorded by other tools.'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'log' -d 'Append a step to the enclosing wrapped run (from a shell script or any language).'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'runs' -d 'List, inspect and manage runs.'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'save' -d 'Copy files into the enclosing run\'s files/ folder.'
+complete -c wbrun -n "__wbrun_sub_at ''" -a 'sync' -d 'Push runs to an MLflow tracking server or write them as W&B offline runs.'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'ui' -d 'Serve the runs\' workspace and run pages at http://127.0.0.1:8765 until Ctrl+C.'
 complete -c wbrun -n "__wbrun_sub_at ''" -a 'wrap' -d 'Run COMMAND as a run: its output, metrics, system metrics and state are recorded.'
 complete -c wbrun -n "__wbrun_at ''" -s V -l version -d 'Print the version and exit.'
@@ -242,6 +252,7 @@ complete -c wbrun -n "__wbrun_at ''" -s q -l quiet -d 'No closing summary on std
 complete -c wbrun -n "__wbrun_at ''" -l no-capture -d 'Do not turn key=value output lines into metrics.'
 complete -c wbrun -n "__wbrun_at ''" -l system-interval -x -d 'Seconds between system-metric samples (default 15, minimum 0.1).'
 complete -c wbrun -n "__wbrun_at ''" -l no-system -d 'Do not sample system metrics.'
+complete -c wbrun -n "__wbrun_at ''" -l rank-zero-only -d 'Record only rank 0 (RANK, else SLURM_PROCID); other ranks just run the command.'
 complete -c wbrun -n "__wbrun_sub_at 'artifact'" -a 'alias' -d 'Point an alias at a version (moving it from another).'
 complete -c wbrun -n "__wbrun_sub_at 'artifact'" -a 'get' -d 'Put a version\'s files in place, verified by digest.'
 complete -c wbrun -n "__wbrun_sub_at 'artifact'" -a 'log' -d 'Store a file or folder as an artifact\'s next version.'
@@ -267,11 +278,20 @@ complete -c wbrun -n "__wbrun_at 'artifact ls'" -s h -l help -d 'Show this messa
 complete -c wbrun -n "__wbrun_at 'artifact show'" -s f -l format -x -a 'table json' -d 'table or json.'
 complete -c wbrun -n "__wbrun_at 'artifact show'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
 complete -c wbrun -n "__wbrun_at 'artifact show'" -s h -l help -d 'Show this message and exit.'
+complete -c wbrun -n "__wbrun_at 'doctor'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
+complete -c wbrun -n "__wbrun_at 'doctor'" -s h -l help -d 'Show this message and exit.'
+complete -c wbrun -n "__wbrun_sub_at 'import'" -a 'mlflow' -d 'Import the runs of an MLflow tracking server or store.'
 complete -c wbrun -n "__wbrun_sub_at 'import'" -a 'tensorboard' -d 'Import TensorBoard event files as runs (scalars and histograms; again: skips what is there).'
+complete -c wbrun -n "__wbrun_sub_at 'import'" -a 'wandb' -d 'Import W&B offline runs (offline-run-*/run-*.wandb).'
 complete -c wbrun -n "__wbrun_at 'import'" -s h -l help -d 'Show this message and exit.'
+complete -c wbrun -n "__wbrun_at 'import mlflow'" -l experiment -x -d 'Only this experiment (repeatable; default all).'
+complete -c wbrun -n "__wbrun_at 'import mlflow'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
+complete -c wbrun -n "__wbrun_at 'import mlflow'" -s h -l help -d 'Show this message and exit.'
 complete -c wbrun -n "__wbrun_at 'import tensorboard'" -s p -l project -x -a '(__wbrun_values projects)' -d 'Project of the new runs.'
 complete -c wbrun -n "__wbrun_at 'import tensorboard'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
 complete -c wbrun -n "__wbrun_at 'import tensorboard'" -s h -l help -d 'Show this message and exit.'
+complete -c wbrun -n "__wbrun_at 'import wandb'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
+complete -c wbrun -n "__wbrun_at 'import wandb'" -s h -l help -d 'Show this message and exit.'
 complete -c wbrun -n "__wbrun_at 'log'" -l step -x -d 'Step number (default: the next one).'
 complete -c wbrun -n "__wbrun_at 'log'" -s h -l help -d 'Show this message and exit.'
 complete -c wbrun -n "__wbrun_sub_at 'runs'" -a 'compare' -d 'Compare runs\' config and summary side by side, differing keys first (marked ≠).'
@@ -373,6 +393,15 @@ complete -c wbrun -n "__wbrun_at 'runs tag'" -s h -l help -d 'Show this message 
 complete -c wbrun -n "__wbrun_at 'save'" -l policy -x -d 'now: copy at once; end: when the run ends; live: now and whenever they change (default).'
 complete -c wbrun -n "__wbrun_at 'save'" -l base-path -r -F -d 'Keep paths relative to this folder (default: the current one).'
 complete -c wbrun -n "__wbrun_at 'save'" -s h -l help -d 'Show this message and exit.'
+complete -c wbrun -n "__wbrun_at 'sync'" -l to -x -d 'Where to: an MLflow tracking server, or W&B offline runs.'
+complete -c wbrun -n "__wbrun_at 'sync'" -l filter -x -d 'Sync the runs this filter matches.'
+complete -c wbrun -n "__wbrun_at 'sync'" -l all -d 'Sync every run.'
+complete -c wbrun -n "__wbrun_at 'sync'" -l experiment -x -d 'MLflow experiment (default: each run\'s project).'
+complete -c wbrun -n "__wbrun_at 'sync'" -l watch -d 'Keep following running runs until they end.'
+complete -c wbrun -n "__wbrun_at 'sync'" -l interval -x -d 'Seconds between --watch rounds.'
+complete -c wbrun -n "__wbrun_at 'sync'" -l out -r -F -d 'W&B: folder for the offline runs (default ./wandb-export).'
+complete -c wbrun -n "__wbrun_at 'sync'" -l dir -x -a '(__fish_complete_directories)' -d 'Store root (default ./wandb, or $WBRUN_DIR).'
+complete -c wbrun -n "__wbrun_at 'sync'" -s h -l help -d 'Show this message and exit.'
 complete -c wbrun -n "__wbrun_at 'ui'" -l host -x -d 'Address to listen on; any other than the loopback needs the printed token.'
 complete -c wbrun -n "__wbrun_at 'ui'" -l port -x -d 'Port (0 picks a free one).'
 complete -c wbrun -n "__wbrun_at 'ui'" -l no-open -l open -d 'Open the page in a browser.'
@@ -395,4 +424,5 @@ complete -c wbrun -n "__wbrun_at 'wrap'" -s q -l quiet -d 'No closing summary on
 complete -c wbrun -n "__wbrun_at 'wrap'" -l no-capture -d 'Do not turn key=value output lines into metrics.'
 complete -c wbrun -n "__wbrun_at 'wrap'" -l system-interval -x -d 'Seconds between system-metric samples (default 15, minimum 0.1).'
 complete -c wbrun -n "__wbrun_at 'wrap'" -l no-system -d 'Do not sample system metrics.'
+complete -c wbrun -n "__wbrun_at 'wrap'" -l rank-zero-only -d 'Record only rank 0 (RANK, else SLURM_PROCID); other ranks just run the command.'
 complete -c wbrun -n "__wbrun_at 'wrap'" -s h -l help -d 'Show this message and exit.'
