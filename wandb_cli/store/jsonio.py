@@ -101,6 +101,8 @@ def dumps(value: Any) -> bytes:
             return _dumps_std(value)
         except (TypeError, ValueError):
             raise TypeError(str(exc)) from None
+        except RecursionError:  # nested deeper than orjson's 254 levels and Python's stack
+            raise TypeError("value nested too deeply to store as JSON") from None
     if b"null" in out and has_nonfinite(value):
         return _dumps_std(value)
     return out
@@ -170,7 +172,11 @@ def write_json_atomic(path: Path, value: Any, *, indent: bool = False) -> None:
 
 
 def _dumps_indented(value: Any) -> bytes:
-    if has_nonfinite(value):
+    try:
+        nonfinite = has_nonfinite(value)
+    except RecursionError:
+        raise TypeError("value nested too deeply to store as JSON") from None
+    if nonfinite:
         return dumps(value)
     try:
         return orjson.dumps(value, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2)

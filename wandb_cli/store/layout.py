@@ -185,6 +185,8 @@ class Store:
             return jsonio.read_json(self.claim_path(run_id))
         except ValueError:
             return {"dir": None, "status": "corrupt"}
+        except OSError:  # a reference too long for a file name (or with NUL) is no claim
+            return None
 
     def write_claim(self, run_id: str, claim: dict) -> None:
         jsonio.write_json_atomic(self.claim_path(run_id), claim)

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator
 
 from wandb_cli.errors import AmbiguousRun, RunNotFound, StoreError, UsageError, WbrunError
 from wandb_cli.store import jsonio
-from wandb_cli.store.ids import validate_id
+from wandb_cli.store.ids import MAX_NAME_LENGTH, validate_id, validate_name  # noqa: F401 (re-exported)
 from wandb_cli.store.layout import RUN_DOC, RunPaths, Store, update_run_doc
 from wandb_cli.store.model import RUNNING, RunRecord
 from wandb_cli.textfmt import printable
@@ -27,7 +27,6 @@ from wandb_cli.textfmt import printable
 TRASH = ".trash"
 PURGING = ".purging-"  # a purged folder's name while it is being removed
 MAX_TAG_LENGTH = 64
-MAX_NAME_LENGTH = 128
 TAG_RULE = "1-64 letters, digits, '_', '-', '.', ':' or '/', not starting with '-'"
 _TAG = re.compile(r"[\w.:/][\w.:/\-]{0,63}\Z")
 
@@ -257,12 +256,7 @@ def set_note(store: Store, record: RunRecord, text: str, *, append: bool = False
 
 def rename(store: Store, record: RunRecord, new_name: str) -> str:
     """Give the run a new display name (its ID never changes)."""
-    if not new_name or not new_name.strip():
-        raise UsageError("a run name cannot be empty")
-    if len(new_name) > MAX_NAME_LENGTH:
-        raise UsageError(f"a run name is at most {MAX_NAME_LENGTH} characters")
-    if printable(new_name) != new_name:
-        raise UsageError(f"bad name {printable(new_name)!r}: control characters are not allowed")
+    validate_name(new_name)
     return change_run_doc(record, lambda doc: doc.__setitem__("name", new_name))["name"]
 
 

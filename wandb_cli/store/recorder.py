@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from wandb_cli.errors import RunExists, RunNotFound, StoreError, UsageError
 from wandb_cli.store import jsonio, proc
-from wandb_cli.store.ids import new_name, validate_id
+from wandb_cli.store.ids import new_name, validate_id, validate_name
 from wandb_cli.store.layout import (
     CONFIG,
     DEFAULT_PROJECT,
@@ -64,6 +64,8 @@ def start_run(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRu
         raise UsageError(f"bad --resume {spec.resume!r}: choose never, allow or must")
     if spec.id is not None:
         validate_id(spec.id)
+    if spec.name:
+        validate_name(spec.name, control_chars_ok=True)  # shown escaped, as ever
     if spec.id and store.read_claim(spec.id) is not None:
         if spec.resume == "never" or store.dir_of(spec.id) is None:
             raise store.id_taken_error(spec.id)
