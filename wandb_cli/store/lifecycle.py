@@ -109,19 +109,30 @@ def select_trash(store: Store, *, older_than_s: float | None = None,
 
 
 # --- the trash -------------------------------------------------------------------------------
-def delete_run(store: Store, record: RunRecord, *, clock=None) -> Path:
-    """Move a run into the trash; returns its path there.  A running run is refused."""
+def delete_run(store: Store, record: RunRecord, *, clock=None, force: bool = False) -> Path:
+    """Move a run into the trash; returns its path there.  A running run is refused, and so
+    is one that may be live elsewhere (crashed by its heartbeat alone) unless `force`."""
     paths = RunPaths(Path(record.dir))
-    _mkdir(trash_dir(store))
     with _locked_run(paths, record.id):
-        if store.read(paths.dir).state == RUNNING:
+        current = store.read(paths.dir)
+        if current.state == RUNNING:
             raise WbrunError(f"run {record.id} is running; stop it first (`wbrun runs stop "
                              f"{record.id}`) or pass --force")
+        if current.maybe_live and not force:
+            raise WbrunError(maybe_live_message(current, "delete"))
+        _mkdir(trash_dir(store))  # only now: a refused delete leaves the store as it was
         target = _free_path(trash_dir(store), paths.dir.name)
         _rename(paths.dir, target, f"cannot move run {record.id} to the trash")
         store.write_claim(record.id, {"dir": f"{TRASH}/{target.name}", "status": "deleted",
                                       "deleted_at": (clock or store.clock)()})
     return target
+
+
+def maybe_live_message(record: RunRecord, verb: str) -> str:
+    """Why `verb` is refused for a run that reads crashed by its heartbeat alone."""
+    return (f"run {record.id} may still be running on host {printable(record.host)!r}: it reads "
+            "crashed only because its heartbeat is old by this host's clock, and its recorder's "
+            f"lock cannot be checked from here; pass --force to {verb} it anyway")
 
 
 def restore_run(store: Store, record: RunRecord) -> Path:
