@@ -86,6 +86,7 @@ class AliveLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, jsonio.FILE_MODE)
         except OSError as exc:
             raise StoreError(f"cannot open {self.path}: {exc.strerror}") from None
+        jsonio.share_like_parent(self.path, fd)
         deadline = time.monotonic() + wait_s
         while True:
             try:

@@ -99,6 +99,7 @@ class FlockLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, jsonio.FILE_MODE)
         except OSError as exc:
             raise StoreError(f"cannot open the lock {self.path}: {exc.strerror}") from None
+        jsonio.share_like_parent(self.path, fd)  # another user of a shared store takes it too
         deadline = time.monotonic() + self.timeout
         delay = 0.001
         while True:
@@ -249,6 +250,8 @@ class Store:
             except OSError as exc:
                 raise StoreError(f"cannot create {path}: {exc.strerror}") from None
             (path / "files").mkdir(mode=jsonio.DIR_MODE)
+            jsonio.share_like_parent(path)  # another user of a shared store may delete it
+            jsonio.share_like_parent(path / "files")
             return path
         raise StoreError(f"too many run folders named {base}")
 
