@@ -336,3 +336,59 @@ def test_two_users_share_a_store_and_a_failed_delete_leaves_no_trash(two_users):
     assert as_user("wbrunbob", store, "runs", "tag", "bob00001", "shared").returncode == 0
     assert as_user("wbrunalice", store, "-q", "--id", "bob00001", "--resume", "allow",
                    "--", "true").returncode == 0
+
+
+# --- 2. background jobs of the wrapped command ----------------------------------------------------
+JOB = ("(for i in $(seq 30); do echo tick; sleep 0.05; done; echo done > job-ended.txt) & "
+       "exit 0")
+
+
+def wait_for_file(path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_background_job_outlives_the_command_in_pipe_mode(tmp_path, store_dir):
+    out = tmp_path / "stdout.txt"
+    with out.open("wb") as stdout:
+        status = subprocess.run(wbrun_argv("-q", "--no-system", "--", "sh", "-c", JOB),
+                                stdout=stdout, stderr=subprocess.PIPE, timeout=60).returncode
+    assert status == 0
+    wait_for_file(Path("job-ended.txt"))  # the job ran to its end: no SIGPIPE
+    deadline = time.monotonic() + 10
+    folder = next(store_dir.glob("run-*"))
+    log = folder / "files" / "output.log"
+    while log.read_text().count("tick") < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert out.read_text().count("tick") == 30  # still reaches wbrun's stdout ...
+    assert log.read_text().count("tick") == 30  # ... and the run's output.log
+    doc = json.loads((folder / "files" / "wbrun-run.json").read_text())
+    assert doc["state"] == "finished" and doc["exit_code"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 14 item 2, pty mode: the command is the pty's "
+                   "session leader, so its exit sends SIGHUP to the job (not fixed yet)")
+def test_a_background_job_outlives_the_command_in_pty_mode(tmp_path, store_dir):
+    import pty
+    import select
+
+    pid, master = pty.fork()
+    if pid == 0:  # the child: wbrun with a terminal for stdout, as typed at a prompt
+        os.execvp(sys.executable, wbrun_argv("-q", "--no-system", "--", "sh", "-c",
+                                             JOB.replace("echo tick", "echo tick >> ticks.txt")))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        try:
+            if ready and not os.read(master, 4096):
+                break
+        except OSError:
+            break
+    os.waitpid(pid, 0)
+    os.close(master)
+    wait_for_file(Path("job-ended.txt"), timeout=15)
+    assert Path("ticks.txt").read_text().count("tick") == 30

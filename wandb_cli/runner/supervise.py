@@ -153,7 +153,7 @@ class Wrapper:
             if use_pty:
                 pump = PtyPump(self.argv, env)
             else:
-                pump = PipePump(self.argv, env)
+                pump = PipePump(self.argv, env, log_path=str(self.live.paths.file(OUTPUT)))
         except OSError as exc:
             status = 126 if isinstance(exc, PermissionError) else 127  # as shells report it
             self._finish(FAILED, status, None)
@@ -262,7 +262,8 @@ class Wrapper:
 class PipePump:
     """The child on pipes (stdout not a terminal): its own process group, stdin inherited."""
 
-    def __init__(self, argv: list[str], env: dict):
+    def __init__(self, argv: list[str], env: dict, log_path: str | None = None):
+        self.log_path = log_path  # where background jobs' output goes after the command
         self._foreground = os.getpgrp() if _is_foreground_tty(0) else None
         self.child = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -283,16 +284,26 @@ class PipePump:
                 for key, _ in selector.select(timeout=0.1):
                     self._read(key.fd, streams, selector, recorder)
                 if self.child.poll() is not None:
-                    # A background process may hold our pipes open: drain briefly, then stop.
+                    # A background job may hold our pipes open: drain briefly, then hand the
+                    # pipes to a carrier (drain.py) so the job's writes neither fail nor kill
+                    # it (SIGPIPE), and return the command's status now, as a shell would.
                     exited_at = exited_at or time.monotonic()
                     if time.monotonic() - exited_at > 0.3:
                         for _, stream in streams.values():
                             stream.close()
+                        self._hand_off(streams)
                         break
         finally:
             selector.close()
             _take_terminal_back(self._foreground)
         return self.child.wait()
+
+    def _hand_off(self, streams: dict) -> None:
+        if self.log_path is None or not streams:
+            return
+        from wandb_cli.runner.drain import hand_off
+
+        hand_off({fd: out.fileno() for fd, (out, _) in streams.items()}, self.log_path)
 
     @staticmethod
     def _read(fd: int, streams: dict, selector, recorder: OutputRecorder) -> None:
