@@ -95,3 +95,59 @@ def ticking_program(steps: int, pause_s: float) -> list[str]:
     code = (f"import time\nfor i in range({steps}):\n    print(f'i={{i}}', flush=True)\n"
             f"    time.sleep({pause_s})\n")
     return [sys.executable, "-c", code]
+
+
+class Terminal:
+    """An interactive bash on a pseudo-terminal, typed at as a user would."""
+
+    PROMPT = "wbrun-test-prompt$ "
+
+    def __init__(self, cwd: Path, env: dict):
+        import pty
+
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.chdir(cwd)
+            os.execvpe("bash", ["bash", "--norc", "--noprofile", "-i"],
+                       {**env, "PS1": self.PROMPT, "TERM": "dumb"})
+        self.seen = ""
+
+    def send(self, text: str) -> None:
+        os.write(self.fd, text.encode())
+
+    def expect(self, text: str, timeout: float = 60.0) -> str:
+        """Read until `text` appears after what was already matched; the output so far."""
+        import select
+
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{text!r} never appeared; the terminal showed:\n{self.seen[-2000:]}"
+            ready, _, _ = select.select([self.fd], [], [], min(left, 0.5))
+            if ready:
+                try:
+                    self.seen += os.read(self.fd, 65536).decode(errors="replace")
+                except OSError:
+                    break
+        assert text in self.seen, self.seen[-2000:]
+        matched, self.seen = self.seen.split(text, 1)
+        return matched
+
+    def close(self) -> None:
+        import signal
+
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+def process_state(pid: int) -> str:
+    """The one-letter state of `pid` (R, S, T for stopped...), '' once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat[stat.rfind(")") + 2]

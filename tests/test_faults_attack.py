@@ -370,25 +370,74 @@ def test_a_background_job_outlives_the_command_in_pipe_mode(tmp_path, store_dir)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 14 item 2, pty mode: the command is the pty's "
-                   "session leader, so its exit sends SIGHUP to the job (not fixed yet)")
 def test_a_background_job_outlives_the_command_in_pty_mode(tmp_path, store_dir):
     import pty
     import select
 
     pid, master = pty.fork()
     if pid == 0:  # the child: wbrun with a terminal for stdout, as typed at a prompt
-        os.execvp(sys.executable, wbrun_argv("-q", "--no-system", "--", "sh", "-c",
-                                             JOB.replace("echo tick", "echo tick >> ticks.txt")))
+        os.execvp(sys.executable, wbrun_argv("-q", "--no-system", "--", "sh", "-c", JOB.replace(
+            "echo tick", "echo tick; echo tick >> ticks.txt")))
+    shown = b""
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # until every holder of our terminal closed it
         ready, _, _ = select.select([master], [], [], 0.5)
         try:
-            if ready and not os.read(master, 4096):
-                break
+            data = os.read(master, 4096) if ready else b"-"
         except OSError:
             break
-    os.waitpid(pid, 0)
+        if not data:
+            break
+        shown += data if ready else b""
+    _, status = os.waitpid(pid, 0)
     os.close(master)
-    wait_for_file(Path("job-ended.txt"), timeout=15)
+    assert os.waitstatus_to_exitcode(status) == 0
+    wait_for_file(Path("job-ended.txt"), timeout=15)  # no SIGHUP when the command exited
     assert Path("ticks.txt").read_text().count("tick") == 30
+    assert shown.count(b"tick") == 30  # the job's output still reached the terminal ...
+    log = next(store_dir.glob("run-*")) / "files" / "output.log"
+    assert log.read_text().count("tick") == 30  # ... and output.log
+
+
+# --- 3. Ctrl+Z, fg, Ctrl+C under an interactive shell ---------------------------------------------
+SLEEPER = "import os, time; print('started', os.getpid(), flush=True); time.sleep(60)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode, pipe", [("pipe", " | cat"), ("pty", "")])
+def test_ctrl_z_stops_wbrun_with_its_child_and_fg_continues_both(tmp_path, store_dir, mode, pipe):
+    from helpers_faults import Terminal, process_state
+
+    env = {**os.environ, "WBRUN_SYSTEM": "0", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    term = Terminal(Path.cwd(), env)
+    try:
+        term.expect(Terminal.PROMPT)
+        command = " ".join(wbrun_argv("-q", "--id", f"ctrlz{mode}", "--", sys.executable, "-c",
+                                      f'"{SLEEPER}"'))
+        term.send(f"{command}{pipe}\n")
+        child = _started_pid(term)
+        folder, doc = run_doc(store_dir, f"ctrlz{mode}")
+        wrapper = doc["pid"]
+        term.send("\x1a")  # Ctrl+Z
+        term.expect("Stopped")
+        term.expect(Terminal.PROMPT)  # the shell has the terminal back
+        assert process_state(child) == "T" and process_state(wrapper) == "T"
+        term.send("fg\n")
+        deadline = time.monotonic() + 30
+        while (process_state(child), process_state(wrapper)) != ("S", "S"):
+            assert time.monotonic() < deadline, (process_state(child), process_state(wrapper))
+            time.sleep(0.1)
+        term.send("\x03")  # Ctrl+C reaches the child once more
+        term.expect(Terminal.PROMPT)
+        if not pipe:  # (after `fg` of a pipeline, bash reports the last command's status)
+            term.send("echo status=$?\n")
+            assert "status=130" in term.expect(Terminal.PROMPT)
+        doc = json.loads((folder / "files" / "wbrun-run.json").read_text())
+        assert doc["state"] == "killed" and doc["exit_code"] == 130
+    finally:
+        term.close()
+
+
+def _started_pid(term) -> int:
+    term.expect("started ")
+    return int(term.expect("\n").strip())

@@ -343,7 +343,7 @@ def test_a_short_run_gets_a_first_and_a_last_row_and_stops_promptly():
     child.wait()
     began = time.monotonic()
     handle.stop()
-    assert time.monotonic() - began < 1.0
+    assert time.monotonic() - began < 10  # not the 30 s interval (a loose bound: load)
     assert not handle.alive and handle._thread.daemon
     assert len(rows) == 2 and handle.rows_dropped == 0
     assert "system.proc.memory.rssMB" in rows[0] and "system.memory_percent" in rows[1]

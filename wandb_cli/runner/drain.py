@@ -27,7 +27,10 @@ def hand_off(pipes: dict[int, int], log_path: str) -> subprocess.Popen | None:
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "wandb_cli.runner.drain", spec, log_path],
-            stdin=subprocess.DEVNULL, pass_fds=tuple(pipes), close_fds=True)
+            # a session of its own: no terminal signal (Ctrl+C, a hangup when wbrun's own
+            # terminal goes) may end the copy before the job ends
+            stdin=subprocess.DEVNULL, pass_fds=tuple(pipes), close_fds=True,
+            start_new_session=True)
     except OSError:
         return None
 
@@ -84,8 +87,10 @@ def _echo(fd: int, data: bytes) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    # Ctrl+C at the terminal belongs to whatever runs in the foreground now, not to us.
+    # Ctrl+C at the terminal belongs to whatever runs in the foreground now, not to us; a
+    # terminal that hangs up only ends the echo (EIO), not the copy into output.log.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     spec, log_path = argv
     pipes = {int(fd): int(out) for fd, out in (pair.split(":") for pair in spec.split(","))}
     carry(pipes, log_path)
