@@ -356,7 +356,7 @@ def _stop_all(store, records: list, timeout: float, report: _Report, *, force: b
         assert final is not None  # wait_for_end settles every request
         if request.already_ended:
             report.ok(f"{label} already ended: {final.state}")
-        elif final.state == RUNNING or final.maybe_live:
+        elif final.state == RUNNING or getattr(final, "maybe_live", False):
             report.fail(f"run {request.record.id} is still running after "
                         f"{request.deadline_s:g}s (on host {final.host}); the stop request "
                         "stays in place")
