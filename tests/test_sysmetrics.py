@@ -380,16 +380,22 @@ def test_interval_has_a_floor():
     assert SamplerThread(sampler, lambda row: None, interval_s=0.001).interval_s == MIN_INTERVAL_S
 
 
-def test_a_sample_without_gpus_costs_under_5_ms_of_cpu():
-    # CPU time, not wall time: on a busy shared machine the wall clock measures the others
+def test_a_sample_without_gpus_costs_little_cpu():
+    # CPU time, not wall time: on a busy shared machine the wall clock measures the others.
+    # Even CPU time swells ~3x when the machine is loaded (caches, shared cores), so the
+    # budget is relative to a fixed piece of work measured the same way, interleaved: a
+    # sample costs under 4 sums of 100,000 integers (about 2 of them, loaded or not).
     sampler = SystemSampler(os.getpid(), gpu=False)
     sampler.sample()
-    costs = []
+    costs, references = [], []
     for _ in range(21):
         began = time.thread_time()
         sampler.sample()
         costs.append(time.thread_time() - began)
-    assert sorted(costs)[10] < 0.005
+        began = time.thread_time()
+        sum(range(100_000))
+        references.append(time.thread_time() - began)
+    assert sorted(costs)[10] < 4 * sorted(references)[10]
 
 
 def test_importing_the_module_loads_neither_psutil_nor_pynvml():
