@@ -268,6 +268,8 @@ class LiveRun:
         row["_timestamp"] = round(now, 3)
         try:
             line = jsonio.dumps_plain(row)
+        except TypeError:  # e.g. nested too deeply: said with the key, as for any bad value
+            line = encode_row(row)
         except jsonio.NotPlain:
             if self.encode_values is not None:
                 data = self.encode_values(data, self._step)
