@@ -103,6 +103,8 @@ def run_doc(spec: dict, run_id: str, sequence: int) -> dict:
         "defaulted": ["entity"],
         "state": "finished", "pid": 4242, "pid_start": "123456", "recorder": "sdk",
         "heartbeat": spec["ended"], "exit_code": 0, "ended": spec["ended"],
+        "boot_id": "genstore", "monotonic_origin": 0.0,
+        "segments": [{"start": spec["created"], "seconds": round(spec["ended"] - spec["created"], 3)}],
         "runtime_origin": spec["created"],
     }
 

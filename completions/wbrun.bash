@@ -97,7 +97,7 @@ _wbrun_spec() {
             _wbrun_opts='-f --format --dir -h --help'
             _wbrun_args='runs' ;;
         'runs stop')
-            _wbrun_opts='--timeout --dir -h --help'
+            _wbrun_opts='--timeout --force --dir -h --help'
             _wbrun_args='runs'
             _wbrun_repeat=1 ;;
         'runs system')

@@ -35,7 +35,9 @@ def record_run(root: Path | Store, *, metrics: Iterable[dict] = ({"loss": 1.0},)
     `spec` is RunSpec's fields (id, name, project, config, tags, group...).  With a `clock`,
     each metrics row advances it by a second and the run ends `seconds` after it started.
     `state` "running" leaves the run live (recorded by this process)."""
-    store = root if isinstance(root, Store) else Store(root, clock=clock) if clock else Store(root)
+    # the clock also stands for the monotonic one: runtime and _runtime are measured on it
+    store = root if isinstance(root, Store) else \
+        Store(root, clock=clock, monotonic=clock) if clock else Store(root)
     start = clock.now if clock else None
     live = start_run(store, RunSpec(**spec), pid=os.getpid(), recorder=recorder)
     for row in metrics:

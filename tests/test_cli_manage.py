@@ -126,9 +126,9 @@ def test_delete_by_filter_and_a_running_run_needs_force(wbrun, runs_json, store_
 
 def test_stop_a_wrapped_run(wbrun, runs_json, store_dir):
     proc = start_wrapped(store_dir, "wrap1", "import time; print('ready', flush=True); time.sleep(60)")
-    started = time.monotonic()
     result = wbrun("runs", "stop", "wrap1", "--timeout", "5", check_code=0)
-    assert time.monotonic() - started < 5  # SIGINT was enough: SIGTERM would be due at 5 s
+    # exit code 130: SIGINT was enough (SIGTERM would have given 143); no wall-clock bound,
+    # the machine may be loaded
     assert "stopped wrap1" in result.stdout and ": killed, exit code 130" in result.stdout
     assert proc.wait(timeout=10) == 130
     assert record(runs_json, "wrap1")["state"] == "killed"
@@ -148,7 +148,7 @@ def test_stop_escalates_to_sigkill_on_a_wrapped_program_that_ignores_signals(wbr
     started = time.monotonic()
     result = wbrun("runs", "stop", "stub1", "--timeout", "0.5", check_code=0)
     elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed < 6, elapsed  # SIGKILL is due after two timeouts
+    assert elapsed >= 1.0, elapsed  # SIGKILL is due after two timeouts (137 says it came)
     assert "killed, exit code 137" in result.stdout
     assert proc.wait(timeout=10) == 137
     assert record(runs_json, "stub1")["state"] == "killed"
@@ -163,9 +163,8 @@ def test_stop_an_sdk_only_run(wbrun, runs_json):
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline() == "ready\n"
-    started = time.monotonic()
     result = wbrun("runs", "stop", "sdk1", "--timeout", "5", check_code=0)
-    assert time.monotonic() - started < 5  # before any escalation
+    # KeyboardInterrupt and 130 below: the SIGINT ended it, before any escalation
     assert "stopped sdk1" in result.stdout and "killed" in result.stdout
     _, stderr = proc.communicate(timeout=10)
     assert "KeyboardInterrupt" in stderr

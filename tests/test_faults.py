@@ -400,12 +400,12 @@ def test_a_lock_left_by_a_killed_process_never_blocks_the_store(store_dir, wbrun
     assert holder.stdout.readline() == "holding\n"
     holder.kill()
     holder.wait(timeout=10)
-    started = time.monotonic()
     # a new run needs the store lock; a resume and `wbrun log` need the run's lock
     wbrun("-q", "--id", "after001", "--", sys.executable, "-c", "print('x=1')", check_code=0)
     wbrun("-q", "--id", "locked01", "--resume", "allow", "--", sys.executable, "-c",
           "print('loss=2')", check_code=0)
-    assert time.monotonic() - started < 10  # far below the 30 s lock timeout
+    # (a lock still held would have failed them after its 30 s timeout: check_code=0 says
+    # it did not; no wall-clock bound, the machine may be loaded)
     rows = read_jsonl(files_of(store_dir, "locked01") / HISTORY)
     assert [row["loss"] for row in rows] == [1.0, 2]
     assert {run["id"]: run["state"] for run in runs_by_id(wbrun).values()} == \

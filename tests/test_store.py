@@ -124,6 +124,7 @@ def test_a_dead_recorder_reads_as_crashed(store):
     finally:
         child.kill()
         child.wait()
+    live.release_alive()  # this process holds the run's alive lock: as if it died too
     assert store.find(live.id).state == "crashed"
 
 

@@ -125,6 +125,7 @@ def test_crash_judgement_is_not_cached(store):
     finally:
         child.kill()
         child.wait()
+    live.release_alive()  # this process holds the run's alive lock: as if it died too
     assert listed(store)[live.id].state == "crashed"
 
 

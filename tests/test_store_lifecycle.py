@@ -235,13 +235,11 @@ def start_sdk(run_id: str, body: str) -> subprocess.Popen:
 
 def test_stop_interrupts_an_sdk_run_blocked_in_sleep(store):
     proc = start_sdk("sdkstop1", SLEEPS)
-    started = time.monotonic()
     request = request_stop(store, store.find("sdkstop1"), timeout_s=5)
     [done] = wait_for_end(store, [request])
-    elapsed = time.monotonic() - started
     _, stderr = proc.communicate(timeout=10)
     assert done.final.state == KILLED and done.last_signal is None
-    assert elapsed < 5, elapsed  # before the first escalation, due at 5 s
+    # last_signal None: it ended before the first escalation (no wall-clock bound: load)
     assert "KeyboardInterrupt" in stderr
     assert not (Path(done.record.dir) / STOP_REQUEST).exists()
 
@@ -253,7 +251,7 @@ def test_stop_escalates_on_an_sdk_run_that_swallows_ctrl_c(store):
     elapsed = time.monotonic() - started
     proc.communicate(timeout=10)
     assert proc.returncode == -signal.SIGTERM
-    assert done.last_signal == signal.SIGTERM and 0.5 <= elapsed < 5, elapsed
+    assert done.last_signal == signal.SIGTERM and elapsed >= 0.5, elapsed
     record = store.find("sdkstop2")
     assert record.state == KILLED and record.exit_code == 128 + signal.SIGTERM
     assert json.loads((Path(record.dir) / "files" / "wbrun-run.json").read_text())[

@@ -56,25 +56,44 @@ def spawn():
         child.stdout.close()
 
 
-def best_cpu(sampler: ProcessTreeSampler, windows: int = 3, window_s: float = 0.4) -> float:
-    """Highest tree CPU % over a few windows (the machine is shared with other work)."""
+def tree_cpu_covers(root_pid: int, watched_pid: int, window_s: float = 0.4) -> tuple[float, float]:
+    """(CPU seconds the tree sampler of `root_pid` counted over one window, CPU seconds the
+    process `watched_pid` consumed in that window, read by psutil inside the same window).
+
+    Asserting the first covers the second checks that the process is counted, whatever share
+    of a core the loaded machine could spare it (no percent-of-wall-time threshold)."""
+    import psutil
+
+    stamps: list[float] = []
+
+    def clock() -> float:
+        stamps.append(time.time())
+        return stamps[-1]
+
+    def cpu_s() -> float:
+        times = psutil.Process(watched_pid).cpu_times()
+        return times.user + times.system
+
+    sampler = ProcessTreeSampler(root_pid, clock=clock)
     sampler.sample()
-    best = 0.0
-    for _ in range(windows):
-        time.sleep(window_s)
-        best = max(best, sampler.sample()["system.cpu"])
-        if best > 50:
-            break
-    return best
+    before = cpu_s()  # read after the sampler's first reading ...
+    time.sleep(window_s)
+    consumed = cpu_s() - before  # ... and before its second: a window inside the sampler's
+    row = sampler.sample()
+    counted = row["system.cpu"] * (stamps[-1] - stamps[-2]) / 100
+    return counted, consumed
+
+
+TICK_S = 0.011  # /proc counts CPU time in 10 ms clock ticks
 
 
 # -- the process tree, for real -------------------------------------------------------------
 
-def test_busy_child_shows_above_half_a_core(spawn):
+def test_busy_child_is_counted_by_cpu_seconds(spawn):
     child, _ = spawn(f"print('ready', flush=True)\n{BUSY}")
-    sampler = ProcessTreeSampler(child.pid)
-    assert best_cpu(sampler) > 50
-    assert sampler.pids == {child.pid}
+    counted, consumed = tree_cpu_covers(child.pid, child.pid)
+    assert consumed > 0.02  # it ran: some CPU time, whatever the load
+    assert counted >= consumed - TICK_S
 
 
 def test_idle_child_shows_little_cpu(spawn):
@@ -90,8 +109,11 @@ def test_busy_grandchild_under_idle_child_counts(spawn):
             f"g = subprocess.Popen([sys.executable, '-c', {BUSY!r}])\n"
             "print(g.pid, flush=True)\ntime.sleep(60)")
     child, grandchild = spawn(code)
+    counted, consumed = tree_cpu_covers(child.pid, int(grandchild))
+    assert consumed > 0.02
+    assert counted >= consumed - TICK_S  # the grandchild's CPU seconds are in the tree's
     sampler = ProcessTreeSampler(child.pid)
-    assert best_cpu(sampler) > 50
+    sampler.sample()
     assert sampler.pids == {child.pid, int(grandchild)}
     assert sampler.sample()["system.proc.cpu.threads"] >= 2
 
@@ -321,7 +343,7 @@ def test_a_short_run_gets_a_first_and_a_last_row_and_stops_promptly():
     child.wait()
     began = time.monotonic()
     handle.stop()
-    assert time.monotonic() - began < 1.0
+    assert time.monotonic() - began < 10  # not the 30 s interval (a loose bound: load)
     assert not handle.alive and handle._thread.daemon
     assert len(rows) == 2 and handle.rows_dropped == 0
     assert "system.proc.memory.rssMB" in rows[0] and "system.memory_percent" in rows[1]
@@ -358,16 +380,22 @@ def test_interval_has_a_floor():
     assert SamplerThread(sampler, lambda row: None, interval_s=0.001).interval_s == MIN_INTERVAL_S
 
 
-def test_a_sample_without_gpus_costs_under_5_ms_of_cpu():
-    # CPU time, not wall time: on a busy shared machine the wall clock measures the others
+def test_a_sample_without_gpus_costs_little_cpu():
+    # CPU time, not wall time: on a busy shared machine the wall clock measures the others.
+    # Even CPU time swells ~3x when the machine is loaded (caches, shared cores), so the
+    # budget is relative to a fixed piece of work measured the same way, interleaved: a
+    # sample costs under 4 sums of 100,000 integers (about 2 of them, loaded or not).
     sampler = SystemSampler(os.getpid(), gpu=False)
     sampler.sample()
-    costs = []
+    costs, references = [], []
     for _ in range(21):
         began = time.thread_time()
         sampler.sample()
         costs.append(time.thread_time() - began)
-    assert sorted(costs)[10] < 0.005
+        began = time.thread_time()
+        sum(range(100_000))
+        references.append(time.thread_time() - began)
+    assert sorted(costs)[10] < 4 * sorted(references)[10]
 
 
 def test_importing_the_module_loads_neither_psutil_nor_pynvml():

@@ -11,7 +11,24 @@ from pathlib import Path
 
 from conftest import read_jsonl
 
-BUSY = "import time\nt = time.time()\nwhile time.time() - t < 1.2: pass\n"
+# Busy for 1.2 s of wall time, then writes the share of a core it actually got (CPU seconds
+# over wall seconds, in %): the sampler is checked against that, not against a fixed
+# percentage the loaded machine may not spare.
+BUSY = ("import time\nt = time.time()\nc = time.process_time()\nwhile time.time() - t < 1.2: pass\n"
+        "open('share.txt', 'w').write(str(100 * (time.process_time() - c) / (time.time() - t)))\n")
+
+
+def busy_share() -> float:
+    """The busy child's average share of a core (%), as it measured itself."""
+    return float(Path("share.txt").read_text())
+
+
+def saw_the_busy_child(cpu_max: float) -> bool:
+    """The sampler's busiest window shows at least half the child's average share (some
+    window holds at least the average; half leaves room for a window that straddles the
+    child's start or end)."""
+    share = busy_share()
+    return share > 0 and cpu_max >= share / 2
 
 
 def events_of(run: dict) -> list[dict]:
@@ -24,7 +41,7 @@ def test_a_wrapped_busy_child_is_sampled(wbrun, runs_json):
     rows = events_of(runs_json()[0])
     assert len(rows) >= 4  # start, every 0.2 s, end
     assert all("_timestamp" in r and "_runtime" in r and "system.memory_percent" in r for r in rows)
-    assert max(r.get("system.cpu", 0) for r in rows) > 50
+    assert saw_the_busy_child(max(r.get("system.cpu", 0) for r in rows))
     assert [r["_runtime"] for r in rows] == sorted(r["_runtime"] for r in rows)
     if not os.path.exists("/dev/nvidiactl"):  # no NVIDIA driver: no GPU keys at all
         assert not any(key.startswith("system.gpu") for r in rows for key in r)
@@ -55,7 +72,7 @@ def test_an_sdk_only_run_is_sampled_too(runs_json):
     subprocess.run([sys.executable, "-c", script], check=True,
                    env={**__import__("os").environ, "WBRUN_SYSTEM_INTERVAL": "0.2"})
     rows = events_of(runs_json()[0])
-    assert len(rows) >= 3 and max(r.get("system.cpu", 0) for r in rows) > 50
+    assert len(rows) >= 3 and saw_the_busy_child(max(r.get("system.cpu", 0) for r in rows))
 
 
 def test_show_and_system_views(wbrun, runs_json):
@@ -63,7 +80,7 @@ def test_show_and_system_views(wbrun, runs_json):
           check_code=0)
     shown = json.loads(wbrun("runs", "show", "sys00001", "-f", "json", check_code=0).stdout)
     cpu = shown["system"]["system.cpu"]
-    assert cpu["min"] <= cpu["mean"] <= cpu["max"] and cpu["max"] > 50
+    assert cpu["min"] <= cpu["mean"] <= cpu["max"] and saw_the_busy_child(cpu["max"])
     table = wbrun("runs", "show", "sys00001", check_code=0).stdout
     assert "System" in table and "system.cpu" in table
     rows = json.loads(wbrun("runs", "system", "sys00001", "-f", "json", check_code=0).stdout)

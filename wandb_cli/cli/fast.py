@@ -180,17 +180,19 @@ def _run_unrecorded_unless_rank_zero(command: list[str]) -> None:
 def _config_file(path: str | None) -> dict:
     if path is None:
         return {}
+    from wandb_cli.cli.values import check_storable, read_limited
     from wandb_cli.store import jsonio
 
+    data = read_limited(path, "--config-file")
     try:
-        with open(path, "rb") as fh:
-            values = jsonio.loads(fh.read())
-    except OSError as exc:
-        raise UsageError(f"cannot read --config-file {path}: {exc.strerror}") from None
+        values = jsonio.loads(data)
     except ValueError as exc:
         raise UsageError(f"--config-file {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"--config-file {path} is nested too deeply") from None
     if not isinstance(values, dict):
         raise UsageError(f"--config-file {path} must hold a JSON object")
+    check_storable(values, f"--config-file {path}")
     return values
 
 

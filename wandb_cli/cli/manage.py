@@ -139,16 +139,20 @@ def delete(
     store, report = open_store(dir), _Report()
     records = _select(store, runs or [], filter_expr, report)
     if not force:
+        from wandb_cli.store.lifecycle import maybe_live_message
+
         for record in [r for r in records if r.state == RUNNING]:
             report.fail(f"run {record.id} is running: stop it first (wbrun runs stop "
                         f"{record.id}) or pass --force")
-        records = [r for r in records if r.state != RUNNING]
+        for record in [r for r in records if r.maybe_live]:
+            report.fail(maybe_live_message(record, "delete"))
+        records = [r for r in records if r.state != RUNNING and not r.maybe_live]
     if _propose(report, records, "delete", "to the trash", yes=yes):
-        _delete_all(store, records, timeout, report)
+        _delete_all(store, records, timeout, report, force=force)
     report.done()
 
 
-def _delete_all(store, records: list, timeout: float, report: _Report) -> None:
+def _delete_all(store, records: list, timeout: float, report: _Report, *, force: bool) -> None:
     from wandb_cli.store import lifecycle
     from wandb_cli.store.model import RUNNING
 
@@ -158,7 +162,7 @@ def _delete_all(store, records: list, timeout: float, report: _Report) -> None:
         records = [r for r in records if r.state != RUNNING] + stopped
 
     def delete_one(record) -> None:
-        lifecycle.delete_run(store, record)
+        lifecycle.delete_run(store, record, force=force)
         report.ok(f"deleted {_label(record)}")
         _mention_artifacts(store, record.id, report)
 
@@ -320,6 +324,7 @@ def stop(
     runs: List[str] = RequiredRunsArg,
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds between SIGINT, "
                                             "SIGTERM and SIGKILL (default 10)."),
+    force: bool = typer.Option(False, "--force", help="Also ask a run that reads crashed by its heartbeat alone (it may be live on another host)."),
     dir: DirOption = None,
 ) -> None:
     """Stop running runs, from any terminal or host sharing the store; wait for the end.
@@ -335,23 +340,23 @@ def stop(
     timeout = check_timeout(timeout)
     store, report = open_store(dir), _Report()
     records = list({r.id: r for r in report.each(runs, lambda ref: find_run(store, ref))}.values())
-    _stop_all(store, records, timeout, report)
+    _stop_all(store, records, timeout, report, force=force)
     report.done()
 
 
-def _stop_all(store, records: list, timeout: float, report: _Report) -> list:
+def _stop_all(store, records: list, timeout: float, report: _Report, *, force: bool = False) -> list:
     """Stop `records` together; report each; return the records of those that ended."""
     from wandb_cli.store.model import RUNNING
     from wandb_cli.store.stopping import request_stop, wait_for_end
 
-    requests = report.each(records, lambda r: request_stop(store, r, timeout_s=timeout))
+    requests = report.each(records, lambda r: request_stop(store, r, timeout_s=timeout, force=force))
     ended = []
     for request in wait_for_end(store, requests):
         final, label = request.final, _label(request.record)
         assert final is not None  # wait_for_end settles every request
         if request.already_ended:
             report.ok(f"{label} already ended: {final.state}")
-        elif final.state == RUNNING:
+        elif final.state == RUNNING or getattr(final, "maybe_live", False):
             report.fail(f"run {request.record.id} is still running after "
                         f"{request.deadline_s:g}s (on host {final.host}); the stop request "
                         "stays in place")

@@ -6,6 +6,10 @@ from pathlib import Path
 
 from wandb_cli.errors import UsageError
 
+# The largest --config-file wbrun reads (1 MiB): a config is a few KB; /dev/zero or a data
+# file given by mistake is refused at once instead of filling memory.  See README "Wrapping".
+MAX_CONFIG_FILE_BYTES = 1024 * 1024
+
 
 def open_store(dir_option: Path | None):
     from wandb_cli.store.layout import Store, resolve_root
@@ -14,11 +18,26 @@ def open_store(dir_option: Path | None):
 
 
 def parse_value(raw: str):
-    """A value that parses as JSON is taken as JSON, else as a string."""
+    """A value that parses as JSON is taken as JSON, else as a string (a JSON value nested
+    too deeply to store is refused: UsageError)."""
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except ValueError:
         return raw
+    except RecursionError:
+        raise UsageError("JSON value nested too deeply") from None
+    check_storable(value, "JSON value")
+    return value
+
+
+def check_storable(value, what: str) -> None:
+    """UsageError unless `value` can be written as JSON (e.g. it is nested too deeply)."""
+    from wandb_cli.store import jsonio
+
+    try:
+        jsonio.dumps(value)
+    except TypeError as exc:
+        raise UsageError(f"{what} cannot be stored: {exc}") from None
 
 
 def parse_pairs(pairs: list[str], what: str) -> dict:
@@ -27,8 +46,24 @@ def parse_pairs(pairs: list[str], what: str) -> dict:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"bad {what} {pair!r}: expected KEY=VALUE")
-        values[key.strip()] = parse_value(raw)
+        try:
+            values[key.strip()] = parse_value(raw)
+        except UsageError as exc:
+            raise UsageError(f"bad {what} {key.strip()!r}: {exc}") from None
     return values
+
+
+def read_limited(path: str, what: str, limit: int = MAX_CONFIG_FILE_BYTES) -> bytes:
+    """The bytes of `path`, refused (UsageError) past `limit` bytes without reading more."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise UsageError(f"{what} {path} is larger than {limit:,} bytes; a config file is at "
+                         f"most {limit // 1024 // 1024} MiB")
+    return data
 
 
 def check_format(fmt: str, allowed: tuple[str, ...]) -> str:

@@ -228,9 +228,12 @@ def compile_filter(expr: str, records: Sequence[RunRecord] = (), *,
 
 def compile_search(pattern: str) -> Predicate:
     """A predicate matching runs whose name or ID contains `pattern` (a regex, any case)."""
+    from wandb_cli.query.linear_regex import RegexError
+    from wandb_cli.query.linear_regex import compile_search as compile_linear
+
     try:
-        search = re.compile(pattern, re.IGNORECASE).search
-    except (re.error, OverflowError, ValueError, RecursionError) as exc:
+        search = compile_linear(pattern, ignore_case=True)
+    except RegexError as exc:
         raise UsageError(f"bad --search regex {pattern!r}: {exc}") from None
     return lambda record: search(record.name) is not None or search(record.id) is not None
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NoReturn, Union
+from typing import Any, Callable, NoReturn, Union
 
 from wandb_cli.errors import FilterError, UsageError
 from wandb_cli.store.model import ATTRIBUTES, CLUSTER_SCOPES
@@ -321,11 +321,19 @@ class _Parser:
             value = Literal("regex", self.compile_regex(value), value.text, value.pos)
         return Compare(key, op, value, op_pos)
 
-    def compile_regex(self, value: Literal) -> re.Pattern:
+    def compile_regex(self, value: Literal) -> Any:
+        """A compiled pattern (RE2: linear time, see linear_regex.py) with a `search`."""
+        from wandb_cli.query.linear_regex import RegexError, compile_search
+
         try:
-            return re.compile(value.text)
-        except (re.error, OverflowError, ValueError, RecursionError) as exc:
-            self.fail(f"bad regex: {exc}", value.pos)
+            return _Pattern(compile_search(value.text))
+        except RegexError as exc:
+            self.fail(f"bad regex {value.text!r}: {exc}", value.pos)
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    search: Callable[[str], Any]
 
 
 def classify_word(word: str, pos: int) -> Literal:

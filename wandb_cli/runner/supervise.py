@@ -5,7 +5,12 @@ pseudo-terminal when stdout is a terminal, pipes otherwise); the same text goes 
 output.log.  Our exit status is the child's (128+N for death by signal N).  Ctrl+C reaches
 the child once; SIGINT, SIGTERM and SIGHUP sent to wbrun are forwarded to the child's process
 group.  On Linux the child gets SIGKILL if wbrun dies (parent-death signal), so a kill -9 of
-wbrun never leaves it running unrecorded; the run then reads as crashed.
+wbrun never leaves it running unrecorded; the run then reads as crashed.  Job control works
+as with the bare command: when the child stops (Ctrl+Z), wbrun stops its own job too and
+continues the child when continued.  Background jobs the command leaves behind are neither
+hung up nor cut off: on a pty the command is not the session leader (a small leader process
+stays between), and after the command exits the pipes or the terminal they hold go to a
+carrier process (drain.py).
 """
 from __future__ import annotations
 
@@ -47,16 +52,87 @@ class WrapOptions:
     env: dict = field(default_factory=lambda: dict(os.environ))
 
 
-def _child_setup(controlling_tty: bool):
-    """Runs in the child between fork and exec."""
+def _pty_session_setup():
+    """Runs in the child between fork and exec (pty mode): it becomes the pseudo-terminal's
+    session leader, forks the command into a process group of its own that holds the
+    terminal's foreground, and stays behind as a small session leader (`_lead_session`)
+    instead of exec'ing.  So, as under a login shell, the command is not the session leader:
+    its exit sends no SIGHUP to background jobs it started, and its process group is not
+    orphaned, so Ctrl+Z stops it.  Only the command returns from here, to be exec'd."""
     def setup() -> None:
-        if controlling_tty:
-            import fcntl
-            import termios
+        import fcntl
+        import termios
 
-            fcntl.ioctl(1, termios.TIOCSCTTY, 0)
-        _set_parent_death_signal()
+        fcntl.ioctl(1, termios.TIOCSCTTY, 0)
+        _set_parent_death_signal()  # the leader dies with wbrun ...
+        command = os.fork()
+        if command == 0:
+            os.setpgid(0, 0)
+            _hold_foreground(1, os.getpid())
+            _set_parent_death_signal()  # ... and the command with the leader
+            return
+        try:
+            _lead_session(command)
+        finally:
+            os._exit(1)  # never return: only the command may go on to exec
     return setup
+
+
+def _hold_foreground(tty_fd: int, pgrp: int) -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+    try:
+        os.tcsetpgrp(tty_fd, pgrp)
+    except OSError:
+        pass
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTTOU})
+
+
+def _lead_session(command: int) -> None:
+    """The pty session's leader: relays wbrun's signals to the command's group, stops when
+    the command stops (so wbrun sees it and stops too) and continues it when continued, and
+    exits as the command did, after taking the terminal's foreground back so that jobs the
+    command left behind are background jobs, which neither its exit nor ours hangs up."""
+    os.closerange(3, 65536)  # wbrun's files, and Popen's exec-report pipe
+    try:
+        os.setpgid(command, command)
+    except OSError:
+        pass
+    _hold_foreground(1, command)
+
+    def relay(signum: int, _frame) -> None:
+        try:
+            os.killpg(command, signum)
+        except OSError:
+            pass
+
+    for signum in FORWARDED_SIGNALS:
+        signal.signal(signum, relay)
+    while True:
+        _, status = os.waitpid(command, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            break
+        os.kill(os.getpid(), signal.SIGSTOP)  # wbrun sees us stop; its SIGCONT wakes us
+        relay(signal.SIGCONT, None)
+    for signum in FORWARDED_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    _hold_foreground(1, os.getpgrp())
+    if os.WIFSIGNALED(status):
+        _die_of(os.WTERMSIG(status))
+    os._exit(os.WEXITSTATUS(status))
+
+
+def _die_of(signum: int) -> None:
+    """Exit by `signum`, as the command did, so wbrun reports 128+N (no core file)."""
+    import resource
+
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        os.kill(os.getpid(), signum)
+    finally:
+        os._exit(128 + signum)
 
 
 _prctl: Callable[..., int] | Literal[False] | None = None
@@ -151,9 +227,9 @@ class Wrapper:
         pump: PtyPump | PipePump
         try:
             if use_pty:
-                pump = PtyPump(self.argv, env)
+                pump = PtyPump(self.argv, env, log_path=str(self.live.paths.file(OUTPUT)))
             else:
-                pump = PipePump(self.argv, env)
+                pump = PipePump(self.argv, env, log_path=str(self.live.paths.file(OUTPUT)))
         except OSError as exc:
             status = 126 if isinstance(exc, PermissionError) else 127  # as shells report it
             self._finish(FAILED, status, None)
@@ -262,7 +338,8 @@ class Wrapper:
 class PipePump:
     """The child on pipes (stdout not a terminal): its own process group, stdin inherited."""
 
-    def __init__(self, argv: list[str], env: dict):
+    def __init__(self, argv: list[str], env: dict, log_path: str | None = None):
+        self.log_path = log_path  # where background jobs' output goes after the command
         self._foreground = os.getpgrp() if _is_foreground_tty(0) else None
         self.child = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -280,19 +357,43 @@ class PipePump:
         exited_at = None
         try:
             while streams:
+                if _stopped(self.child.pid):
+                    self._suspend()
                 for key, _ in selector.select(timeout=0.1):
                     self._read(key.fd, streams, selector, recorder)
                 if self.child.poll() is not None:
-                    # A background process may hold our pipes open: drain briefly, then stop.
+                    # A background job may hold our pipes open: drain briefly, then hand the
+                    # pipes to a carrier (drain.py) so the job's writes neither fail nor kill
+                    # it (SIGPIPE), and return the command's status now, as a shell would.
                     exited_at = exited_at or time.monotonic()
                     if time.monotonic() - exited_at > 0.3:
                         for _, stream in streams.values():
                             stream.close()
+                        self._hand_off(streams)
                         break
         finally:
             selector.close()
             _take_terminal_back(self._foreground)
         return self.child.wait()
+
+    def _suspend(self) -> None:
+        """The command stopped (Ctrl+Z at the terminal it holds): take the terminal back and
+        stop with it, so the shell gets its prompt back; when continued (`fg`), give the
+        terminal to the command again and continue it.  Without job control: nothing."""
+        if self._foreground is None:
+            return
+        _take_terminal_back(self._foreground)
+        _stop_ourselves()
+        if _is_foreground_tty(0):  # `fg`; after `bg` the terminal stays the shell's
+            _hold_foreground(0, self.child.pid)
+        _continue(self.child.pid)
+
+    def _hand_off(self, streams: dict) -> None:
+        if self.log_path is None or not streams:
+            return
+        from wandb_cli.runner.drain import hand_off
+
+        hand_off({fd: out.fileno() for fd, (out, _) in streams.items()}, self.log_path)
 
     @staticmethod
     def _read(fd: int, streams: dict, selector, recorder: OutputRecorder) -> None:
@@ -345,16 +446,17 @@ class PtyPump:
     prompts behave as without wbrun.  Our terminal goes raw and keystrokes are passed on, so
     Ctrl+C is delivered by the child's own terminal, once."""
 
-    def __init__(self, argv: list[str], env: dict):
+    def __init__(self, argv: list[str], env: dict, log_path: str | None = None):
         import pty
 
+        self.log_path = log_path  # where background jobs' output goes after the command
         self.master, slave = pty.openpty()
         _copy_window_size(sys.stdout.fileno(), self.master)
         forward_input = _is_foreground_tty(0)
         try:
             self.child = subprocess.Popen(
                 argv, env=env, stdin=slave if forward_input else None, stdout=slave, stderr=slave,
-                start_new_session=True, preexec_fn=_child_setup(True), close_fds=True)
+                start_new_session=True, preexec_fn=_pty_session_setup(), close_fds=True)
         except OSError:
             os.close(self.master)
             raise
@@ -371,33 +473,54 @@ class PtyPump:
             selector.register(0, selectors.EVENT_READ)
         previous_winch = signal.signal(signal.SIGWINCH, lambda *_: _copy_window_size(
             sys.stdout.fileno(), self.master))
+        held_open = False
         try:
-            self._loop(selector, stream)
+            held_open = self._loop(selector, stream)
         finally:
             signal.signal(signal.SIGWINCH, previous_winch)
             selector.close()
             _restore_tty(0, self._saved_tty)
+            stream.close()
+            if held_open and self.log_path is not None:
+                # a background job still holds the terminal: its output goes on (drain.py)
+                from wandb_cli.runner.drain import hand_off
+
+                hand_off({self.master: sys.stdout.fileno()}, self.log_path)
             os.close(self.master)
-        stream.close()
         return self.child.wait()
 
-    def _loop(self, selector, stream) -> None:
+    def _suspend(self) -> None:
+        """The command stopped (Ctrl+Z): give the user's terminal its modes back and stop
+        with it, as the bare command would; when continued (`fg`), continue it."""
+        if not self._forward_input:
+            return
+        _restore_tty(0, self._saved_tty)
+        _stop_ourselves()
+        self._saved_tty = _make_raw(0)
+        _copy_window_size(sys.stdout.fileno(), self.master)
+        _continue(self.child.pid)
+
+    def _loop(self, selector, stream) -> bool:
+        """Pump until the terminal closes (False) or the command has exited and 0.3 s
+        passed while something still holds the terminal (True)."""
         exited_at = None
         while True:
+            if _stopped(self.child.pid):
+                self._suspend()
             for key, _ in selector.select(timeout=0.1):
                 if key.fd == 0:
                     self._pass_input(selector)
                     continue
                 data = _read_master(self.master)
                 if data is None:
-                    return
+                    return False
                 _write_all(sys.stdout.fileno(), data)
                 stream.feed(data)
             if self.child.poll() is not None:
-                # A background grandchild may hold the terminal open: drain briefly, then stop.
+                # A background job may hold the terminal open: drain briefly, then go.
                 exited_at = exited_at or time.monotonic()
                 if time.monotonic() - exited_at > 0.3:
-                    return
+                    return True
 
     def _pass_input(self, selector) -> None:
         try:
@@ -408,6 +531,34 @@ class PtyPump:
             selector.unregister(0)
             return
         _write_all(self.master, data)
+
+
+def _stopped(pid: int) -> bool:
+    """Whether the child has stopped since we last looked (its exit is left for wait())."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WSTOPPED | os.WNOHANG)
+    except (ChildProcessError, OSError, AttributeError):
+        return False
+    return info is not None and info.si_code == os.CLD_STOPPED
+
+
+def _stop_ourselves() -> None:
+    """Stop wbrun's whole job (e.g. `wbrun ... | cat`) as the terminal's Ctrl+Z would; this
+    returns once the shell continues it."""
+    try:
+        os.killpg(os.getpgrp(), signal.SIGTSTP)
+    except OSError:
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def _continue(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGCONT)
+    except OSError:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
 
 
 def _read_master(fd: int) -> bytes | None:

@@ -308,7 +308,7 @@ def _start(store: Store, spec: RunSpec) -> Run:
     from wandb_cli.artifacts.runfiles import start_saver
 
     run._saver = start_saver(live.paths.dir)
-    _install_exit_hooks(run)
+    _install_exit_hooks()
     return run
 
 
@@ -336,7 +336,7 @@ def _join(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> Run:
     run = Run(live, _read_config(live), joined=True)
     run._ticker = Ticker(live)
     run._ticker.start()
-    atexit.register(run.finish)
+    _install_exit_hooks()
     return run
 
 
@@ -369,11 +369,25 @@ def _start_sampler(live: LiveRun, interval: float):
     return SamplerProcess(str(live.paths.dir), os.getpid(), interval)
 
 
-def _install_exit_hooks(run: Run) -> None:
+_hooks_installed = False
+_exit_code: int | None = None  # the code of the last sys.exit() call, for the atexit hook
+
+
+def _install_exit_hooks() -> None:
+    """Once per process, however many runs it starts: an excepthook that ends the current
+    run as failed (killed after Ctrl+C), a sys.exit() that remembers its code, and an atexit
+    hook that ends the current run with it.  They hold no run, only look up `_current`, so a
+    finished run is not kept alive and a thousand init()/finish() do not nest a thousand
+    wrappers."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
     previous = sys.excepthook
 
     def excepthook(exc_type, exc, tb):
-        if not run._finished:
+        run = _current
+        if run is not None and not run._finished:
             killed = issubclass(exc_type, KeyboardInterrupt)
             run.finish(state=KILLED if killed else FAILED, exit_code=130 if killed else 1)
         previous(exc_type, exc, tb)
@@ -384,11 +398,18 @@ def _install_exit_hooks(run: Run) -> None:
     real_exit = sys.exit
 
     def exit(code=None):
-        run._exit_code = _exit_status(code)
+        global _exit_code
+        _exit_code = _exit_status(code)
         real_exit(code)
 
     sys.exit = exit
-    atexit.register(lambda: run.finish(getattr(run, "_exit_code", None)))
+    atexit.register(_finish_at_exit)
+
+
+def _finish_at_exit() -> None:
+    run = _current
+    if run is not None:
+        run.finish(None if run._joined else _exit_code)
 
 
 def _exit_status(code) -> int:

@@ -13,6 +13,7 @@ from wandb_cli.errors import UsageError
 ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 ID_LENGTH = 8
 MAX_ID_LENGTH = 64
+MAX_NAME_LENGTH = 128  # a run's display name: `-n`, init(name=), `runs rename`
 FORBIDDEN_ID_CHARS = "/\\#?%:;,'"
 # Beyond the forbidden set: letters, digits, '-', '_' and '.', not starting with '.' or '-'.
 _ID_SHAPE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
@@ -71,3 +72,19 @@ def validate_id(run_id: str) -> str:
             f"bad run ID {run_id!r}: use letters, digits, '-', '_' and '.', not starting with '.' or '-'"
         )
     return run_id
+
+
+def validate_name(name: str, *, control_chars_ok: bool = False) -> str:
+    """Return `name` if a run may carry it (1-128 characters, not only spaces; no control
+    characters unless `control_chars_ok`), else raise UsageError naming the problem."""
+    if not name or not name.strip():
+        raise UsageError("a run name cannot be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise UsageError(f"a run name is at most {MAX_NAME_LENGTH} characters "
+                         f"(this one has {len(name):,})")
+    if not control_chars_ok:
+        from wandb_cli.textfmt import printable
+
+        if printable(name) != name:
+            raise UsageError(f"bad name {printable(name)!r}: control characters are not allowed")
+    return name

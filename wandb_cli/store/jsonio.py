@@ -5,7 +5,8 @@ reader sees the old or the new version, never half of one, and a full disk leave
 Lines are appended whole with one write; a reader skips a torn last line.  NaN and
 +/-Infinity are written as the tokens `NaN`, `Infinity`, `-Infinity` (as Python's json and
 W&B do) and read back as floats, never as null; integers of any size read back as integers.
-Files are created with the user's umask, but never writable by others.
+Files are created with the user's umask, but never writable by others; in a shared store
+(a group-writable folder) new folders and lock files are group-writable, whatever the umask.
 """
 from __future__ import annotations
 
@@ -42,6 +43,32 @@ def make_dirs(path: Path) -> None:
         except FileExistsError:
             if not folder.is_dir():
                 raise
+            continue
+        share_like_parent(folder)
+
+
+def share_like_parent(path: Path, fd: int | None = None) -> None:
+    """In a shared store, what this process just created (a folder, a lock file) is shared
+    too: when the folder holding `path` is group-writable, `path` becomes group-writable
+    whatever this user's umask (a folder under a setgid folder keeps its setgid bit, so the
+    group carries on down).  Elsewhere nothing changes.  Only our own files are touched."""
+    import stat
+
+    try:
+        parent = os.stat(Path(path).parent)
+        own = os.fstat(fd) if fd is not None else os.stat(path)
+    except OSError:
+        return
+    if not parent.st_mode & stat.S_IWGRP or own.st_uid != os.geteuid():
+        return
+    wanted = stat.S_IMODE(own.st_mode) | stat.S_IWGRP | stat.S_IRGRP
+    if stat.S_ISDIR(own.st_mode):
+        wanted |= stat.S_IXGRP | (parent.st_mode & stat.S_ISGID)
+    if wanted != stat.S_IMODE(own.st_mode):
+        try:
+            os.fchmod(fd, wanted) if fd is not None else os.chmod(path, wanted)
+        except OSError:
+            pass
 
 
 def _default(value: Any) -> Any:
@@ -101,6 +128,8 @@ def dumps(value: Any) -> bytes:
             return _dumps_std(value)
         except (TypeError, ValueError):
             raise TypeError(str(exc)) from None
+        except RecursionError:  # nested deeper than orjson's 254 levels and Python's stack
+            raise TypeError("value nested too deeply to store as JSON") from None
     if b"null" in out and has_nonfinite(value):
         return _dumps_std(value)
     return out
@@ -170,7 +199,11 @@ def write_json_atomic(path: Path, value: Any, *, indent: bool = False) -> None:
 
 
 def _dumps_indented(value: Any) -> bytes:
-    if has_nonfinite(value):
+    try:
+        nonfinite = has_nonfinite(value)
+    except RecursionError:
+        raise TypeError("value nested too deeply to store as JSON") from None
+    if nonfinite:
         return dumps(value)
     try:
         return orjson.dumps(value, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2)
@@ -265,6 +298,7 @@ class AppendFile:
     def __init__(self, path: Path):
         self.path = path
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        share_like_parent(path, self.fd)  # a resume by another user of a shared store appends
         self._needs_newline = _ends_without_newline(path)
 
     def write_line(self, line: bytes) -> None:

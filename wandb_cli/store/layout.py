@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from wandb_cli.errors import AmbiguousRun, RunExists, RunNotFound, StoreError, UsageError
-from wandb_cli.store import jsonio, proc
+from wandb_cli.store import alive, jsonio, proc
 from wandb_cli.store.ids import new_id, validate_id
 from wandb_cli.store.model import CORRUPT, CRASHED, RUNNING, RunRecord
 
@@ -99,6 +99,7 @@ class FlockLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, jsonio.FILE_MODE)
         except OSError as exc:
             raise StoreError(f"cannot open the lock {self.path}: {exc.strerror}") from None
+        jsonio.share_like_parent(self.path, fd)  # another user of a shared store takes it too
         deadline = time.monotonic() + self.timeout
         delay = 0.001
         while True:
@@ -159,9 +160,11 @@ class Store:
     """A store root and the operations on it; `clock` and `host` are injectable for tests."""
 
     def __init__(self, root: Path, *, clock: Callable[[], float] = time.time,
-                 host: str | None = None, env: Mapping[str, str] | None = None):
+                 host: str | None = None, env: Mapping[str, str] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.root = Path(root)
-        self.clock = clock
+        self.clock = clock  # wall time: what is written (created, heartbeat, _timestamp)
+        self.monotonic = monotonic  # what is measured and scheduled (_runtime, intervals)
         self.host = host or socket.gethostname()
         self.env = os.environ if env is None else env
 
@@ -185,6 +188,8 @@ class Store:
             return jsonio.read_json(self.claim_path(run_id))
         except ValueError:
             return {"dir": None, "status": "corrupt"}
+        except OSError:  # a reference too long for a file name (or with NUL) is no claim
+            return None
 
     def write_claim(self, run_id: str, claim: dict) -> None:
         jsonio.write_json_atomic(self.claim_path(run_id), claim)
@@ -245,6 +250,8 @@ class Store:
             except OSError as exc:
                 raise StoreError(f"cannot create {path}: {exc.strerror}") from None
             (path / "files").mkdir(mode=jsonio.DIR_MODE)
+            jsonio.share_like_parent(path)  # another user of a shared store may delete it
+            jsonio.share_like_parent(path / "files")
             return path
         raise StoreError(f"too many run folders named {base}")
 
@@ -354,8 +361,11 @@ def record_from_raw(raw: dict, run_dir: str | Path, *, host: str, now: float,
         record.problems = problems
         if not run or mistyped:
             record.state = CORRUPT
-    elif record.state == RUNNING and is_crashed(run, host=host, now=now, stale_after=stale_after):
-        record.state = CRASHED
+    elif record.state == RUNNING:
+        verdict = judge_recorder(run, run_dir, host=host, now=now, stale_after=stale_after)
+        if verdict != LIVE:
+            record.state = CRASHED
+            record.maybe_live = verdict == SILENT
     return record
 
 
@@ -436,19 +446,53 @@ def _record_from(run: dict, run_dir: str | Path, config: dict, summary: dict) ->
         summary=summary,
         slurm=run.get("slurm") or {},
         dist=run.get("dist") or {},
+        running_s=running_seconds(run.get("segments")),
     )
 
 
-def is_crashed(run: dict, *, host: str, now: float, stale_after: float) -> bool:
-    """Judged at read time: a running run whose recorder is gone has crashed.
+def running_seconds(segments: Any) -> float | None:
+    """The sum of a run document's `segments` ([{"start": POSIX, "seconds": S}, ...]: one
+    per time the run ran), or None when it has none (older runs) or they are malformed."""
+    if type(segments) is not list or not segments:
+        return None
+    total = 0.0
+    for segment in segments:
+        seconds = segment.get("seconds") if type(segment) is dict else None
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds >= 0:
+            return None
+        total += float(seconds)
+    return total
 
-    On this host the recorder's pid must be alive with the same start time (a reused pid
-    does not count); for a run recorded on another host only the heartbeat can tell.
+
+LIVE, GONE, SILENT = "live", "gone", "silent"
+
+
+def judge_recorder(run: dict, run_dir: str | Path | None, *, host: str, now: float,
+                   stale_after: float) -> str:
+    """Judged at read time: is a running run's recorder LIVE, GONE (certainly), or SILENT
+    (no heartbeat for `stale_after` seconds, but nothing here can prove it is gone)?
+
+    The recorder's lock (alive.py) decides where it can: held means live, on any host and
+    whatever the clocks say; free under the same kernel means gone.  Runs without the lock
+    (older wbrun): on the same host the recorder's pid must be alive with the same start
+    time (a reused pid does not count).  Otherwise only the heartbeat can tell, and a run
+    judged by it is only SILENT: another host's clock may simply be behind ours.
     """
-    if run.get("host") == host:
-        return not proc.is_alive(run.get("pid"), run.get("pid_start"))
+    lock = alive.probe(run_dir) if run_dir is not None else alive.UNKNOWN
+    if lock == alive.HELD:
+        return LIVE
+    if lock == alive.FREE and run.get("boot_id") and run.get("boot_id") == alive.boot_id():
+        return GONE
+    if run.get("host") == host and not run.get("boot_id"):
+        return GONE if not proc.is_alive(run.get("pid"), run.get("pid_start")) else LIVE
     heartbeat = run.get("heartbeat") or run.get("created") or 0.0
-    return now - heartbeat > stale_after
+    return SILENT if now - heartbeat > stale_after else LIVE
+
+
+def is_crashed(run: dict, *, host: str, now: float, stale_after: float,
+               run_dir: str | Path | None = None) -> bool:
+    """True unless the run's recorder is judged live (see judge_recorder)."""
+    return judge_recorder(run, run_dir, host=host, now=now, stale_after=stale_after) != LIVE
 
 
 def update_run_doc(paths: RunPaths, change: Callable[[dict], Any]) -> dict:

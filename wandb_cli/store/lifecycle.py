@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator
 
 from wandb_cli.errors import AmbiguousRun, RunNotFound, StoreError, UsageError, WbrunError
 from wandb_cli.store import jsonio
-from wandb_cli.store.ids import validate_id
+from wandb_cli.store.ids import MAX_NAME_LENGTH, validate_id, validate_name  # noqa: F401 (re-exported)
 from wandb_cli.store.layout import RUN_DOC, RunPaths, Store, update_run_doc
 from wandb_cli.store.model import RUNNING, RunRecord
 from wandb_cli.textfmt import printable
@@ -27,7 +27,6 @@ from wandb_cli.textfmt import printable
 TRASH = ".trash"
 PURGING = ".purging-"  # a purged folder's name while it is being removed
 MAX_TAG_LENGTH = 64
-MAX_NAME_LENGTH = 128
 TAG_RULE = "1-64 letters, digits, '_', '-', '.', ':' or '/', not starting with '-'"
 _TAG = re.compile(r"[\w.:/][\w.:/\-]{0,63}\Z")
 
@@ -110,19 +109,30 @@ def select_trash(store: Store, *, older_than_s: float | None = None,
 
 
 # --- the trash -------------------------------------------------------------------------------
-def delete_run(store: Store, record: RunRecord, *, clock=None) -> Path:
-    """Move a run into the trash; returns its path there.  A running run is refused."""
+def delete_run(store: Store, record: RunRecord, *, clock=None, force: bool = False) -> Path:
+    """Move a run into the trash; returns its path there.  A running run is refused, and so
+    is one that may be live elsewhere (crashed by its heartbeat alone) unless `force`."""
     paths = RunPaths(Path(record.dir))
-    _mkdir(trash_dir(store))
     with _locked_run(paths, record.id):
-        if store.read(paths.dir).state == RUNNING:
+        current = store.read(paths.dir)
+        if current.state == RUNNING:
             raise WbrunError(f"run {record.id} is running; stop it first (`wbrun runs stop "
                              f"{record.id}`) or pass --force")
+        if current.maybe_live and not force:
+            raise WbrunError(maybe_live_message(current, "delete"))
+        _mkdir(trash_dir(store))  # only now: a refused delete leaves the store as it was
         target = _free_path(trash_dir(store), paths.dir.name)
         _rename(paths.dir, target, f"cannot move run {record.id} to the trash")
         store.write_claim(record.id, {"dir": f"{TRASH}/{target.name}", "status": "deleted",
                                       "deleted_at": (clock or store.clock)()})
     return target
+
+
+def maybe_live_message(record: RunRecord, verb: str) -> str:
+    """Why `verb` is refused for a run that reads crashed by its heartbeat alone."""
+    return (f"run {record.id} may still be running on host {printable(record.host)!r}: it reads "
+            "crashed only because its heartbeat is old by this host's clock, and its recorder's "
+            f"lock cannot be checked from here; pass --force to {verb} it anyway")
 
 
 def restore_run(store: Store, record: RunRecord) -> Path:
@@ -257,12 +267,7 @@ def set_note(store: Store, record: RunRecord, text: str, *, append: bool = False
 
 def rename(store: Store, record: RunRecord, new_name: str) -> str:
     """Give the run a new display name (its ID never changes)."""
-    if not new_name or not new_name.strip():
-        raise UsageError("a run name cannot be empty")
-    if len(new_name) > MAX_NAME_LENGTH:
-        raise UsageError(f"a run name is at most {MAX_NAME_LENGTH} characters")
-    if printable(new_name) != new_name:
-        raise UsageError(f"bad name {printable(new_name)!r}: control characters are not allowed")
+    validate_name(new_name)
     return change_run_doc(record, lambda doc: doc.__setitem__("name", new_name))["name"]
 
 

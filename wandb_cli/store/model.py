@@ -57,10 +57,18 @@ class RunRecord:
     problems: list[str] = field(default_factory=list)  # why a run reads as corrupt
     slurm: dict[str, Any] = field(default_factory=dict)  # SLURM job identity (store/cluster.py)
     dist: dict[str, Any] = field(default_factory=dict)  # torchrun identity: rank, world_size...
+    # crashed by its heartbeat alone: its recorder may yet be alive on another host
+    maybe_live: bool = False
+    # seconds spent running, summed over its segments (created, then each resume); None
+    # for runs recorded before segments were (then: end - created)
+    running_s: float | None = None
 
     @property
     def runtime(self) -> float | None:
-        """Seconds from start to end, or to the last sign of life for a live or crashed run."""
+        """Seconds the run spent running (the sum of its segments; as of the last heartbeat
+        for a live or crashed run); for older runs, from start to end or last sign of life."""
+        if self.running_s is not None:
+            return self.running_s
         end = self.ended if self.ended is not None else self.heartbeat
         if end is None:
             return None

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from wandb_cli.errors import RunExists, RunNotFound, StoreError, UsageError
-from wandb_cli.store import cluster, jsonio, proc
-from wandb_cli.store.ids import new_name, validate_id
+from wandb_cli.store import alive, cluster, jsonio, proc
+from wandb_cli.store.alive import AliveLock
+from wandb_cli.store.ids import new_name, validate_id, validate_name
 from wandb_cli.store.layout import (
     CONFIG,
     DEFAULT_PROJECT,
@@ -64,6 +65,8 @@ def start_run(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRu
         raise UsageError(f"bad --resume {spec.resume!r}: choose never, allow or must")
     if spec.id is not None:
         validate_id(spec.id)
+    if spec.name:
+        validate_name(spec.name, control_chars_ok=True)  # shown escaped, as ever
     if spec.id and store.read_claim(spec.id) is not None:
         if spec.resume == "never" or store.dir_of(spec.id) is None:
             raise store.id_taken_error(spec.id)
@@ -88,6 +91,7 @@ def _create(store: Store, spec: RunSpec, run_id: str, *, pid: int, recorder: str
     run_dir = store.make_run_dir(run_id, now)
     paths = RunPaths(run_dir)
     slurm, dist = cluster.slurm_identity(store.env), cluster.dist_identity(store.env)
+    holder = AliveLock(run_dir).acquire(run_id)  # before the run can read as running
     doc = {
         "format": FORMAT_VERSION, "id": run_id,
         "name": spec.name or new_name(sequence), "sequence": sequence,
@@ -98,16 +102,21 @@ def _create(store: Store, spec: RunSpec, run_id: str, *, pid: int, recorder: str
         "created": now, "command": spec.command, "host": store.host,
         # what was not chosen by the user: an SDK joining the run may still set it
         "defaulted": [key for key in ("name", "project", "entity") if not getattr(spec, key)],
-        **_recorder_fields(pid, recorder, now),
         **({"slurm": slurm} if slurm else {}), **({"dist": dist} if dist else {}),
+        **_recorder_fields(pid, recorder, now, store.monotonic(), 0.0),
+        "segments": [{"start": now, "seconds": 0.0}],
     }
-    jsonio.write_json_atomic(paths.file(CONFIG), spec.config)
-    jsonio.write_json_atomic(paths.file(SUMMARY), {})
-    doc["runtime_origin"] = now
-    jsonio.write_json_atomic(paths.file(RUN_DOC), doc)
-    store.write_claim(run_id, {"dir": run_dir.name, "status": "live"})
+    try:
+        jsonio.write_json_atomic(paths.file(CONFIG), spec.config)
+        jsonio.write_json_atomic(paths.file(SUMMARY), {})
+        doc["runtime_origin"] = now
+        jsonio.write_json_atomic(paths.file(RUN_DOC), doc)
+        store.write_claim(run_id, {"dir": run_dir.name, "status": "live"})
+    except BaseException:
+        holder.release()
+        raise
     store.point_latest(run_dir)
-    return LiveRun(store, paths, doc, step=0, owns_state=True)
+    return LiveRun(store, paths, doc, step=0, owns_state=True, alive=holder)
 
 
 def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
@@ -124,14 +133,21 @@ def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
     runtime_before = float(last.get("_runtime") or record.runtime or 0.0)
 
     def reopen(doc: dict) -> None:
-        # judged again under the lock: two resumes at once must not both become recorders
-        if doc.get("state") == RUNNING and not is_crashed(
+        # judged again under the lock: two resumes at once must not both become recorders.
+        # We hold the run's alive lock now, so a recorder under this kernel is gone; one
+        # recorded elsewhere (or by an older wbrun) is judged by its pid or heartbeat.
+        same_kernel = bool(doc.get("boot_id")) and doc.get("boot_id") == alive.boot_id()
+        if doc.get("state") == RUNNING and not same_kernel and not is_crashed(
                 doc, host=store.host, now=now, stale_after=heartbeat_timeout(store.env)):
             raise RunExists(f"run {spec.id!r} is still running (pid {doc.get('pid')} on "
                             f"{doc.get('host')})")
-        doc.update(_recorder_fields(pid, recorder, now))
+        doc.update(_recorder_fields(pid, recorder, now, store.monotonic(), runtime_before))
         doc["resumed"] = int(doc.get("resumed", 0)) + 1
         doc["runtime_origin"] = now - runtime_before
+        segments: list = doc["segments"] if isinstance(doc.get("segments"), list) else []
+        if not segments and record.runtime:  # recorded before segments: its time so far
+            segments = [{"start": record.created, "seconds": record.runtime}]
+        doc["segments"] = [*segments, {"start": now, "seconds": 0.0}]
         for key in ("notes", "group", "job_type"):
             if getattr(spec, key) is not None:
                 doc[key] = getattr(spec, key)
@@ -141,12 +157,17 @@ def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
             if identity:  # a requeued job resumes with its new restart count and nodes
                 doc[scope] = identity
 
-    doc = update_run_doc(paths, reopen)
+    holder = AliveLock(run_dir).acquire(str(spec.id))
+    try:
+        doc = update_run_doc(paths, reopen)
+    except BaseException:
+        holder.release()
+        raise
     (paths.dir / STOP_REQUEST).unlink(missing_ok=True)  # meant for the run's previous life
     if spec.config:
         merge_json_doc(paths, CONFIG, spec.config)
     step = _next_step(paths)
-    return LiveRun(store, paths, doc, step=step, owns_state=True)
+    return LiveRun(store, paths, doc, step=step, owns_state=True, alive=holder)
 
 
 def attach(run_dir, *, clock=None) -> LiveRun:
@@ -171,9 +192,14 @@ def _next_step(paths: RunPaths) -> int:
     return last["_step"] + 1 if isinstance(last.get("_step"), int) else 0
 
 
-def _recorder_fields(pid: int, recorder: str, now: float) -> dict:
+def _recorder_fields(pid: int, recorder: str, now: float, monotonic_now: float,
+                     runtime_before: float) -> dict:
+    """`boot_id` tells readers whether the alive lock speaks for this kernel (alive.py);
+    `monotonic_origin` is the monotonic time at which `_runtime` is 0, for processes that
+    join the run under the same boot (the SDK inside `wbrun --`, `wbrun log`)."""
     return {"state": RUNNING, "pid": pid, "pid_start": proc.start_token(pid),
-            "recorder": recorder, "heartbeat": now, "exit_code": None, "ended": None}
+            "recorder": recorder, "heartbeat": now, "exit_code": None, "ended": None,
+            "boot_id": alive.boot_id(), "monotonic_origin": monotonic_now - runtime_before}
 
 
 def _user() -> str:
@@ -186,12 +212,18 @@ def _user() -> str:
 class LiveRun:
     """Writes one live run.  `owns_state` is False when joining a run another process records."""
 
-    def __init__(self, store: Store, paths: RunPaths, doc: dict, *, step: int, owns_state: bool):
+    def __init__(self, store: Store, paths: RunPaths, doc: dict, *, step: int, owns_state: bool,
+                 alive: AliveLock | None = None):
         self.store, self.paths, self.doc = store, paths, doc
         self.id, self.name = doc["id"], doc["name"]
         self.owns_state = owns_state
-        self._clock = store.clock
+        self._alive = alive  # held by the run's recorder until its end is written
+        self._clock, self._monotonic = store.clock, store.monotonic
         self._t0 = float(doc.get("runtime_origin") or doc.get("created") or self._clock())
+        # _runtime and upkeep run on the monotonic clock: a wall clock stepped back (NTP, a
+        # VM resumed) must not make _runtime negative or stall heartbeats
+        self._t0_mono = _monotonic_origin(doc, self._t0, self._clock(), self._monotonic())
+        self._segment_t0 = self._monotonic()
         self._step = step
         self._pending: dict[str, Any] = {}
         self._history = jsonio.AppendFile(paths.file(HISTORY))
@@ -239,10 +271,12 @@ class LiveRun:
         now = self._clock()
         row = dict(data)
         row["_step"] = self._step
-        row["_runtime"] = round(now - self._t0, 3)
+        row["_runtime"] = self.runtime_s()
         row["_timestamp"] = round(now, 3)
         try:
             line = jsonio.dumps_plain(row)
+        except TypeError:  # e.g. nested too deeply: said with the key, as for any bad value
+            line = encode_row(row)
         except jsonio.NotPlain:
             if self.encode_values is not None:
                 data = self.encode_values(data, self._step)
@@ -290,7 +324,7 @@ class LiveRun:
     def append_event(self, row: dict) -> None:
         """A system-metrics sample (called from the sampler thread)."""
         now = self._clock()
-        row = {**row, "_runtime": round(now - self._t0, 3), "_timestamp": round(now, 3)}
+        row = {**row, "_runtime": self.runtime_s(), "_timestamp": round(now, 3)}
         with self._lock:
             if self._events is None:
                 self._events = jsonio.AppendFile(self.paths.file(EVENTS))
@@ -314,10 +348,27 @@ class LiveRun:
         jsonio.dumps(values)  # refuse unserializable values before touching the file
         merge_json_doc(self.paths, CONFIG, values)
 
+    def runtime_s(self) -> float:
+        """Seconds since `_runtime` 0 (monotonic: never negative, never jumps)."""
+        return round(max(0.0, self._monotonic() - self._t0_mono), 3)
+
+    def _mark_time(self, doc: dict, now: float) -> None:
+        """The heartbeat, and the seconds of the run's current segment so far."""
+        doc["heartbeat"] = now
+        segments = doc.get("segments")
+        if isinstance(segments, list) and segments and isinstance(segments[-1], dict):
+            segments[-1]["seconds"] = round(self._monotonic() - self._segment_t0, 3)
+
     def heartbeat(self) -> None:
         if self.owns_state and not self.ended:
             now = self._clock()
-            update_run_doc(self.paths, lambda doc: doc.__setitem__("heartbeat", now))
+            update_run_doc(self.paths, lambda doc: self._mark_time(doc, now))
+
+    def release_alive(self) -> None:
+        """Let go of the run's alive lock (after its end is written, or when it cannot be)."""
+        if self._alive is not None:
+            self._alive.release()
+            self._alive = None
 
     def stop_requested(self) -> bool:
         return os.path.exists(self.paths.dir / STOP_REQUEST)
@@ -332,12 +383,29 @@ class LiveRun:
         if self.owns_state:
             assert state in ENDED_STATES and state != CRASHED
             now = self._clock()
-            update_run_doc(self.paths, lambda doc: doc.update(
-                state=state, exit_code=exit_code, ended=now, heartbeat=now))
+
+            def end(doc: dict) -> None:
+                self._mark_time(doc, now)
+                doc.update(state=state, exit_code=exit_code, ended=now)
+
+            try:
+                update_run_doc(self.paths, end)
+            finally:
+                self.release_alive()
         self._history.close()
         if self._events is not None:
             with self._lock:
                 self._events.close()
+
+
+def _monotonic_origin(doc: dict, t0_wall: float, wall_now: float, mono_now: float) -> float:
+    """The monotonic time at which the run's `_runtime` is 0: the recorder's own (same
+    boot), else derived from the wall clock once, now."""
+    origin = doc.get("monotonic_origin")
+    if isinstance(origin, (int, float)) and doc.get("boot_id") and \
+            doc.get("boot_id") == alive.boot_id():
+        return float(origin)
+    return mono_now - (wall_now - t0_wall)
 
 
 def encode_row(row: dict) -> bytes:
@@ -380,7 +448,7 @@ class Ticker(threading.Thread):
         self._stop_seen = False
 
     def run(self) -> None:
-        clock = self.live._clock
+        clock = self.live._monotonic  # scheduled on elapsed time, not the wall clock
         next_flush = clock() + self.flush_s
         next_beat = clock() + HEARTBEAT_INTERVAL_S
         while not self._halt.wait(self.poll_s):

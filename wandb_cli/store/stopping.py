@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from wandb_cli.errors import RunNotFound, UsageError
+from wandb_cli.errors import RunNotFound, UsageError, WbrunError
 from wandb_cli.store import jsonio, proc
-from wandb_cli.store.layout import RUN_DOC, RunPaths, Store
+from wandb_cli.store.layout import GONE, RUN_DOC, RunPaths, Store, judge_recorder
 from wandb_cli.store.model import CRASHED, KILLED, RUNNING, RunRecord
 from wandb_cli.store.recorder import STOP_REQUEST
 
@@ -56,11 +56,17 @@ def check_timeout(timeout_s: float | None) -> float:
 
 
 def request_stop(store: Store, record: RunRecord, *, timeout_s: float | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> StopRequest:
-    """Ask a running run to stop (an ended run is left alone: `already_ended`)."""
+                 monotonic: Callable[[], float] = time.monotonic, force: bool = False) -> StopRequest:
+    """Ask a running run to stop (an ended run is left alone: `already_ended`).  A run that
+    reads crashed by its heartbeat alone may be live on another host: refused unless
+    `force`, then asked like a running one."""
     timeout_s = check_timeout(timeout_s)
     paths = RunPaths(Path(record.dir))
-    if record.state != RUNNING:
+    if record.maybe_live and not force:
+        from wandb_cli.store.lifecycle import maybe_live_message
+
+        raise WbrunError(maybe_live_message(record, "stop"))
+    if record.state != RUNNING and not record.maybe_live:
         return StopRequest(record, timeout_s, monotonic(), final=record, already_ended=True)
     try:
         doc = jsonio.read_json(paths.file(RUN_DOC), {}) or {}
@@ -84,7 +90,7 @@ def wait_for_end(store: Store, requests: Sequence[StopRequest], *, poll_s: float
         for request in list(pending):
             current = store.read(Path(request.record.dir))
             elapsed = now - request.asked_at
-            if current.state != RUNNING:
+            if current.state != RUNNING and not current.maybe_live:
                 request.final = _settle(store, request, current)
             elif elapsed > request.deadline_s:
                 request.final = current
@@ -123,12 +129,15 @@ def _settle(store: Store, request: StopRequest, current: RunRecord) -> RunRecord
     recorder died on this host without writing an end (our SIGTERM/SIGKILL, or a program
     with no SIGINT handler), record it as killed."""
     paths = RunPaths(Path(current.dir))
-    if current.state == CRASHED and current.host == store.host:
+    if current.state == CRASHED and not current.maybe_live:
         now = store.clock()
         code = None if request.last_signal is None else 128 + int(request.last_signal)
 
         def end(doc: dict) -> None:
-            if doc.get("state") == RUNNING and not proc.is_alive(doc.get("pid"), doc.get("pid_start")):
+            # only a recorder certainly gone (its lock free under this kernel, or its pid
+            # dead here for an older run) is written over
+            if doc.get("state") == RUNNING and judge_recorder(
+                    doc, paths.dir, host=store.host, now=now, stale_after=float("inf")) == GONE:
                 doc.update(state=KILLED, ended=now, exit_code=code, stopped_by="wbrun runs stop")
 
         from wandb_cli.store.lifecycle import change_run_doc
