@@ -27,7 +27,7 @@ from wandb_cli.runner.metadata import write_metadata
 from wandb_cli.runner.pumps import READ_SIZE, widen_pipe
 from wandb_cli.runner.sampler import start_system_sampler, system_enabled, system_interval
 from wandb_cli.store import jsonio
-from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, Store
+from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, SDK_FINISHED, Store
 from wandb_cli.store.model import FAILED, FINISHED, KILLED
 from wandb_cli.store.recorder import STOP_REQUEST, RunSpec, Ticker, start_run
 
@@ -44,6 +44,7 @@ class WrapOptions:
     capture: bool = True
     system: bool = True
     system_interval: float | None = None
+    wandb_compat: str | None = None  # "on"/"off"; None: $WBRUN_WANDB_COMPAT, else on
     env: dict = field(default_factory=lambda: dict(os.environ))
 
 
@@ -110,6 +111,10 @@ class Wrapper:
         self.options.spec.command = redact_command(self.argv)
         # refused before the run exists
         self.interval = system_interval(self.options.system_interval, self.options.env)
+        from wandb_cli.compat.inject import compat_mode
+
+        self.compat = compat_mode(self.options.wandb_compat, self.options.env)
+        self.options.spec.extra["wandb_compat"] = self.compat
         self.live = start_run(self.store, self.options.spec, pid=os.getpid(), recorder="wrapper")
         self.saver = start_saver(self.live.paths.dir)  # acts on `wbrun save` live/end requests
         self._forget_earlier_sdk()
@@ -142,7 +147,9 @@ class Wrapper:
             return self.child.wait() if self.child is not None else 1
 
     def _spawn_and_pump(self) -> int:
-        env = {**self.options.env, "WBRUN_RUN_ID": self.live.id,
+        from wandb_cli.compat.inject import child_env
+
+        env = {**child_env(self.options.env, self.compat), "WBRUN_RUN_ID": self.live.id,
                "WBRUN_RUN_DIR": str(self.live.paths.dir), "WBRUN_DIR": str(self.store.root)}
         self.metadata_thread = threading.Thread(
             target=write_metadata, args=(self.live, self.argv), daemon=True)
@@ -211,10 +218,11 @@ class Wrapper:
 
     def _forget_earlier_sdk(self) -> None:
         """A resumed run's marker is from an earlier program: this one may only print metrics."""
-        try:
-            os.unlink(self.live.paths.dir / SDK_ATTACHED)
-        except FileNotFoundError:
-            pass
+        for marker in (SDK_ATTACHED, SDK_FINISHED):
+            try:
+                os.unlink(self.live.paths.dir / marker)
+            except FileNotFoundError:
+                pass
 
     def _warn(self, message: str) -> None:
         if self.live.write_error is None:

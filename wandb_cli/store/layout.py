@@ -47,6 +47,7 @@ HISTORY = "wandb-history.jsonl"
 EVENTS = "wandb-events.jsonl"
 OUTPUT = "output.log"
 SDK_ATTACHED = "sdk-attached"  # in the run folder: the SDK joined this wrapped run
+SDK_FINISHED = "sdk-finished"  # ... and the program finished that joined run (sdk/start.py)
 FORMAT_VERSION = 1
 DEFAULT_PROJECT = "Uncategorized"
 HEARTBEAT_INTERVAL_S = 5.0
@@ -356,7 +357,18 @@ def record_from_raw(raw: dict, run_dir: str | Path, *, host: str, now: float,
             record.state = CORRUPT
     elif record.state == RUNNING and is_crashed(run, host=host, now=now, stale_after=stale_after):
         record.state = CRASHED
+        record.summary = summary_from_history(run_dir, record.summary)
     return record
+
+
+def summary_from_history(run_dir: str | Path, saved: dict) -> dict:
+    """A run that ended without finish(): the summary its history implies (last value per
+    key, define_metric rules applied) over what it had saved, which may be a flush behind."""
+    from wandb_cli.store.metrics import implied_summary, read_definitions
+
+    paths = RunPaths(Path(run_dir))
+    rows = jsonio.iter_jsonl(paths.file(HISTORY), on_torn=None)
+    return implied_summary(rows, read_definitions(paths.files), base=saved)
 
 
 def read_raw(run_dir: Path) -> dict:
@@ -433,6 +445,8 @@ def _record_from(run: dict, run_dir: str | Path, config: dict, summary: dict) ->
         notes=run.get("notes"),
         config=config,
         summary=summary,
+        parent=run.get("parent") if isinstance(run.get("parent"), str) else None,
+        wandb_compat=run.get("wandb_compat") if isinstance(run.get("wandb_compat"), str) else None,
     )
 
 

@@ -53,6 +53,8 @@ class RunRecord:
     config: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # why a run reads as corrupt
+    parent: str | None = None  # the wrapped run a program's later init() was linked to
+    wandb_compat: str | None = None  # wrapped runs: "on"/"off", what `import wandb` gave
 
     @property
     def runtime(self) -> float | None:
@@ -106,4 +108,6 @@ class RunRecord:
             "summary": self.summary,
             "dir": self.dir,
             **({"problems": self.problems} if self.problems else {}),
+            **({"parent": self.parent} if self.parent else {}),
+            **({"wandb_compat": self.wandb_compat} if self.wandb_compat else {}),
         }

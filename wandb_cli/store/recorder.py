@@ -35,6 +35,7 @@ from wandb_cli.store.layout import (
     merge_json_doc,
     update_run_doc,
 )
+from wandb_cli.store.metrics import SummaryRules, read_definitions
 from wandb_cli.store.model import CRASHED, ENDED_STATES, RUNNING
 
 RESUME_MODES = ("never", "allow", "must")
@@ -56,6 +57,7 @@ class RunSpec:
     config: dict[str, Any] = field(default_factory=dict)
     resume: str = "never"
     command: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # more attributes: parent, wandb_compat
 
 
 def start_run(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
@@ -97,6 +99,7 @@ def _create(store: Store, spec: RunSpec, run_id: str, *, pid: int, recorder: str
         # what was not chosen by the user: an SDK joining the run may still set it
         "defaulted": [key for key in ("name", "project", "entity") if not getattr(spec, key)],
         **_recorder_fields(pid, recorder, now),
+        **{key: value for key, value in spec.extra.items() if value is not None},
     }
     jsonio.write_json_atomic(paths.file(CONFIG), spec.config)
     jsonio.write_json_atomic(paths.file(SUMMARY), {})
@@ -133,6 +136,7 @@ def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
             if getattr(spec, key) is not None:
                 doc[key] = getattr(spec, key)
         doc["tags"] = list(dict.fromkeys([*doc.get("tags", []), *spec.tags]))
+        doc.update({key: value for key, value in spec.extra.items() if value is not None})
 
     doc = update_run_doc(paths, reopen)
     (paths.dir / STOP_REQUEST).unlink(missing_ok=True)  # meant for the run's previous life
@@ -191,6 +195,8 @@ class LiveRun:
         self._events: jsonio.AppendFile | None = None
         self._summary: dict[str, Any] = {}
         self._summary_dirty: set[str] = set()
+        # define_metric rules: how logged values fold into the summary (store/metrics.py)
+        self.summary_rules = SummaryRules(read_definitions(paths.files))
         self._lock = threading.Lock()
         self.ended = False
         self.write_error: str | None = None
@@ -245,8 +251,7 @@ class LiveRun:
         self._history.write_line(line)
         self._step += 1
         with self._lock:
-            self._summary.update(data)
-            self._summary_dirty.update(data)
+            self._summary_dirty.update(self.summary_rules.update(self._summary, data))
 
     def append_step(self, metrics: dict, step: int | None = None) -> int:
         """A step from a process that shares the run (the wrapper's output parser,

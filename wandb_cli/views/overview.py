@@ -16,6 +16,7 @@ from typing import Any, Callable, Protocol, Sequence
 from wandb_cli.errors import UsageError
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import METADATA, OUTPUT, RunPaths, Store
+from wandb_cli.store.metrics import read_definitions
 from wandb_cli.store.model import RUNNING, RunRecord, iso
 from wandb_cli.textfmt import fmt_duration, fmt_size
 
@@ -44,13 +45,15 @@ def overview(record: RunRecord) -> dict[str, Any]:
         "files": _files(paths),
         "media": _media(paths),
         "artifacts": _lineage(record),
+        "alerts": _alerts(paths),
+        "metrics": read_definitions(paths.files),
     }
 
 
-def _media(paths: RunPaths) -> list[dict[str, Any]]:
-    from wandb_cli.store.mediafiles import list_media
+def _alerts(paths: RunPaths) -> list[dict]:
+    from wandb_cli.sdk.extras import read_alerts
 
-    return list_media(paths.files)
+    return read_alerts(paths.files)
 
 
 def _history_figures(record: RunRecord) -> tuple[dict, dict[str, list]]:
@@ -125,10 +128,15 @@ def print_overview(info: dict[str, Any]) -> None:
                 f"{' (dirty)' if git.get('dirty') else ''}".strip() or None),
         ("hardware", _hardware(meta, gpu)), ("wbrun version", meta.get("wbrun_version")),
         ("directory", info["dir"]),
+        *((label, value) for label, value in (("parent", info.get("parent")),
+          ("import wandb", _compat_text(info.get("wandb_compat")))) if value),
         *(("problem", p) for p in info.get("problems", [])),
     ]))
-    from wandb_cli.views.output import describe_reference as describe
-
+    if info.get("alerts"):
+        con.print(render.section("Alerts"))
+        con.print(render.table(["step", "level", "title", "text"],
+                               [[a.get("_step"), a.get("level"), a.get("title"), a.get("text")]
+                                for a in info["alerts"]]))
     for title, mapping in (("Config", info["config"]), ("Summary", info["summary"])):
         shown = sorted((k, describe(v)) for k, v in mapping.items() if k != "_wandb")
         if shown:  # (`_wandb` holds chart specs, as in W&B's config: not the user's)
@@ -158,6 +166,14 @@ def print_overview(info: dict[str, Any]) -> None:
             con.print(render.section(f"Artifacts: {role}"))
             con.print(render.table(["artifact", "type", "size"],
                                    [[a["ref"], a["type"], fmt_size(a["size"])] for a in used]))
+
+
+def _compat_text(mode: str | None) -> str | None:
+    if not mode:
+        return None
+    from wandb_cli.compat.inject import describe
+
+    return describe(mode).split(": ", 1)[-1]
 
 
 def _hardware(meta: dict, gpu: Any) -> str | None:

@@ -1,0 +1,168 @@
+"""`init()`: W&B's keywords, settings and environment variables, and which run they give.
+
+Which run `init()` returns (W&B's `reinit` modes, 0.19.10 and later):
+- a run of this process is still active: `reinit="default"`/`False`/`"return_previous"`
+  returns it; `True`/`"finish_previous"` finishes it first; `"create_new"` leaves it and
+  makes another without changing `wandb.run`;
+- inside `wbrun -- CMD` (WBRUN_RUN_DIR set): the first `init()` joins the wrapper's run; once
+  that joined run was finished (the `sdk-finished` marker in its folder), or while this
+  process still holds it and asks for `"create_new"`, a new run of its own is started in the
+  wrapper's store, linked to the wrapper's run (`parent`, and its group unless one is given);
+- otherwise a new run in `<dir>/wandb` (W&B's meaning of `dir`: the folder that HOLDS
+  `wandb/`), else `$WBRUN_DIR`, else `$WANDB_DIR/wandb`, else `./wandb`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from wandb_cli.sdk import run as sdk_run
+from wandb_cli.sdk.config import config_dict
+from wandb_cli.sdk.settings import as_settings, warn_ignored, warn_once
+from wandb_cli.store import jsonio
+from wandb_cli.store.layout import DEFAULT_DIRNAME, SDK_ATTACHED, SDK_FINISHED, Store
+
+REINIT_MODES = ("default", "return_previous", "finish_previous", "create_new")
+# W&B's environment variables for init()'s arguments (used when the argument is not given)
+ENV_DEFAULTS = {"project": "WANDB_PROJECT", "entity": "WANDB_ENTITY", "name": "WANDB_NAME",
+                "notes": "WANDB_NOTES", "group": "WANDB_RUN_GROUP", "job_type": "WANDB_JOB_TYPE",
+                "id": "WANDB_RUN_ID", "resume": "WANDB_RESUME"}
+SETTING_NAMES = {"project": "project", "entity": "entity", "name": "run_name", "notes": "run_notes",
+                 "group": "run_group", "job_type": "run_job_type", "id": "run_id",
+                 "tags": "run_tags", "resume": "resume", "mode": "mode", "dir": "root_dir",
+                 "save_code": "save_code", "sync_tensorboard": "sync_tensorboard"}
+
+
+def init(args: dict[str, Any], unknown: dict[str, Any]) -> sdk_run.Run:
+    """The run that `wandb.init(**args)` gives (see the module docstring)."""
+    settings = as_settings(args.pop("settings", None))
+    for name in unknown:
+        warn_once(name, f"wandb.init() got an unknown keyword {name!r}; it has no effect")
+    for name in ("resume_from", "fork_from", "monitor_gym", "anonymous"):
+        if args.get(name):
+            warn_ignored(name)
+    _fill_defaults(args, settings)
+    mode = args["mode"] or os.environ.get("WBRUN_MODE") or os.environ.get("WANDB_MODE")
+    reinit = _reinit_mode(args["reinit"] if args["reinit"] is not None
+                          else settings.given().get("reinit"))
+    config = config_dict(args["config"], exclude=args["config_exclude_keys"],
+                         include=args["config_include_keys"])
+    jsonio.dumps(config)  # refuse unserializable config before writing anything
+    current = sdk_run.current()
+    if current is not None and not current._finished:
+        if reinit == "return_previous":
+            return current
+        if reinit == "finish_previous":
+            current.finish()
+    if mode == "disabled":
+        run = sdk_run.Run(None, config, joined=False)
+    else:
+        run = _new_or_joined(args, config, current if reinit == "create_new" else None)
+    run._settings = settings
+    if reinit != "create_new":
+        sdk_run.set_current(run)
+    _after_start(run, args)
+    return run
+
+
+def _fill_defaults(args: dict, settings) -> None:
+    given = settings.given()
+    for key, setting in SETTING_NAMES.items():
+        if args.get(key) is None and given.get(setting) is not None:
+            args[key] = given[setting]
+    for key, variable in ENV_DEFAULTS.items():
+        if args.get(key) is None and os.environ.get(variable):
+            args[key] = os.environ[variable]
+    if args.get("tags") is None and os.environ.get("WANDB_TAGS"):
+        args["tags"] = [t.strip() for t in os.environ["WANDB_TAGS"].split(",") if t.strip()]
+    if isinstance(args.get("tags"), str):
+        args["tags"] = [args["tags"]]
+
+
+def _reinit_mode(value: Any) -> str:
+    if value is True:
+        return "finish_previous"
+    if value is None or value is False or value == "default":
+        return "return_previous"  # W&B's default outside notebooks
+    if value not in REINIT_MODES:
+        from wandb_cli.errors import UsageError
+
+        raise UsageError(f"bad reinit {value!r}: choose one of {', '.join(REINIT_MODES)}")
+    return str(value)
+
+
+def _new_or_joined(args: dict, config: dict, holding) -> sdk_run.Run:
+    wrapped = os.environ.get("WBRUN_RUN_DIR")
+    chosen = {key: args[key] for key in ("name", "project", "entity", "notes", "group", "job_type")}
+    if wrapped:
+        run_dir = Path(wrapped)
+        still_held = holding is not None and holding._joined
+        if not (run_dir / SDK_FINISHED).exists() and not still_held:
+            return sdk_run.join_wrapped(run_dir, config, list(args["tags"] or []), chosen)
+        return _child_of_wrapped(run_dir, args, config)
+    return sdk_run.start_new(Store(store_root(args["dir"])), _spec(args, config), sample=True)
+
+
+def _child_of_wrapped(run_dir: Path, args: dict, config: dict) -> sdk_run.Run:
+    """A second run of a wrapped program: in the wrapper's store, linked to its run."""
+    try:
+        parent = jsonio.read_json(run_dir / "files" / "wbrun-run.json", {}) or {}
+    except ValueError:
+        parent = {}
+    spec = _spec(args, config)
+    if spec.group is None:
+        spec.group = parent.get("group")
+    spec.extra["parent"] = parent.get("id") or os.environ.get("WBRUN_RUN_ID")
+    # the wrapper samples the whole process tree already: no second sampler
+    return sdk_run.start_new(Store(run_dir.parent), spec, sample=False)
+
+
+def _spec(args: dict, config: dict):
+    from wandb_cli.runner.metadata import redact_command
+    from wandb_cli.store.recorder import RunSpec
+
+    resume = args["resume"]
+    resume_mode = {True: "allow", False: "never", None: "never", "auto": "allow"}.get(resume, resume)
+    return RunSpec(project=args["project"], entity=args["entity"], name=args["name"], id=args["id"],
+                   notes=args["notes"], tags=list(args["tags"] or []), group=args["group"],
+                   job_type=args["job_type"], config=config, resume=resume_mode,
+                   command=redact_command([sys.executable, *sys.argv]))
+
+
+def store_root(dir_arg: str | os.PathLike | None) -> Path:
+    """W&B's `dir`: the folder that holds `wandb/` (see the module docstring)."""
+    if dir_arg is not None and str(dir_arg) != "":
+        return Path(dir_arg).expanduser().absolute() / DEFAULT_DIRNAME
+    if os.environ.get("WBRUN_DIR"):
+        return Path(os.environ["WBRUN_DIR"]).expanduser().absolute()
+    if os.environ.get("WANDB_DIR"):
+        return Path(os.environ["WANDB_DIR"]).expanduser().absolute() / DEFAULT_DIRNAME
+    return Path.cwd() / DEFAULT_DIRNAME
+
+
+def mark_joined_finished(run_dir: Path) -> None:
+    """The program finished the run it joined: its next init() starts a run of its own."""
+    if (run_dir / SDK_ATTACHED).exists():
+        (run_dir / SDK_FINISHED).touch(mode=jsonio.FILE_MODE)
+
+
+def _after_start(run: sdk_run.Run, args: dict) -> None:
+    if run._live is None:
+        return
+    if args.get("save_code"):
+        from wandb_cli.sdk import extras
+
+        extras.save_main_program(run)
+    if args.get("sync_tensorboard") or args.get("tensorboard"):
+        _patch_tensorboard(run)
+
+
+def _patch_tensorboard(run: sdk_run.Run) -> None:
+    try:
+        from wandb_cli.media import tensorboard
+    except ImportError:
+        warn_ignored("sync_tensorboard")
+        return
+    tensorboard.patch()
