@@ -58,7 +58,7 @@ function __wbrun_takes_value --argument-names cmdpath option
     switch "$cmdpath|$option"
         case '|-p' '|--project' '|-e' '|--entity' '|-n' '|--name' '|--id' '|--notes' '|-t' \
             '|--tag' '|-g' '|--group' '|-j' '|--job-type' '|-c' '|--config' '|--config-file' \
-            '|--resume' '|--dir' '|--system-interval' 'artifact alias|-f' \
+            '|--resume' '|--dir' '|--system-interval' '|--wandb-compat' 'artifact alias|-f' \
             'artifact alias|--format' 'artifact alias|--dir' 'artifact get|--root' \
             'artifact get|-f' 'artifact get|--format' 'artifact get|--dir' 'artifact log|-n' \
             'artifact log|--name' 'artifact log|-t' 'artifact log|--type' 'artifact log|-a' \
@@ -74,22 +74,21 @@ function __wbrun_takes_value --argument-names cmdpath option
             'runs ls|--filter' 'runs ls|-s' 'runs ls|--search' 'runs ls|--sort' 'runs ls|-g' \
             'runs ls|--group-by' 'runs ls|--columns' 'runs ls|--crop' 'runs ls|--spark' \
             'runs ls|-f' 'runs ls|--format' 'runs ls|-p' 'runs ls|--project' \
-            'runs ls|--state' 'runs ls|-n' 'runs ls|--limit' 'runs ls|--dir' 'runs media|-k' \
-            'runs media|--key' 'runs media|-o' 'runs media|--output' 'runs media|-f' \
-            'runs media|--format' 'runs media|--dir' 'runs note|--dir' 'runs plot|-m' \
-            'runs plot|--metric' 'runs plot|--x' 'runs plot|--smooth' 'runs plot|-g' \
-            'runs plot|--group-by' 'runs plot|--filter' 'runs plot|-s' 'runs plot|--search' \
-            'runs plot|--sort' 'runs plot|-n' 'runs plot|--limit' 'runs plot|-o' \
-            'runs plot|--output' 'runs plot|--width' 'runs plot|--height' 'runs plot|--dir' \
-            'runs purge|--older-than' 'runs purge|--dir' 'runs rename|--dir' \
-            'runs restore|--dir' 'runs show|-f' 'runs show|--format' 'runs show|--dir' \
-            'runs stop|--timeout' 'runs stop|--dir' 'runs system|-f' 'runs system|--format' \
-            'runs system|--dir' 'runs tag|-r' 'runs tag|--remove' 'runs tag|--filter' \
-            'runs tag|--dir' 'save|--policy' 'save|--base-path' 'ui|--host' 'ui|--port' \
-            'ui|--dir' 'wrap|-p' 'wrap|--project' 'wrap|-e' 'wrap|--entity' 'wrap|-n' \
-            'wrap|--name' 'wrap|--id' 'wrap|--notes' 'wrap|-t' 'wrap|--tag' 'wrap|-g' \
-            'wrap|--group' 'wrap|-j' 'wrap|--job-type' 'wrap|-c' 'wrap|--config' \
-            'wrap|--config-file' 'wrap|--resume' 'wrap|--dir' 'wrap|--system-interval'
+            'runs ls|--state' 'runs ls|-n' 'runs ls|--limit' 'runs ls|--dir' \
+            'runs note|--dir' 'runs plot|-m' 'runs plot|--metric' 'runs plot|--x' \
+            'runs plot|--smooth' 'runs plot|-g' 'runs plot|--group-by' 'runs plot|--filter' \
+            'runs plot|-s' 'runs plot|--search' 'runs plot|--sort' 'runs plot|-n' \
+            'runs plot|--limit' 'runs plot|-o' 'runs plot|--output' 'runs plot|--width' \
+            'runs plot|--height' 'runs plot|--dir' 'runs purge|--older-than' \
+            'runs purge|--dir' 'runs rename|--dir' 'runs restore|--dir' 'runs show|-f' \
+            'runs show|--format' 'runs show|--dir' 'runs stop|--timeout' 'runs stop|--dir' \
+            'runs system|-f' 'runs system|--format' 'runs system|--dir' 'runs tag|-r' \
+            'runs tag|--remove' 'runs tag|--filter' 'runs tag|--dir' 'save|--policy' \
+            'save|--base-path' 'wrap|-p' 'wrap|--project' 'wrap|-e' 'wrap|--entity' \
+            'wrap|-n' 'wrap|--name' 'wrap|--id' 'wrap|--notes' 'wrap|-t' 'wrap|--tag' \
+            'wrap|-g' 'wrap|--group' 'wrap|-j' 'wrap|--job-type' 'wrap|-c' 'wrap|--config' \
+            'wrap|--config-file' 'wrap|--resume' 'wrap|--dir' 'wrap|--system-interval' \
+            'wrap|--wandb-compat'
             return 0
     end
     return 1
@@ -242,6 +241,7 @@ complete -c wbrun -n "__wbrun_at ''" -s q -l quiet -d 'No closing summary on std
 complete -c wbrun -n "__wbrun_at ''" -l no-capture -d 'Do not turn key=value output lines into metrics.'
 complete -c wbrun -n "__wbrun_at ''" -l system-interval -x -d 'Seconds between system-metric samples (default 15, minimum 0.1).'
 complete -c wbrun -n "__wbrun_at ''" -l no-system -d 'Do not sample system metrics.'
+complete -c wbrun -n "__wbrun_at ''" -l wandb-compat -x -a 'on off' -d '`import wandb` in the program is wbrun (on, default) or the installed wandb (off); $WBRUN_WANDB_COMPAT.'
 complete -c wbrun -n "__wbrun_sub_at 'artifact'" -a 'alias' -d 'Point an alias at a version (moving it from another).'
 complete -c wbrun -n "__wbrun_sub_at 'artifact'" -a 'get' -d 'Put a version\'s files in place, verified by digest.'
 complete -c wbrun -n "__wbrun_sub_at 'artifact'" -a 'log' -d 'Store a file or folder as an artifact\'s next version.'
@@ -395,4 +395,5 @@ complete -c wbrun -n "__wbrun_at 'wrap'" -s q -l quiet -d 'No closing summary on
 complete -c wbrun -n "__wbrun_at 'wrap'" -l no-capture -d 'Do not turn key=value output lines into metrics.'
 complete -c wbrun -n "__wbrun_at 'wrap'" -l system-interval -x -d 'Seconds between system-metric samples (default 15, minimum 0.1).'
 complete -c wbrun -n "__wbrun_at 'wrap'" -l no-system -d 'Do not sample system metrics.'
+complete -c wbrun -n "__wbrun_at 'wrap'" -l wandb-compat -x -a 'on off' -d '`import wandb` in the program is wbrun (on, default) or the installed wandb (off); $WBRUN_WANDB_COMPAT.'
 complete -c wbrun -n "__wbrun_at 'wrap'" -s h -l help -d 'Show this message and exit.'
