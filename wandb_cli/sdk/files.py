@@ -204,7 +204,9 @@ def log_artifact(run: Run, artifact_or_path: Any, *, name: str | None, type: str
     try:
         result = artifacts.log_artifact(
             _store_root(run), path, name or f"run-{run.id}-{path.name}", type or DEFAULT_TYPE,
-            aliases or [], producer_run=run.id, clock=run._live.store.clock)
+            # W&B programs pass "latest" freely; here it always names the newest version
+            [a for a in aliases or [] if a != "latest"], producer_run=run.id,
+            clock=run._live.store.clock)
     finally:
         if draft is not None:
             shutil.rmtree(path, ignore_errors=True)
