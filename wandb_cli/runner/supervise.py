@@ -180,6 +180,7 @@ class Wrapper:
         thread = getattr(self, "metadata_thread", None)
         if thread is not None and thread.is_alive():
             thread.join(timeout=10)
+        self._summary_if_sdk_left_early()
         try:
             self.live.finish(state, status)
         except StoreError as exc:  # said even after an earlier warning: it changes the state
@@ -215,6 +216,21 @@ class Wrapper:
             self.live.append_steps(batch)
         except StoreError as exc:
             self._warn(exc.render())
+
+    def _summary_if_sdk_left_early(self) -> None:
+        """The program's SDK joined the run and exited without finish() (os._exit, a
+        kill): its last summary flush may be behind its history, so the summary is
+        rebuilt from the history (store/metrics.py rules) before the run is closed."""
+        run_dir = self.live.paths.dir
+        if not (run_dir / SDK_ATTACHED).exists() or (run_dir / SDK_FINISHED).exists():
+            return
+        from wandb_cli.store.layout import SUMMARY, merge_json_doc, summary_from_history
+
+        try:
+            saved = jsonio.read_json(self.live.paths.file(SUMMARY), {}) or {}
+            merge_json_doc(self.live.paths, SUMMARY, summary_from_history(run_dir, saved))
+        except (StoreError, ValueError, OSError) as exc:
+            self._warn(f"could not rebuild the summary from the history: {exc}")
 
     def _forget_earlier_sdk(self) -> None:
         """A resumed run's marker is from an earlier program: this one may only print metrics."""
