@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -261,11 +260,11 @@ def test_artifacts_models_and_code(tmp_path, door):
     (tmp_path / "work" / "data" / "sub" / "b.txt").write_text("B")
     (tmp_path / "work" / "model.pt").write_bytes(b"weights")
     (tmp_path / "work" / "ref.txt").write_text("R")
-    result = run_program(tmp_path, door, f"""
+    result = run_program(tmp_path, door, """
         import os
         import wandb
         run = wandb.init(project="art")
-        art = wandb.Artifact("dataset", type="dataset", metadata={{"rows": 2}})
+        art = wandb.Artifact("dataset", type="dataset", metadata={"rows": 2})
         art.add_dir("data", name="raw")
         art.add_file("model.pt")
         with art.new_file("notes.txt", mode="w") as fh:
@@ -422,16 +421,22 @@ def test_summary_rules_replay_matches_the_live_summary(tmp_path):
         "acc": {"max": 0.9, "first": 0.2, "best": 0.9}, "b": False}
 
 
-def test_chart_defaults_read_step_metric(tmp_path):
+def test_define_metric_shapes_the_default_charts(tmp_path):
     run_program(tmp_path, "alone", """
         import wandb
         run = wandb.init()
         run.define_metric("val/*", step_metric="epoch")
+        run.define_metric("debug", hidden=True)
         for e in range(3):
-            run.log({"epoch": e, "val/acc": e / 10})
+            run.log({"epoch": e * 10, "val/acc": e / 10, "debug": e, "loss": 1 / (e + 1)})
     """)
-    files = Path(only(runs())["dir"]) / "files"
-    saved = json.loads((files / "wandb-metrics.json").read_text())
-    assert saved[0]["name"] == "val/*" and saved[0]["step_metric"] == "epoch"
-    assert saved[0]["step_sync"] is True
-    assert time.time() > 0
+    run = only(runs())
+    saved = json.loads((Path(run["dir"]) / "files" / "wandb-metrics.json").read_text())
+    assert saved[0] == {"name": "val/*", "step_metric": "epoch", "step_sync": True, "summary": None,
+                        "goal": None, "hidden": None}
+    from wandb_cli.charts.panels import PlotRequest, plot_runs
+    from wandb_cli.store.layout import Store
+
+    plot = plot_runs([Store(Path(run["dir"]).parent).find(run["id"])], PlotRequest())
+    axes = {panel.title: panel.x_label for panel in plot.panels}
+    assert axes == {"epoch": "_step", "val/acc": "epoch", "loss": "_step"}  # debug is hidden
