@@ -440,3 +440,34 @@ def test_define_metric_shapes_the_default_charts(tmp_path):
     plot = plot_runs([Store(Path(run["dir"]).parent).find(run["id"])], PlotRequest())
     axes = {panel.title: panel.x_label for panel in plot.panels}
     assert axes == {"epoch": "_step", "val/acc": "epoch", "loss": "_step"}  # debug is hidden
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("door", DOORS)
+def test_watch_logs_gradient_and_parameter_histograms_every_log_freq_steps(tmp_path, door):
+    pytest.importorskip("torch", reason="torch is not installed")
+    run_program(tmp_path, door, """
+        import torch
+        import wandb
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+        run = wandb.init(project="watch")
+        run.watch(model, log="all", log_freq=2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for step in range(4):
+            loss = model(torch.randn(8, 4)).pow(2).mean()
+            opt.zero_grad(); loss.backward(); opt.step()
+            wandb.log({"loss": loss.item()})
+        run.unwatch(model)
+        loss = model(torch.randn(8, 4)).pow(2).mean(); loss.backward()
+        wandb.log({"loss": loss.item()})
+        run.finish()
+    """, timeout=300)
+    rows = history([r for r in runs() if r["project"] == "watch"][0]["id"])
+    watched = [sorted(k for k in row if "/" in k) for row in rows]
+    keys = ["gradients/0.bias", "gradients/0.weight", "gradients/2.bias", "gradients/2.weight",
+            "parameters/0.bias", "parameters/0.weight", "parameters/2.bias", "parameters/2.weight"]
+    assert watched == [[], keys, [], keys, []]  # every 2nd step, none after unwatch
+    histogram = rows[1]["gradients/0.weight"]
+    assert histogram["_type"] == "histogram"
+    assert sum(histogram.get("values") or histogram.get("counts") or []) == 12  # 3x4 weights
