@@ -45,7 +45,7 @@ def _metrics_logger(keras: Any) -> type:
             self.run = _current_run()
             log_freq = 1 if log_freq == "batch" else log_freq
             self.batch_wise = isinstance(log_freq, int)
-            self.log_freq = log_freq if self.batch_wise else None
+            self.log_freq: Any = log_freq if self.batch_wise else None
             self.global_batch, self.global_step = 0, initial_global_step
             prefix = "batch" if self.batch_wise else "epoch"
             axis = "batch/batch_step" if self.batch_wise else "epoch/epoch"

@@ -7,20 +7,18 @@ wrapper's run instead of starting a second one, and leaves the run's state to th
 """
 from __future__ import annotations
 
-import atexit
 import os
 import sys
 import threading
 from collections.abc import MutableMapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from wandb_cli.errors import WbrunError
 from wandb_cli.sdk.config import Config, ConfigError
 from wandb_cli.store import jsonio
-from wandb_cli.store.layout import CONFIG, RUN_DOC, SDK_ATTACHED, Store, update_run_doc
+from wandb_cli.store.layout import RUN_DOC, update_run_doc
 from wandb_cli.store.model import FAILED, FINISHED, KILLED
-from wandb_cli.store.recorder import LiveRun, RunSpec, Ticker, start_run
+from wandb_cli.store.recorder import LiveRun
 
 if TYPE_CHECKING:
     from wandb_cli.artifacts.runfiles import Saver
@@ -331,7 +329,7 @@ class Run:
         if exc_type is None:
             self.finish()
         elif issubclass(exc_type, SystemExit):
-            self.finish(_exit_status(exc.code))
+            self.finish(exit_status(exc.code))
         else:
             self.finish(state=KILLED if issubclass(exc_type, KeyboardInterrupt) else FAILED,
                         exit_code=130 if issubclass(exc_type, KeyboardInterrupt) else 1)
@@ -366,120 +364,7 @@ def set_current(run: Run | None) -> None:
     _current = run
 
 
-def start_new(store: Store, spec: RunSpec, *, sample: bool) -> Run:
-    """A run this process records (its state, heartbeat, exit hooks)."""
-    from wandb_cli.runner.sampler import system_interval
-
-    interval = system_interval(None, os.environ)  # a bad value: refused before the run exists
-    live = start_run(store, spec, pid=os.getpid(), recorder="sdk")
-    meta = _metadata_thread(live, spec.command)
-    run = Run(live, spec.config if not live.doc.get("resumed") else _read_config(live),
-              joined=False, metadata_thread=meta)
-    run._ticker = Ticker(live, on_stop=run._on_stop_request)
-    run._ticker.start()
-    run._sampler = _start_sampler(live, interval) if sample else None
-    from wandb_cli.artifacts.runfiles import start_saver
-
-    run._saver = start_saver(live.paths.dir)
-    _install_exit_hooks(run)
-    return run
-
-
-def join_wrapped(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> Run:
-    """Join the wrapper's run: config and tags merge; an attribute init() names is taken
-    where the wrapper's user left it unset (a defaulted name/project/entity, no notes...)."""
-    from wandb_cli.sdk.start import mark_joined_finished
-    from wandb_cli.store.recorder import attach
-
-    # the marker first: a metric line the wrapper parses now would get the step we take next
-    (run_dir / SDK_ATTACHED).touch(mode=jsonio.FILE_MODE)
-    live = attach(run_dir)
-
-    def merge(doc: dict) -> None:
-        doc["tags"] = list(dict.fromkeys([*doc.get("tags", []), *tags]))
-        defaulted = doc.get("defaulted") or []
-        for key, value in chosen.items():
-            if value is not None and (not doc.get(key) or key in defaulted):
-                doc[key] = value
-        doc["defaulted"] = [key for key in defaulted if chosen.get(key) is None]
-
-    live.doc = update_run_doc(live.paths, merge)
-    if config:
-        live.update_config(config)
-    run = Run(live, _read_config(live), joined=True)
-    run._finish_hooks.append(lambda: mark_joined_finished(run_dir))
-    run._ticker = Ticker(live)
-    run._ticker.start()
-    atexit.register(run.finish)
-    _finish_in_multiprocessing_child(run)
-    return run
-
-
-def _read_config(live: LiveRun) -> dict:
-    try:
-        return jsonio.read_json(live.paths.file(CONFIG), {}) or {}
-    except ValueError:
-        return {}
-
-
-def _metadata_thread(live: LiveRun, command: list[str]) -> threading.Thread:
-    def write() -> None:
-        from wandb_cli.runner.metadata import write_metadata
-
-        write_metadata(live, command)
-
-    thread = threading.Thread(target=write, name="wbrun-metadata", daemon=True)
-    thread.start()
-    return thread
-
-
-def _start_sampler(live: LiveRun, interval: float):
-    """System metrics of this process, sampled from a process of its own (see sampler_proc)."""
-    from wandb_cli.runner.sampler import system_enabled
-
-    if not system_enabled(os.environ):
-        return None
-    from wandb_cli.runner.sampler import SamplerProcess
-
-    return SamplerProcess(str(live.paths.dir), os.getpid(), interval)
-
-
-def _install_exit_hooks(run: Run) -> None:
-    previous = sys.excepthook
-
-    def excepthook(exc_type, exc, tb):
-        if not run._finished:
-            killed = issubclass(exc_type, KeyboardInterrupt)
-            run.finish(state=KILLED if killed else FAILED, exit_code=130 if killed else 1)
-        previous(exc_type, exc, tb)
-
-    sys.excepthook = excepthook
-    # SystemExit never reaches the excepthook: remember sys.exit()'s code for the exit hook
-    # (W&B's ExitHooks do the same), so sys.exit(3) records failed/3, not finished.
-    real_exit = sys.exit
-
-    def exit(code=None):
-        run._exit_code = _exit_status(code)
-        real_exit(code)
-
-    sys.exit = exit
-    atexit.register(lambda: run.finish(getattr(run, "_exit_code", None)))
-    _finish_in_multiprocessing_child(run)
-
-
-def _finish_in_multiprocessing_child(run: Run) -> None:
-    """A multiprocessing worker leaves through os._exit, skipping atexit: its run is ended
-    by multiprocessing's own exit finalizers instead (W&B's workers end the same way)."""
-    if "multiprocessing" not in sys.modules:
-        return  # no worker of a pool can be running this
-    import multiprocessing.process
-    import multiprocessing.util
-
-    if multiprocessing.process.parent_process() is not None:
-        multiprocessing.util.Finalize(None, run.finish, exitpriority=100)
-
-
-def _exit_status(code) -> int:
+def exit_status(code) -> int:
     """The process exit status Python gives sys.exit(code)."""
     if code is None:
         return 0

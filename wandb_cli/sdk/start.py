@@ -13,8 +13,10 @@ Which run `init()` returns (W&B's `reinit` modes, 0.19.10 and later):
 """
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,9 @@ from wandb_cli.sdk import run as sdk_run
 from wandb_cli.sdk.config import config_dict
 from wandb_cli.sdk.settings import as_settings, warn_ignored, warn_once
 from wandb_cli.store import jsonio
-from wandb_cli.store.layout import DEFAULT_DIRNAME, SDK_ATTACHED, SDK_FINISHED, Store
+from wandb_cli.store.layout import CONFIG, DEFAULT_DIRNAME, SDK_ATTACHED, SDK_FINISHED, Store, update_run_doc
+from wandb_cli.store.model import FAILED, KILLED
+from wandb_cli.store.recorder import LiveRun, RunSpec, Ticker, start_run
 
 REINIT_MODES = ("default", "return_previous", "finish_previous", "create_new")
 # W&B's environment variables for init()'s arguments (used when the argument is not given)
@@ -100,9 +104,9 @@ def _new_or_joined(args: dict, config: dict, holding) -> sdk_run.Run:
         run_dir = Path(wrapped)
         still_held = holding is not None and holding._joined
         if not (run_dir / SDK_FINISHED).exists() and not still_held:
-            return sdk_run.join_wrapped(run_dir, config, list(args["tags"] or []), chosen)
+            return join_wrapped(run_dir, config, list(args["tags"] or []), chosen)
         return _child_of_wrapped(run_dir, args, config)
-    return sdk_run.start_new(Store(store_root(args["dir"])), _spec(args, config), sample=True)
+    return start_new(Store(store_root(args["dir"])), _spec(args, config), sample=True)
 
 
 def _child_of_wrapped(run_dir: Path, args: dict, config: dict) -> sdk_run.Run:
@@ -116,12 +120,11 @@ def _child_of_wrapped(run_dir: Path, args: dict, config: dict) -> sdk_run.Run:
         spec.group = parent.get("group")
     spec.extra["parent"] = parent.get("id") or os.environ.get("WBRUN_RUN_ID")
     # the wrapper samples the whole process tree already: no second sampler
-    return sdk_run.start_new(Store(run_dir.parent), spec, sample=False)
+    return start_new(Store(run_dir.parent), spec, sample=False)
 
 
-def _spec(args: dict, config: dict):
+def _spec(args: dict, config: dict) -> RunSpec:
     from wandb_cli.runner.metadata import redact_command
-    from wandb_cli.store.recorder import RunSpec
 
     resume = args["resume"]
     resume_mode = {True: "allow", False: "never", None: "never", "auto": "allow"}.get(resume, resume)
@@ -166,3 +169,115 @@ def _patch_tensorboard(run: sdk_run.Run) -> None:
         warn_ignored("sync_tensorboard")
         return
     tensorboard.patch()
+
+
+def start_new(store: Store, spec: RunSpec, *, sample: bool) -> sdk_run.Run:
+    """A run this process records (its state, heartbeat, exit hooks)."""
+    from wandb_cli.runner.sampler import system_interval
+
+    interval = system_interval(None, os.environ)  # a bad value: refused before the run exists
+    live = start_run(store, spec, pid=os.getpid(), recorder="sdk")
+    meta = _metadata_thread(live, spec.command)
+    run = sdk_run.Run(live, spec.config if not live.doc.get("resumed") else _read_config(live),
+              joined=False, metadata_thread=meta)
+    run._ticker = Ticker(live, on_stop=run._on_stop_request)
+    run._ticker.start()
+    run._sampler = _start_sampler(live, interval) if sample else None
+    from wandb_cli.artifacts.runfiles import start_saver
+
+    run._saver = start_saver(live.paths.dir)
+    _install_exit_hooks(run)
+    return run
+
+
+def join_wrapped(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> sdk_run.Run:
+    """Join the wrapper's run: config and tags merge; an attribute init() names is taken
+    where the wrapper's user left it unset (a defaulted name/project/entity, no notes...)."""
+    from wandb_cli.store.recorder import attach
+
+    # the marker first: a metric line the wrapper parses now would get the step we take next
+    (run_dir / SDK_ATTACHED).touch(mode=jsonio.FILE_MODE)
+    live = attach(run_dir)
+
+    def merge(doc: dict) -> None:
+        doc["tags"] = list(dict.fromkeys([*doc.get("tags", []), *tags]))
+        defaulted = doc.get("defaulted") or []
+        for key, value in chosen.items():
+            if value is not None and (not doc.get(key) or key in defaulted):
+                doc[key] = value
+        doc["defaulted"] = [key for key in defaulted if chosen.get(key) is None]
+
+    live.doc = update_run_doc(live.paths, merge)
+    if config:
+        live.update_config(config)
+    run = sdk_run.Run(live, _read_config(live), joined=True)
+    run._finish_hooks.append(lambda: mark_joined_finished(run_dir))
+    run._ticker = Ticker(live)
+    run._ticker.start()
+    atexit.register(run.finish)
+    _finish_in_multiprocessing_child(run)
+    return run
+
+
+def _read_config(live: LiveRun) -> dict:
+    try:
+        return jsonio.read_json(live.paths.file(CONFIG), {}) or {}
+    except ValueError:
+        return {}
+
+
+def _metadata_thread(live: LiveRun, command: list[str]) -> threading.Thread:
+    def write() -> None:
+        from wandb_cli.runner.metadata import write_metadata
+
+        write_metadata(live, command)
+
+    thread = threading.Thread(target=write, name="wbrun-metadata", daemon=True)
+    thread.start()
+    return thread
+
+
+def _start_sampler(live: LiveRun, interval: float):
+    """System metrics of this process, sampled from a process of its own (see sampler_proc)."""
+    from wandb_cli.runner.sampler import system_enabled
+
+    if not system_enabled(os.environ):
+        return None
+    from wandb_cli.runner.sampler import SamplerProcess
+
+    return SamplerProcess(str(live.paths.dir), os.getpid(), interval)
+
+
+def _install_exit_hooks(run: sdk_run.Run) -> None:
+    previous = sys.excepthook
+
+    def excepthook(exc_type, exc, tb):
+        if not run._finished:
+            killed = issubclass(exc_type, KeyboardInterrupt)
+            run.finish(state=KILLED if killed else FAILED, exit_code=130 if killed else 1)
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+    # SystemExit never reaches the excepthook: remember sys.exit()'s code for the exit hook
+    # (W&B's ExitHooks do the same), so sys.exit(3) records failed/3, not finished.
+    real_exit = sys.exit
+
+    def exit(code=None):
+        run._exit_code = sdk_run.exit_status(code)
+        real_exit(code)
+
+    sys.exit = exit
+    atexit.register(lambda: run.finish(getattr(run, "_exit_code", None)))
+    _finish_in_multiprocessing_child(run)
+
+
+def _finish_in_multiprocessing_child(run: sdk_run.Run) -> None:
+    """A multiprocessing worker leaves through os._exit, skipping atexit: its run is ended
+    by multiprocessing's own exit finalizers instead (W&B's workers end the same way)."""
+    if "multiprocessing" not in sys.modules:
+        return  # no worker of a pool can be running this
+    import multiprocessing.process
+    import multiprocessing.util
+
+    if multiprocessing.process.parent_process() is not None:
+        multiprocessing.util.Finalize(None, run.finish, exitpriority=100)
