@@ -54,7 +54,7 @@ def _import_rows(ctx: Context, bare_s: float) -> list[Row]:
                           ctx.time([ctx.peer_python, "-c", f"import {peer}"]).median, "s"))
     rows = []
     for code, label in (("import wandb_cli", "`python -c 'import wandb_cli'`"),
-                        ("import wandb_cli.sdk.run", "`python -c 'import wandb_cli.sdk.run'` "
+                        ("import wandb_cli.sdk.start", "`python -c 'import wandb_cli.sdk.start'` "
                                                  "(what `init()` loads)")):
         sample = ctx.time([ctx.python, "-c", code])
         times = ratio(sample.median, bare_s)
@@ -72,7 +72,7 @@ def _compat_import_row(ctx: Context, bare_s: float, peers: list) -> Row:
     PYTHONPATH (what `wbrun --` puts there), with no numpy/torch in the program."""
     import os
 
-    from wandb_cli.compat.inject import child_env
+    from wandb_cli.runner.wandb_shim import child_env
 
     env = child_env(dict(ctx.env if ctx.env is not None else os.environ), "on")
     sample = ctx.time([ctx.python, "-c", "import wandb; wandb.init; wandb.log"], env=env)

@@ -15,7 +15,7 @@ from typing import Any
 
 WANDB_VERSION = "0.22.3"  # transformers needs >= 0.22.3, Lightning >= 0.12.10
 
-_SDK = ("init", "log", "finish", "save", "log_artifact", "use_artifact", "Run", "Config",
+_SDK = ("log", "finish", "save", "log_artifact", "use_artifact", "Run", "Config",
         "Summary")
 _LIVE = ("run", "config", "summary")
 _API = ("login", "require", "setup", "teardown", "sweep", "agent", "controller", "termlog",
@@ -29,11 +29,13 @@ _MEDIA = ("Image", "Table", "Histogram", "Audio", "Video", "Html", "Object3D", "
 _SUBMODULES = {"plot": "wandb_cli.media.plot", "sklearn": "wandb_cli.media.sklearn",
                "tensorboard": "wandb_cli.media.tensorboard"}
 
-NAMES = (*_SDK, *_LIVE, *_API, *_MEDIA, "Api", *_SUBMODULES)
+NAMES = ("init", *_SDK, *_LIVE, *_API, *_MEDIA, "Api", *_SUBMODULES)
 
 
 def resolve(name: str) -> Any:
     """The object `wandb.<name>` stands for; AttributeError for names W&B does not have."""
+    if name == "init":
+        return importlib.import_module("wandb_cli.sdk.start").init
     if name in _SDK:
         return getattr(importlib.import_module("wandb_cli.sdk.run"), name)
     if name in _LIVE:

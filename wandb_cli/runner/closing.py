@@ -68,7 +68,7 @@ def closing_block(live, state: str) -> str:
         f"wbrun: Find logs at: {printable(os.path.join(rel, 'files', OUTPUT))}",
     ]
     if doc.get("wandb_compat"):
-        from wandb_cli.compat.inject import describe
+        from wandb_cli.runner.wandb_shim import describe
 
         lines.append(f"wbrun: {describe(doc.get('wandb_compat'))}")
     return "\n".join(lines) + "\n"

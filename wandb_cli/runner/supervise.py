@@ -111,7 +111,7 @@ class Wrapper:
         self.options.spec.command = redact_command(self.argv)
         # refused before the run exists
         self.interval = system_interval(self.options.system_interval, self.options.env)
-        from wandb_cli.compat.inject import compat_mode
+        from wandb_cli.runner.wandb_shim import compat_mode
 
         self.compat = compat_mode(self.options.wandb_compat, self.options.env)
         self.options.spec.extra["wandb_compat"] = self.compat
@@ -147,7 +147,7 @@ class Wrapper:
             return self.child.wait() if self.child is not None else 1
 
     def _spawn_and_pump(self) -> int:
-        from wandb_cli.compat.inject import child_env
+        from wandb_cli.runner.wandb_shim import child_env
 
         env = {**child_env(self.options.env, self.compat), "WBRUN_RUN_ID": self.live.id,
                "WBRUN_RUN_DIR": str(self.live.paths.dir), "WBRUN_DIR": str(self.store.root)}

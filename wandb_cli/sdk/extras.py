@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from wandb_cli.errors import UsageError
 from wandb_cli.store import jsonio
+from wandb_cli.store.layout import ALERTS
 from wandb_cli.store.metrics import GOALS, METRICS, SUMMARY_OPS
 from wandb_cli.textfmt import printable
 
 if TYPE_CHECKING:
     from wandb_cli.sdk.run import Run
 
-ALERTS = "wbrun-alerts.jsonl"
 ALERT_LEVELS = ("INFO", "WARN", "ERROR")
 
 
@@ -103,10 +103,6 @@ def alert(run: Run, title: str, text: str, level: Any) -> None:
         out.write_line(jsonio.dumps(row))
     finally:
         out.close()
-
-
-def read_alerts(files_dir: Path) -> list[dict]:
-    return list(jsonio.iter_jsonl(Path(files_dir) / ALERTS))
 
 
 def _code_files(root: Path, include_fn: Any, exclude_fn: Any) -> list[Path]:

@@ -77,7 +77,7 @@ class Run:
         self._ticker = ticker
         self._sampler = sampler
         self._metadata_thread = metadata_thread
-        self._saver: Saver | None = None  # files.Saver: "live" and "end" saves of a run this process owns
+        self._saver: Any = None  # files.Saver: "live" and "end" saves of a run this process owns
         self._stop_requested = False
         self._finished = live is None
         self._pid = os.getpid()
@@ -338,27 +338,6 @@ class Run:
         return f"<Run {self.path} ({self.name})>"
 
 
-def init(entity: str | None = None, project: str | None = None, dir: str | os.PathLike | None = None,
-         id: str | None = None, name: str | None = None, notes: str | None = None,
-         tags: Any = None, config: Any = None, config_exclude_keys: Any = None,
-         config_include_keys: Any = None, allow_val_change: bool | None = None,
-         group: str | None = None, job_type: str | None = None, mode: str | None = None,
-         force: bool | None = None, reinit: Any = None, resume: Any = None,
-         resume_from: str | None = None, fork_from: str | None = None,
-         save_code: bool | None = None, tensorboard: bool | None = None,
-         sync_tensorboard: bool | None = None, monitor_gym: bool | None = None,
-         settings: Any = None, anonymous: str | None = None, **unknown: Any) -> Run:
-    """Start a run (or join the one `wbrun -- CMD` is recording) and return it.
-
-    Every keyword of W&B's `init` is accepted; see sdk/start.py for which run it gives."""
-    from wandb_cli.sdk import start
-
-    args = dict(locals())
-    args.pop("unknown")
-    args.pop("start")
-    return start.init(args, unknown)
-
-
 def set_current(run: Run | None) -> None:
     global _current
     _current = run
@@ -409,6 +388,6 @@ def use_artifact(artifact_or_name: Any, type: str | None = None, **kwargs: Any):
     return _run_or_raise("use_artifact").use_artifact(artifact_or_name, type, **kwargs)
 
 
-__all__ = ["Run", "Config", "ConfigError", "Summary", "init", "log", "finish", "current", "save",
+__all__ = ["Run", "Config", "ConfigError", "Summary", "log", "finish", "current", "save",
            "log_artifact", "use_artifact",
            "RUN_DOC"]

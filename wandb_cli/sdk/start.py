@@ -39,7 +39,25 @@ SETTING_NAMES = {"project": "project", "entity": "entity", "name": "run_name", "
                  "save_code": "save_code", "sync_tensorboard": "sync_tensorboard"}
 
 
-def init(args: dict[str, Any], unknown: dict[str, Any]) -> sdk_run.Run:
+def init(entity: str | None = None, project: str | None = None, dir: str | os.PathLike | None = None,
+         id: str | None = None, name: str | None = None, notes: str | None = None,
+         tags: Any = None, config: Any = None, config_exclude_keys: Any = None,
+         config_include_keys: Any = None, allow_val_change: bool | None = None,
+         group: str | None = None, job_type: str | None = None, mode: str | None = None,
+         force: bool | None = None, reinit: Any = None, resume: Any = None,
+         resume_from: str | None = None, fork_from: str | None = None,
+         save_code: bool | None = None, tensorboard: bool | None = None,
+         sync_tensorboard: bool | None = None, monitor_gym: bool | None = None,
+         settings: Any = None, anonymous: str | None = None, **unknown: Any) -> sdk_run.Run:
+    """Start a run (or join the one `wbrun -- CMD` is recording) and return it.
+
+    Every keyword of W&B's `init` is accepted; the module docstring says which run it gives."""
+    args = dict(locals())
+    args.pop("unknown")
+    return start_from_arguments(args, unknown)
+
+
+def start_from_arguments(args: dict[str, Any], unknown: dict[str, Any]) -> sdk_run.Run:
     """The run that `wandb.init(**args)` gives (see the module docstring)."""
     settings = as_settings(args.pop("settings", None))
     for name in unknown:
@@ -163,8 +181,10 @@ def _after_start(run: sdk_run.Run, args: dict) -> None:
 
 
 def _patch_tensorboard(run: sdk_run.Run) -> None:
-    try:
-        from wandb_cli.media import tensorboard
+    import importlib
+
+    try:  # the media wing may not be part of this build
+        tensorboard = importlib.import_module("wandb_cli.media.tensorboard")
     except ImportError:
         warn_ignored("sync_tensorboard")
         return
@@ -175,7 +195,7 @@ def start_new(store: Store, spec: RunSpec, *, sample: bool) -> sdk_run.Run:
     """A run this process records (its state, heartbeat, exit hooks)."""
     from wandb_cli.runner.sampler import system_interval
 
-    interval = system_interval(None, os.environ)  # a bad value: refused before the run exists
+    interval = system_interval(None, dict(os.environ))  # a bad value: refused before the run exists
     live = start_run(store, spec, pid=os.getpid(), recorder="sdk")
     meta = _metadata_thread(live, spec.command)
     run = sdk_run.Run(live, spec.config if not live.doc.get("resumed") else _read_config(live),
@@ -241,7 +261,7 @@ def _start_sampler(live: LiveRun, interval: float):
     """System metrics of this process, sampled from a process of its own (see sampler_proc)."""
     from wandb_cli.runner.sampler import system_enabled
 
-    if not system_enabled(os.environ):
+    if not system_enabled(dict(os.environ)):
         return None
     from wandb_cli.runner.sampler import SamplerProcess
 

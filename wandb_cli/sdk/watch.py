@@ -9,6 +9,7 @@ there, else W&B's stored form `{"_type": "histogram", "values", "bins"}` (64 bin
 """
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +25,10 @@ NUM_BINS = 64
 def histogram(tensor: Any) -> Any:
     """A history value for a tensor's distribution."""
     flat = tensor.detach().float().reshape(-1).cpu()
-    try:
-        from wandb_cli.media import Histogram
-
-        return Histogram(flat.numpy(), num_bins=NUM_BINS)
-    except ImportError:
+    try:  # the media wing may not be part of this build
+        media = importlib.import_module("wandb_cli.media")
+        return media.Histogram(flat.numpy(), num_bins=NUM_BINS)
+    except (ImportError, AttributeError):
         pass
     lo, hi = float(flat.min()), float(flat.max())
     if lo == hi:

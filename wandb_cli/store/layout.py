@@ -46,6 +46,7 @@ METADATA = "wandb-metadata.json"
 HISTORY = "wandb-history.jsonl"
 EVENTS = "wandb-events.jsonl"
 OUTPUT = "output.log"
+ALERTS = "wbrun-alerts.jsonl"  # wandb.alert() calls, one object per line
 SDK_ATTACHED = "sdk-attached"  # in the run folder: the SDK joined this wrapped run
 SDK_FINISHED = "sdk-finished"  # ... and the program finished that joined run (sdk/start.py)
 FORMAT_VERSION = 1

@@ -51,9 +51,10 @@ def overview(record: RunRecord) -> dict[str, Any]:
 
 
 def _alerts(paths: RunPaths) -> list[dict]:
-    from wandb_cli.sdk.extras import read_alerts
+    from wandb_cli.store.history import read_rows
+    from wandb_cli.store.layout import ALERTS
 
-    return read_alerts(paths.files)
+    return read_rows(paths.dir, ALERTS)
 
 
 def _history_figures(record: RunRecord) -> tuple[dict, dict[str, list]]:
@@ -169,11 +170,9 @@ def print_overview(info: dict[str, Any]) -> None:
 
 
 def _compat_text(mode: str | None) -> str | None:
-    if not mode:
-        return None
-    from wandb_cli.compat.inject import describe
-
-    return describe(mode).split(": ", 1)[-1]
+    """What the program's `import wandb` gave it (wrapped runs; see runner/wandb_shim.py)."""
+    return {"on": "wbrun's compatibility package", "off": "the program's own (--wandb-compat off)"
+            }.get(mode or "")
 
 
 def _hardware(meta: dict, gpu: Any) -> str | None:

@@ -8,7 +8,7 @@ import os as _os
 import sys as _sys
 
 try:
-    import wandb_cli  # noqa: F401
+    import wandb_cli.compat  # noqa: F401
 except ImportError:  # the program's Python lacks wbrun: use the copy that runs the wrapper
     if _os.environ.get("WBRUN_PACKAGE_PARENT"):
         _sys.path.append(_os.environ["WBRUN_PACKAGE_PARENT"])

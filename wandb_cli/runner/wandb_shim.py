@@ -1,9 +1,11 @@
 """What `wbrun -- CMD` adds to its child's environment so that `import wandb` is wbrun.
 
 Invariant: with the compatibility layer on (the default), the child's PYTHONPATH starts
-with `compat/shim/`, which holds only a `wandb` package and its `wandb-<version>.dist-info`,
-so it wins over an installed `wandb` in the program and in every Python subprocess that
-inherits the environment, and adds no other module. With it off nothing is changed.
+with `wandb_cli/compat/shim/`, which holds only a `wandb` package and its
+`wandb-<version>.dist-info`, so it wins over an installed `wandb` in the program and in every
+Python subprocess that inherits the environment, and adds no other module. With it off
+nothing is changed. The wrapper only points at that folder: it never imports the
+compatibility package itself.
 """
 from __future__ import annotations
 
@@ -17,7 +19,14 @@ ENV_VAR = "WBRUN_WANDB_COMPAT"
 
 
 def shim_dir() -> Path:
-    return Path(__file__).resolve().parent / "shim"
+    return Path(__file__).resolve().parents[1] / "compat" / "shim"
+
+
+def wandb_version() -> str:
+    """The W&B version the shim answers with (its dist-info folder's name)."""
+    for entry in sorted(shim_dir().glob("wandb-*.dist-info")):
+        return entry.name[len("wandb-"):-len(".dist-info")]
+    return "?"
 
 
 def compat_mode(option: str | None, env: dict) -> str:
@@ -43,10 +52,8 @@ def child_env(env: dict, mode: str) -> dict:
 
 def describe(mode: str | None) -> str:
     """The closing block's line about which `wandb` the program got."""
-    from wandb_cli.compat import WANDB_VERSION
-
     if mode == "on":
-        return f"import wandb: wbrun's compatibility package (W&B API {WANDB_VERSION})"
+        return f"import wandb: wbrun's compatibility package (W&B API {wandb_version()})"
     if mode == "off":
         return "import wandb: the program's own (--wandb-compat off)"
     return ""
