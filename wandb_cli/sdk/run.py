@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 from collections.abc import MutableMapping
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from wandb_cli.errors import WbrunError
 from wandb_cli.sdk.config import Config, ConfigError
@@ -77,7 +77,7 @@ class Run:
         self._ticker = ticker
         self._sampler = sampler
         self._metadata_thread = metadata_thread
-        self._saver: Any = None  # files.Saver: "live" and "end" saves of a run this process owns
+        self._saver: Saver | None = None  # files.Saver: "live" and "end" saves of a run this process owns
         self._stop_requested = False
         self._finished = live is None
         self._pid = os.getpid()
