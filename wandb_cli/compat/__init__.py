@@ -2,7 +2,7 @@
 
 Two doors lead here: `import wandb_cli as wandb` (wandb_cli's module `__getattr__`), and,
 inside `wbrun -- CMD`, a plain `import wandb`, which finds the thin `wandb` package in
-`compat/shim/` first on PYTHONPATH (see inject.py). Both resolve names through
+`compat/shim/` first on PYTHONPATH (see runner/wandb_shim.py). Both resolve names through
 `resolve()`, lazily: the SDK, the media types (`wandb_cli.media`) and the public API
 (`wandb_cli.api`) are imported on first use, so a missing optional part fails only when the
 program uses one of its names. The W&B API version this face answers to is
