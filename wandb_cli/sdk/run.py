@@ -14,6 +14,7 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, Iterator
 
 from wandb_cli.errors import WbrunError
+from wandb_cli.media import is_plain_row, set_run_provider
 from wandb_cli.sdk.config import Config, ConfigError
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import RUN_DOC, update_run_doc
@@ -202,6 +203,16 @@ class Run:
             if not self._warned_write:
                 self._warned_write = True
                 print(f"wbrun: warning: {exc.render()}; logging continues", file=sys.stderr)
+
+    def _encode_media(self, data: dict, step: int) -> dict:
+        """Media to files + references, arrays by W&B's rule (wandb_cli.media.encode); the
+        recorder calls it only for a row that holds such values."""
+        from wandb_cli.media import encode
+
+        try:
+            return encode.encode_row(data, self.dir, step, encode.config_writer(self.config))
+        except WbrunError as exc:  # the user's value, not the disk: an error, not a warning
+            raise ValueError(exc.render()) from None
 
     def _with_step_metrics(self, data: dict) -> dict:
         """define_metric(step_metric=..., step_sync=True): a logged metric carries the last

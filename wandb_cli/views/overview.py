@@ -50,6 +50,12 @@ def overview(record: RunRecord) -> dict[str, Any]:
     }
 
 
+def _media(paths: RunPaths) -> list[dict[str, Any]]:
+    from wandb_cli.store.mediafiles import list_media
+
+    return list_media(paths.files)
+
+
 def _alerts(paths: RunPaths) -> list[dict]:
     from wandb_cli.store.history import read_rows
     from wandb_cli.store.layout import ALERTS
@@ -138,6 +144,8 @@ def print_overview(info: dict[str, Any]) -> None:
         con.print(render.table(["step", "level", "title", "text"],
                                [[a.get("_step"), a.get("level"), a.get("title"), a.get("text")]
                                 for a in info["alerts"]]))
+    from wandb_cli.views.output import describe_reference as describe
+
     for title, mapping in (("Config", info["config"]), ("Summary", info["summary"])):
         shown = sorted((k, describe(v)) for k, v in mapping.items() if k != "_wandb")
         if shown:  # (`_wandb` holds chart specs, as in W&B's config: not the user's)
