@@ -188,7 +188,7 @@ def _patch_tensorboard(run: sdk_run.Run) -> None:
     except ImportError:
         warn_ignored("sync_tensorboard")
         return
-    tensorboard.patch()
+    tensorboard.start_sync(run)
 
 
 def start_new(store: Store, spec: RunSpec, *, sample: bool) -> sdk_run.Run:
