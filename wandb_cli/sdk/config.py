@@ -130,7 +130,8 @@ class Config(MutableMapping):
         values = {**config_dict(other), **config_dict(kwargs)}
         if not allow_val_change:
             for key, value in values.items():
-                if key in self._data and self._data[key] != value:
+                # `_wandb` and other `_` keys are W&B's own (chart specs): never locked
+                if key in self._data and self._data[key] != value and not key.startswith("_"):
                     raise ConfigError(
                         f"Attempted to change value of key {key!r} from {self._data[key]!r} to "
                         f"{value!r}; if you really want to do this, pass allow_val_change=True "
