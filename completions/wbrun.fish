@@ -74,19 +74,21 @@ function __wbrun_takes_value --argument-names cmdpath option
             'runs ls|--filter' 'runs ls|-s' 'runs ls|--search' 'runs ls|--sort' 'runs ls|-g' \
             'runs ls|--group-by' 'runs ls|--columns' 'runs ls|--crop' 'runs ls|--spark' \
             'runs ls|-f' 'runs ls|--format' 'runs ls|-p' 'runs ls|--project' \
-            'runs ls|--state' 'runs ls|-n' 'runs ls|--limit' 'runs ls|--dir' \
-            'runs note|--dir' 'runs plot|-m' 'runs plot|--metric' 'runs plot|--x' \
-            'runs plot|--smooth' 'runs plot|-g' 'runs plot|--group-by' 'runs plot|--filter' \
-            'runs plot|-s' 'runs plot|--search' 'runs plot|--sort' 'runs plot|-n' \
-            'runs plot|--limit' 'runs plot|-o' 'runs plot|--output' 'runs plot|--width' \
-            'runs plot|--height' 'runs plot|--dir' 'runs purge|--older-than' \
-            'runs purge|--dir' 'runs rename|--dir' 'runs restore|--dir' 'runs show|-f' \
-            'runs show|--format' 'runs show|--dir' 'runs stop|--timeout' 'runs stop|--dir' \
-            'runs system|-f' 'runs system|--format' 'runs system|--dir' 'runs tag|-r' \
-            'runs tag|--remove' 'runs tag|--filter' 'runs tag|--dir' 'save|--policy' \
-            'save|--base-path' 'wrap|-p' 'wrap|--project' 'wrap|-e' 'wrap|--entity' \
-            'wrap|-n' 'wrap|--name' 'wrap|--id' 'wrap|--notes' 'wrap|-t' 'wrap|--tag' \
-            'wrap|-g' 'wrap|--group' 'wrap|-j' 'wrap|--job-type' 'wrap|-c' 'wrap|--config' \
+            'runs ls|--state' 'runs ls|-n' 'runs ls|--limit' 'runs ls|--dir' 'runs media|-k' \
+            'runs media|--key' 'runs media|-o' 'runs media|--output' 'runs media|-f' \
+            'runs media|--format' 'runs media|--dir' 'runs note|--dir' 'runs plot|-m' \
+            'runs plot|--metric' 'runs plot|--x' 'runs plot|--smooth' 'runs plot|-g' \
+            'runs plot|--group-by' 'runs plot|--filter' 'runs plot|-s' 'runs plot|--search' \
+            'runs plot|--sort' 'runs plot|-n' 'runs plot|--limit' 'runs plot|-o' \
+            'runs plot|--output' 'runs plot|--width' 'runs plot|--height' 'runs plot|--dir' \
+            'runs purge|--older-than' 'runs purge|--dir' 'runs rename|--dir' \
+            'runs restore|--dir' 'runs show|-f' 'runs show|--format' 'runs show|--dir' \
+            'runs stop|--timeout' 'runs stop|--dir' 'runs system|-f' 'runs system|--format' \
+            'runs system|--dir' 'runs tag|-r' 'runs tag|--remove' 'runs tag|--filter' \
+            'runs tag|--dir' 'save|--policy' 'save|--base-path' 'ui|--host' 'ui|--port' \
+            'ui|--dir' 'wrap|-p' 'wrap|--project' 'wrap|-e' 'wrap|--entity' 'wrap|-n' \
+            'wrap|--name' 'wrap|--id' 'wrap|--notes' 'wrap|-t' 'wrap|--tag' 'wrap|-g' \
+            'wrap|--group' 'wrap|-j' 'wrap|--job-type' 'wrap|-c' 'wrap|--config' \
             'wrap|--config-file' 'wrap|--resume' 'wrap|--dir' 'wrap|--system-interval' \
             'wrap|--wandb-compat'
             return 0
