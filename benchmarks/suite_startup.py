@@ -54,7 +54,7 @@ def _import_rows(ctx: Context, bare_s: float) -> list[Row]:
                           ctx.time([ctx.peer_python, "-c", f"import {peer}"]).median, "s"))
     rows = []
     for code, label in (("import wandb_cli", "`python -c 'import wandb_cli'`"),
-                        ("import wandb_cli.sdk.run", "`python -c 'import wandb_cli.sdk.run'` "
+                        ("import wandb_cli.sdk.start", "`python -c 'import wandb_cli.sdk.start'` "
                                                  "(what `init()` loads)")):
         sample = ctx.time([ctx.python, "-c", code])
         times = ratio(sample.median, bare_s)
@@ -63,7 +63,24 @@ def _import_rows(ctx: Context, bare_s: float) -> list[Row]:
                         target="<= 3x bare Python",
                         ok=None if times is None else times <= IMPORT_MAX_RATIO,
                         detail=f"{times:.2f}x" if times else "", data=sample.as_json()))
+    rows.append(_compat_import_row(ctx, bare_s, peers))
     return rows
+
+
+def _compat_import_row(ctx: Context, bare_s: float, peers: list) -> Row:
+    """`import wandb` as a wrapped program gets it: the compatibility package first on
+    PYTHONPATH (what `wbrun --` puts there), with no numpy/torch in the program."""
+    import os
+
+    from wandb_cli.runner.wandb_shim import child_env
+
+    env = child_env(dict(ctx.env if ctx.env is not None else os.environ), "on")
+    sample = ctx.time([ctx.python, "-c", "import wandb; wandb.init; wandb.log"], env=env)
+    times = ratio(sample.median, bare_s)
+    return Row("start-up", "`import wandb` under `wbrun --` (the compatibility package)",
+               sample.median, "s", [("`python -c pass`", bare_s, "s"), *peers],
+               target="<= 3x bare Python", ok=None if times is None else times <= IMPORT_MAX_RATIO,
+               detail=f"{times:.2f}x" if times else "", data=sample.as_json())
 
 
 def _wrap_rows(ctx: Context, true_s: float) -> list[Row]:

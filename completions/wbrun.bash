@@ -10,7 +10,7 @@ _wbrun_spec() {
             _wbrun_subs='artifact doctor import log runs save sync ui wrap'
             _wbrun_opts='-V --version -h --help -p --project -e --entity -n --name --id --notes -t --tag
             -g --group -j --job-type -c --config --config-file --resume --dir -q --quiet
-            --no-capture --system-interval --no-system --rank-zero-only'
+            --no-capture --system-interval --no-system --rank-zero-only --wandb-compat'
             _wbrun_wraps=1 ;;
         'artifact')
             _wbrun_subs='alias get log ls show'
@@ -120,7 +120,7 @@ _wbrun_spec() {
         'wrap')
             _wbrun_opts='-p --project -e --entity -n --name --id --notes -t --tag -g --group -j
             --job-type -c --config --config-file --resume --dir -q --quiet --no-capture
-            --system-interval --no-system --rank-zero-only -h --help'
+            --system-interval --no-system --rank-zero-only --wandb-compat -h --help'
             _wbrun_wraps=1 ;;
     esac
 }
@@ -141,6 +141,7 @@ _wbrun_optkind() {
         '|--resume') echo 'choice never allow must' ;;
         '|--dir') echo 'dir' ;;
         '|--system-interval') echo 'text' ;;
+        '|--wandb-compat') echo 'choice on off' ;;
         'artifact alias|-f'|'artifact alias|--format') echo 'choice table json' ;;
         'artifact alias|--dir') echo 'dir' ;;
         'artifact get|--root') echo 'file' ;;
@@ -239,6 +240,7 @@ _wbrun_optkind() {
         'wrap|--resume') echo 'choice never allow must' ;;
         'wrap|--dir') echo 'dir' ;;
         'wrap|--system-interval') echo 'text' ;;
+        'wrap|--wandb-compat') echo 'choice on off' ;;
     esac
 }
 

@@ -59,7 +59,7 @@ function __wbrun_takes_value --argument-names cmdpath option
     switch "$cmdpath|$option"
         case '|-p' '|--project' '|-e' '|--entity' '|-n' '|--name' '|--id' '|--notes' '|-t' \
             '|--tag' '|-g' '|--group' '|-j' '|--job-type' '|-c' '|--config' '|--config-file' \
-            '|--resume' '|--dir' '|--system-interval' 'artifact alias|-f' \
+            '|--resume' '|--dir' '|--system-interval' '|--wandb-compat' 'artifact alias|-f' \
             'artifact alias|--format' 'artifact alias|--dir' 'artifact get|--root' \
             'artifact get|-f' 'artifact get|--format' 'artifact get|--dir' 'artifact log|-n' \
             'artifact log|--name' 'artifact log|-t' 'artifact log|--type' 'artifact log|-a' \
@@ -91,7 +91,8 @@ function __wbrun_takes_value --argument-names cmdpath option
             'ui|--port' 'ui|--dir' 'wrap|-p' 'wrap|--project' 'wrap|-e' 'wrap|--entity' \
             'wrap|-n' 'wrap|--name' 'wrap|--id' 'wrap|--notes' 'wrap|-t' 'wrap|--tag' \
             'wrap|-g' 'wrap|--group' 'wrap|-j' 'wrap|--job-type' 'wrap|-c' 'wrap|--config' \
-            'wrap|--config-file' 'wrap|--resume' 'wrap|--dir' 'wrap|--system-interval'
+            'wrap|--config-file' 'wrap|--resume' 'wrap|--dir' 'wrap|--system-interval' \
+            'wrap|--wandb-compat'
             return 0
     end
     return 1
@@ -253,6 +254,7 @@ complete -c wbrun -n "__wbrun_at ''" -l no-capture -d 'Do not turn key=value out
 complete -c wbrun -n "__wbrun_at ''" -l system-interval -x -d 'Seconds between system-metric samples (default 15, minimum 0.1).'
 complete -c wbrun -n "__wbrun_at ''" -l no-system -d 'Do not sample system metrics.'
 complete -c wbrun -n "__wbrun_at ''" -l rank-zero-only -d 'Record only rank 0 (RANK, else SLURM_PROCID); other ranks just run the command.'
+complete -c wbrun -n "__wbrun_at ''" -l wandb-compat -x -a 'on off' -d '`import wandb` in the program is wbrun (on, default) or the installed wandb (off); $WBRUN_WANDB_COMPAT.'
 complete -c wbrun -n "__wbrun_sub_at 'artifact'" -a 'alias' -d 'Point an alias at a version (moving it from another).'
 complete -c wbrun -n "__wbrun_sub_at 'artifact'" -a 'get' -d 'Put a version\'s files in place, verified by digest.'
 complete -c wbrun -n "__wbrun_sub_at 'artifact'" -a 'log' -d 'Store a file or folder as an artifact\'s next version.'
@@ -426,4 +428,5 @@ complete -c wbrun -n "__wbrun_at 'wrap'" -l no-capture -d 'Do not turn key=value
 complete -c wbrun -n "__wbrun_at 'wrap'" -l system-interval -x -d 'Seconds between system-metric samples (default 15, minimum 0.1).'
 complete -c wbrun -n "__wbrun_at 'wrap'" -l no-system -d 'Do not sample system metrics.'
 complete -c wbrun -n "__wbrun_at 'wrap'" -l rank-zero-only -d 'Record only rank 0 (RANK, else SLURM_PROCID); other ranks just run the command.'
+complete -c wbrun -n "__wbrun_at 'wrap'" -l wandb-compat -x -a 'on off' -d '`import wandb` in the program is wbrun (on, default) or the installed wandb (off); $WBRUN_WANDB_COMPAT.'
 complete -c wbrun -n "__wbrun_at 'wrap'" -s h -l help -d 'Show this message and exit.'

@@ -33,7 +33,8 @@ ALLOWED: dict[str, set[str]] = {
     "views": {"store", "query", "artifacts", "charts"},
     "ui": {"store", "query", "artifacts", "charts", "views", "api", "media"},
     "cli": {"*"},
-    "root": {"sdk", "api"},  # wandb_cli/__init__.py: the SDK's names, loaded on first use
+    # wandb_cli/__init__.py: the SDK's names and W&B's (`import wandb_cli as wandb`), on first use
+    "root": {"sdk", "api", "compat"},
     "main": {"cli"},  # wandb_cli/__main__.py
 }
 # third-party packages only these wings may import (None: nowhere else)

@@ -60,10 +60,10 @@ def test_a_real_run_continues_the_projects_numbering_and_writes_the_same_documen
     root, _ = generated
     vision = sum(spec["project"] == "vision" for spec in query_runs(COUNT))
     code = ("import json, sys, wandb_cli as w\n"
-            "r = w.init(project='vision', dir=sys.argv[1]); r.log({'loss': 1.0}); r.finish()\n"
+            "r = w.init(project='vision'); r.log({'loss': 1.0}); r.finish()\n"
             "print(json.dumps({'name': r.name, 'dir': r.dir}))")
-    out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True,
-                         text=True, check=True, env={**os.environ, "WBRUN_SYSTEM": "0"})
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "WBRUN_SYSTEM": "0", "WBRUN_DIR": str(root)})
     real = json.loads(out.stdout)
     assert real["name"].endswith(f"-{vision + 1}")
     generated_dir = Path(Store(root).find(next(query_runs(COUNT))["id"]).dir, "files")

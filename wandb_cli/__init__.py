@@ -1,35 +1,31 @@
-"""wbrun's SDK: `import wandb_cli as wandb` is a drop-in for wandb's init/log/finish subset.
+"""wbrun's SDK: `import wandb_cli as wandb` is a drop-in for W&B's Python API.
 
     import wandb_cli as wandb
     run = wandb.init(project="mnist", config={"lr": 0.01})
     run.log({"loss": 0.5})
     run.finish()
 
-Importing this package loads nothing heavy: the SDK module is loaded on first use.
+Importing this package loads nothing heavy: every W&B name (init, log, define_metric,
+Settings, Image, Table, Api, plot ...) is resolved on first use by `wandb_cli.compat`.
+`wandb_cli.run`, `.config` and `.summary` are the current run's (None before init());
+`from wandb_cli import *` gives live stand-ins for them that follow every init()
+(compat/live.py), never a copy of None.
 """
 from wandb_cli._version import __version__
 
 __all__ = ["__version__", "init", "log", "finish", "save", "log_artifact", "use_artifact", "Run",
-           "run", "config", "summary", "Api"]
-
-_SDK_NAMES = ("init", "log", "finish", "save", "log_artifact", "use_artifact", "Run", "Config",
-              "Summary")
+           "run", "config", "summary", "login", "define_metric", "Settings", "Artifact", "alert",
+           "watch", "unwatch", "Api"]
 
 
 def __getattr__(name: str):
-    if name == "Api":  # the read API (wandb_cli/api), loaded on first use
-        from wandb_cli.api import Api
+    from wandb_cli.compat import NAMES, resolve
 
-        return Api
-    if name in _SDK_NAMES:
-        from wandb_cli.sdk import run as sdk
-
-        return getattr(sdk, name)
     if name in ("run", "config", "summary"):
-        from wandb_cli.sdk import run as sdk
+        from wandb_cli.compat.live import LiveProxy, star_importing
 
-        current = sdk.current()
-        if name == "run" or current is None:
-            return current
-        return getattr(current, name)
+        if star_importing():
+            return LiveProxy(name)
+    if name in NAMES:
+        return resolve(name)
     raise AttributeError(f"module 'wandb_cli' has no attribute {name!r}")

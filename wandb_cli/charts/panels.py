@@ -255,11 +255,36 @@ def plot_runs(records: Sequence[RunRecord], request: PlotRequest, *,
         metrics = system_metrics(loaded)
     else:
         metrics, notes = default_metrics(loaded, x_key, request.metric_limit)
-    items_for = _series(loaded, request, x_key)
-    panels = [build_panel(panel_title(metric), items_for(metric), x_label=x_key,
-                          smooth_window=request.smooth_window, log_y=request.log_y)
-              for metric in metrics]
+    definitions = [] if request.system else _metric_definitions(loaded)
+    if not request.metrics:  # define_metric(hidden=True): left out of the default charts
+        metrics = [m for m in metrics if not _defined(definitions, m).get("hidden")]
+    panels = []
+    for metric in metrics:
+        # define_metric(step_metric=...) chooses the default x axis, as in W&B's charts
+        axis = x_key if request.x_key else (_defined(definitions, metric).get("step_metric") or x_key)
+        panels.append(build_panel(panel_title(metric), _series(loaded, request, axis)(metric),
+                                  x_label=axis, smooth_window=request.smooth_window,
+                                  log_y=request.log_y))
     return Plot(panels, notes)
+
+
+def _metric_definitions(loaded: Sequence[_Loaded]) -> list[list[dict]]:
+    from pathlib import Path
+
+    from wandb_cli.store.metrics import read_definitions
+
+    return [read_definitions(Path(run.record.dir) / "files") for run in loaded]
+
+
+def _defined(definitions: list[list[dict]], metric: str) -> dict:
+    """The first selected run's definition of `metric` ({} when none defines it)."""
+    from wandb_cli.store.metrics import find_definition
+
+    for run_definitions in definitions:
+        found = find_definition(run_definitions, metric)
+        if found:
+            return found
+    return {}
 
 
 def _default_reader(system: bool) -> RowReader:

@@ -48,6 +48,9 @@ WRAP_OPTIONS = (
     Opt(("--no-system",), "no_system", "flag", "Do not sample system metrics."),
     Opt(("--rank-zero-only",), "rank_zero_only", "flag",
         "Record only rank 0 (RANK, else SLURM_PROCID); other ranks just run the command."),
+    Opt(("--wandb-compat",), "wandb_compat", "str",
+        "`import wandb` in the program is wbrun (on, default) or the installed wandb (off); "
+        "$WBRUN_WANDB_COMPAT.", "MODE", ("on", "off")),
     Opt(("-h", "--help"), "help", "flag", "Show this message and exit."),
 )
 
@@ -154,7 +157,8 @@ def wrap_main(argv: list[str]) -> int:
                    group=values["group"], job_type=values["job_type"], config=config,
                    resume=values["resume"] or "never")
     options = WrapOptions(spec=spec, quiet=values["quiet"], capture=not values["no_capture"],
-                          system=not values["no_system"], system_interval=values["system_interval"])
+                          system=not values["no_system"], system_interval=values["system_interval"],
+                          wandb_compat=values["wandb_compat"])
     return Wrapper(command, options, open_store(values["dir"])).run()
 
 

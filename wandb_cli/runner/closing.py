@@ -67,6 +67,10 @@ def closing_block(live, state: str) -> str:
         f"wbrun: Run data is saved locally in {printable(rel)}",
         f"wbrun: Find logs at: {printable(os.path.join(rel, 'files', OUTPUT))}",
     ]
+    if doc.get("wandb_compat"):
+        from wandb_cli.runner.wandb_shim import describe
+
+        lines.append(f"wbrun: {describe(doc.get('wandb_compat'))}")
     return "\n".join(lines) + "\n"
 
 

@@ -32,7 +32,7 @@ from wandb_cli.runner.metadata import write_metadata
 from wandb_cli.runner.pumps import READ_SIZE, widen_pipe
 from wandb_cli.runner.sampler import start_system_sampler, system_enabled, system_interval
 from wandb_cli.store import jsonio
-from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, Store
+from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, SDK_FINISHED, Store
 from wandb_cli.store.model import FAILED, FINISHED, KILLED
 from wandb_cli.store.recorder import STOP_REQUEST, RunSpec, Ticker, start_run
 
@@ -49,6 +49,7 @@ class WrapOptions:
     capture: bool = True
     system: bool = True
     system_interval: float | None = None
+    wandb_compat: str | None = None  # "on"/"off"; None: $WBRUN_WANDB_COMPAT, else on
     env: dict = field(default_factory=lambda: dict(os.environ))
 
 
@@ -186,6 +187,10 @@ class Wrapper:
         self.options.spec.command = redact_command(self.argv)
         # refused before the run exists
         self.interval = system_interval(self.options.system_interval, self.options.env)
+        from wandb_cli.runner.wandb_shim import compat_mode
+
+        self.compat = compat_mode(self.options.wandb_compat, self.options.env)
+        self.options.spec.extra["wandb_compat"] = self.compat
         self.live = start_run(self.store, self.options.spec, pid=os.getpid(), recorder="wrapper")
         self.saver = start_saver(self.live.paths.dir)  # acts on `wbrun save` live/end requests
         self._forget_earlier_sdk()
@@ -218,7 +223,9 @@ class Wrapper:
             return self.child.wait() if self.child is not None else 1
 
     def _spawn_and_pump(self) -> int:
-        env = {**self.options.env, "WBRUN_RUN_ID": self.live.id,
+        from wandb_cli.runner.wandb_shim import child_env
+
+        env = {**child_env(self.options.env, self.compat), "WBRUN_RUN_ID": self.live.id,
                "WBRUN_RUN_DIR": str(self.live.paths.dir), "WBRUN_DIR": str(self.store.root)}
         self.metadata_thread = threading.Thread(
             target=write_metadata, args=(self.live, self.argv), daemon=True)
@@ -249,6 +256,7 @@ class Wrapper:
         thread = getattr(self, "metadata_thread", None)
         if thread is not None and thread.is_alive():
             thread.join(timeout=10)
+        self._summary_if_sdk_left_early()
         try:
             self.live.finish(state, status)
         except StoreError as exc:  # said even after an earlier warning: it changes the state
@@ -285,12 +293,28 @@ class Wrapper:
         except StoreError as exc:
             self._warn(exc.render())
 
+    def _summary_if_sdk_left_early(self) -> None:
+        """The program's SDK joined the run and exited without finish() (os._exit, a
+        kill): its last summary flush may be behind its history, so the summary is
+        rebuilt from the history (store/metrics.py rules) before the run is closed."""
+        run_dir = self.live.paths.dir
+        if not (run_dir / SDK_ATTACHED).exists() or (run_dir / SDK_FINISHED).exists():
+            return
+        from wandb_cli.store.layout import SUMMARY, merge_json_doc, summary_from_history
+
+        try:
+            saved = jsonio.read_json(self.live.paths.file(SUMMARY), {}) or {}
+            merge_json_doc(self.live.paths, SUMMARY, summary_from_history(run_dir, saved))
+        except (StoreError, ValueError, OSError) as exc:
+            self._warn(f"could not rebuild the summary from the history: {exc}")
+
     def _forget_earlier_sdk(self) -> None:
         """A resumed run's marker is from an earlier program: this one may only print metrics."""
-        try:
-            os.unlink(self.live.paths.dir / SDK_ATTACHED)
-        except FileNotFoundError:
-            pass
+        for marker in (SDK_ATTACHED, SDK_FINISHED):
+            try:
+                os.unlink(self.live.paths.dir / marker)
+            except FileNotFoundError:
+                pass
 
     def _warn(self, message: str) -> None:
         if self.live.write_error is None:

@@ -7,71 +7,24 @@ wrapper's run instead of starting a second one, and leaves the run's state to th
 """
 from __future__ import annotations
 
-import atexit
 import os
 import sys
 import threading
 from collections.abc import MutableMapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from wandb_cli.errors import WbrunError
 from wandb_cli.media import is_plain_row, set_run_provider
+from wandb_cli.sdk.config import Config, ConfigError
 from wandb_cli.store import jsonio
-from wandb_cli.store.layout import CONFIG, RUN_DOC, SDK_ATTACHED, Store, resolve_root
+from wandb_cli.store.layout import RUN_DOC, update_run_doc
 from wandb_cli.store.model import FAILED, FINISHED, KILLED
-from wandb_cli.store.recorder import LiveRun, RunSpec, Ticker, start_run
+from wandb_cli.store.recorder import LiveRun
 
 if TYPE_CHECKING:
     from wandb_cli.artifacts.runfiles import Saver
 
 _current: Run | None = None
-
-
-class Config(MutableMapping):
-    """`run.config`: a dict that persists every change (attribute access works too)."""
-
-    def __init__(self, live: LiveRun | None, initial: dict):
-        object.__setattr__(self, "_live", live)
-        object.__setattr__(self, "_data", dict(initial))
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.update({key: value})
-
-    def __delitem__(self, key: str) -> None:
-        del self._data[key]
-        if self._live is not None:
-            jsonio.write_json_atomic(self._live.paths.file(CONFIG), self._data)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self._data[key]
-        except KeyError:
-            raise AttributeError(key) from None
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        self.update({key: value})
-
-    def update(self, other: Any = (), /, allow_val_change: bool = True, **kwargs: Any) -> None:
-        values = {**dict(other), **kwargs}
-        if self._live is not None:
-            self._live.update_config(values)
-        self._data.update(values)
-
-    def as_dict(self) -> dict:
-        return dict(self._data)
-
-    def __repr__(self) -> str:
-        return f"Config({self._data!r})"
 
 
 class Summary(MutableMapping):
@@ -107,6 +60,10 @@ class Summary(MutableMapping):
     def __len__(self) -> int:
         return len(self._data())
 
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        for key, value in {**dict(other), **kwargs}.items():
+            self[key] = value
+
     def __repr__(self) -> str:
         return f"Summary({dict(self._data())!r})"
 
@@ -126,6 +83,11 @@ class Run:
         self._finished = live is None
         self._pid = os.getpid()
         self._warned_write = False
+        self._local: dict[str, Any] = {}  # attributes of a disabled run
+        self._settings: Any = None  # the Settings init() was given
+        self._starting_step = live.step if live else 0
+        self._last_values: dict[str, Any] = {}  # for define_metric's step_sync
+        self._finish_hooks: list = []  # unwatch, the joined run's marker
         self.config = Config(live, config)
         self.summary = Summary(live)
         if live is not None:
@@ -136,9 +98,33 @@ class Run:
     def id(self) -> str:
         return self._live.id if self._live else "disabled"
 
-    @property
-    def name(self) -> str:
-        return self._live.doc.get("name", "") if self._live else "disabled"
+    def _attribute(self, key: str, default: Any = None) -> Any:
+        return self._live.doc.get(key, default) if self._live else self._local.get(key, default)
+
+    def _set_attribute(self, key: str, value: Any) -> None:
+        """A W&B attribute set by the program (`run.name = ...`): saved at once."""
+        if self._live is None:
+            self._local[key] = value
+            return
+
+        def change(doc: dict) -> None:
+            doc[key] = value
+            if key in (doc.get("defaulted") or []):
+                doc["defaulted"] = [k for k in doc["defaulted"] if k != key]
+
+        self._live.doc = update_run_doc(self._live.paths, change)
+
+    name = property(lambda self: self._attribute("name", "disabled"),
+                    lambda self, value: self._set_attribute("name", str(value)))
+    notes = property(lambda self: self._attribute("notes"),
+                     lambda self, value: self._set_attribute("notes", None if value is None else str(value)))
+    group = property(lambda self: self._attribute("group"),
+                     lambda self, value: self._set_attribute("group", None if value is None else str(value)))
+    job_type = property(lambda self: self._attribute("job_type"),
+                        lambda self, value: self._set_attribute("job_type", None if value is None else str(value)))
+    tags = property(lambda self: tuple(self._attribute("tags") or ()),
+                    lambda self, value: self._set_attribute("tags", list(dict.fromkeys(map(str, value or ())))))
+    parent = property(lambda self: self._attribute("parent"))
 
     @property
     def project(self) -> str:
@@ -160,6 +146,46 @@ class Run:
     def step(self) -> int:
         return self._live.step if self._live else 0
 
+    # --- what W&B programs read (compat.md): no server, so no URLs --------------------
+    url = property(lambda self: None)
+    sweep_id = property(lambda self: None)
+    offline = property(lambda self: self._live is not None)  # nothing ever leaves the machine
+    disabled = property(lambda self: self._live is None)
+    resumed = property(lambda self: bool(self._attribute("resumed")))
+    start_time = property(lambda self: self._attribute("created", 0.0))
+    starting_step = property(lambda self: self._starting_step)
+    project_name = lambda self: self.project
+
+    def get_url(self) -> None:
+        return None
+
+    def get_project_url(self) -> None:
+        return None
+
+    def get_sweep_url(self) -> None:
+        return None
+
+    @property
+    def settings(self):
+        from wandb_cli.sdk.settings import Settings
+
+        given = self._settings.given() if self._settings is not None else {}
+        return Settings(**{**given, "run_id": self.id, "run_name": self.name,
+                           "project": self.project, "entity": self.entity,
+                           "mode": "disabled" if self.disabled else "offline",
+                           "files_dir": self.dir, "root_dir": self._root_dir()})
+
+    def _root_dir(self) -> str:
+        return str(self._live.store.root.parent) if self._live else os.getcwd()
+
+    def _label(self, *args: Any, **kwargs: Any) -> None:
+        """Integrations tag their runs (code=..., repo=...): nothing to record locally."""
+
+    def mark_preempting(self) -> None:
+        """W&B requeues a preempted run; locally the run's final state says what happened."""
+        if self._live is not None:
+            self._set_attribute("preempting", True)
+
     # --- logging ------------------------------------------------------------------------
     def log(self, data: dict, step: int | None = None, commit: bool | None = None) -> None:
         """Append a step to the history (W&B's step and commit rules)."""
@@ -167,6 +193,10 @@ class Run:
             return
         if self._finished:
             raise WbrunError(f"run {self.id} is finished; call wandb.init() for a new run")
+        if not isinstance(data, dict):
+            raise TypeError("wandb.log() takes a dict of metrics")
+        if self._live.summary_rules.definitions:
+            data = self._with_step_metrics(data)
         try:
             self._live.log(data, step=step, commit=commit)
         except WbrunError as exc:  # a full disk must not kill the training program
@@ -184,12 +214,77 @@ class Run:
         except WbrunError as exc:  # the user's value, not the disk: an error, not a warning
             raise ValueError(exc.render()) from None
 
-    def finish(self, exit_code: int | None = None, *, state: str | None = None) -> None:
+    def _with_step_metrics(self, data: dict) -> dict:
+        """define_metric(step_metric=..., step_sync=True): a logged metric carries the last
+        value of its step metric when the row does not give one."""
+        from wandb_cli.store.metrics import find_definition
+
+        definitions = self._live.summary_rules.definitions if self._live else []
+        self._last_values.update(data)
+        extra = {}
+        for key in data:
+            definition = find_definition(definitions, key) or {}
+            axis = definition.get("step_metric")
+            if axis and axis not in data and definition.get("step_sync") is not False \
+                    and axis in self._last_values:
+                extra[axis] = self._last_values[axis]
+        return {**data, **extra} if extra else data
+
+    def define_metric(self, name: str, step_metric: Any = None, step_sync: bool | None = None,
+                      hidden: bool | None = None, summary: str | None = None,
+                      goal: str | None = None, overwrite: bool | None = None):
+        """How a metric (or a `prefix*` glob) is summarized and charted (W&B's rules)."""
+        from wandb_cli.sdk import extras
+
+        return extras.define_metric(self, name, step_metric=step_metric, step_sync=step_sync,
+                                    hidden=hidden, summary=summary, goal=goal, overwrite=overwrite)
+
+    def alert(self, title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+        """Record an alert in the run (files/wbrun-alerts.jsonl) and show it on stderr."""
+        from wandb_cli.sdk import extras
+
+        extras.alert(self, title, text, level)
+
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients",
+              log_freq: int = 1000, idx: int | None = None, log_graph: bool = False) -> None:
+        """Log torch models' gradient/parameter histograms every `log_freq` steps."""
+        from wandb_cli.sdk import watch
+
+        watch.watch(self, models, log=log, log_freq=log_freq)
+
+    def unwatch(self, models: Any = None) -> None:
+        from wandb_cli.sdk import watch
+
+        watch.unwatch(self, models)
+
+    def log_code(self, root: str | os.PathLike | None = ".", name: str | None = None,
+                 include_fn: Any = None, exclude_fn: Any = None):
+        """Save the program's source files (default: *.py under `root`) as a code artifact."""
+        from wandb_cli.sdk import extras
+
+        return extras.log_code(self, root, name=name, include_fn=include_fn, exclude_fn=exclude_fn)
+
+    def log_model(self, path: str | os.PathLike, name: str | None = None,
+                  aliases: list[str] | None = None) -> None:
+        """Store a model file or folder as an artifact of type "model"."""
+        self.log_artifact(path, name=name or f"run-{self.id}-{os.path.basename(os.fspath(path))}",
+                          type="model", aliases=aliases)
+
+    def use_model(self, name: str) -> str:
+        """Download a model artifact version; returns the local path of its file or folder."""
+        from wandb_cli.sdk import extras
+
+        return extras.use_model(self, name)
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None, *,
+               state: str | None = None) -> None:
         """End the run: flush summary and history, record its final state."""
         global _current
         if self._finished or os.getpid() != self._pid:
             return  # (a forked child exiting must not end its parent's run)
         self._finished = True
+        for hook in self._finish_hooks:
+            hook()
         if state is None:
             state = KILLED if self._stop_requested else (FINISHED if not exit_code else FAILED)
         for helper in (self._ticker, self._sampler, self._saver):
@@ -245,7 +340,7 @@ class Run:
         if exc_type is None:
             self.finish()
         elif issubclass(exc_type, SystemExit):
-            self.finish(_exit_status(exc.code))
+            self.finish(exit_status(exc.code))
         else:
             self.finish(state=KILLED if issubclass(exc_type, KeyboardInterrupt) else FAILED,
                         exit_code=130 if issubclass(exc_type, KeyboardInterrupt) else 1)
@@ -254,165 +349,12 @@ class Run:
         return f"<Run {self.path} ({self.name})>"
 
 
-def init(project: str | None = None, entity: str | None = None, name: str | None = None,
-         id: str | None = None, notes: str | None = None, tags: list[str] | None = None,
-         group: str | None = None, job_type: str | None = None, config: dict | None = None,
-         dir: str | os.PathLike | None = None, resume: str | bool | None = None,
-         mode: str | None = None, reinit: bool | None = None, **_ignored: Any) -> Run:
-    """Start a run (or join the one `wbrun -- CMD` is recording) and return it."""
+def set_current(run: Run | None) -> None:
     global _current
-    mode = mode or os.environ.get("WBRUN_MODE") or os.environ.get("WANDB_MODE")
-    if mode == "disabled":
-        _current = Run(None, dict(config or {}), joined=False)
-        return _current
-    if _current is not None and not _current._finished:
-        _current.finish()
-    config = _as_dict(config)
-    jsonio.dumps(config)  # refuse unserializable config before writing anything
-    if os.environ.get("WBRUN_RUN_DIR"):
-        chosen = {"name": name, "project": project, "entity": entity, "notes": notes,
-                  "group": group, "job_type": job_type}
-        _current = _join(Path(os.environ["WBRUN_RUN_DIR"]), config, tags or [], chosen)
-    else:
-        from wandb_cli.runner.metadata import redact_command
-
-        resume_mode = resume if isinstance(resume, str) else ("allow" if resume else "never")
-        spec = RunSpec(project=project, entity=entity, name=name, id=id, notes=notes,
-                       tags=list(tags or []), group=group, job_type=job_type, config=config,
-                       resume=resume_mode, command=redact_command([sys.executable, *sys.argv]))
-        _current = _start(Store(resolve_root(dir)), spec)
-    return _current
+    _current = run
 
 
-def _as_dict(config: Any) -> dict:
-    if config is None:
-        return {}
-    if isinstance(config, dict):
-        return dict(config)
-    if hasattr(config, "__dict__"):  # argparse.Namespace and similar
-        return dict(vars(config))
-    return dict(config)
-
-
-def _start(store: Store, spec: RunSpec) -> Run:
-    from wandb_cli.runner.sampler import system_interval
-
-    interval = system_interval(None, os.environ)  # a bad value: refused before the run exists
-    live = start_run(store, spec, pid=os.getpid(), recorder="sdk")
-    meta = _metadata_thread(live, spec.command)
-    run = Run(live, spec.config if not live.doc.get("resumed") else _read_config(live),
-              joined=False, metadata_thread=meta)
-    run._ticker = Ticker(live, on_stop=run._on_stop_request)
-    run._ticker.start()
-    run._sampler = _start_sampler(live, interval)
-    from wandb_cli.artifacts.runfiles import start_saver
-
-    run._saver = start_saver(live.paths.dir)
-    _install_exit_hooks()
-    return run
-
-
-def _join(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> Run:
-    """Join the wrapper's run: config and tags merge; an attribute init() names is taken
-    where the wrapper's user left it unset (a defaulted name/project/entity, no notes...)."""
-    from wandb_cli.store.layout import update_run_doc
-    from wandb_cli.store.recorder import attach
-
-    # the marker first: a metric line the wrapper parses now would get the step we take next
-    (run_dir / SDK_ATTACHED).touch(mode=jsonio.FILE_MODE)
-    live = attach(run_dir)
-
-    def merge(doc: dict) -> None:
-        doc["tags"] = list(dict.fromkeys([*doc.get("tags", []), *tags]))
-        defaulted = doc.get("defaulted") or []
-        for key, value in chosen.items():
-            if value is not None and (not doc.get(key) or key in defaulted):
-                doc[key] = value
-        doc["defaulted"] = [key for key in defaulted if chosen.get(key) is None]
-
-    live.doc = update_run_doc(live.paths, merge)
-    if config:
-        live.update_config(config)
-    run = Run(live, _read_config(live), joined=True)
-    run._ticker = Ticker(live)
-    run._ticker.start()
-    _install_exit_hooks()
-    return run
-
-
-def _read_config(live: LiveRun) -> dict:
-    try:
-        return jsonio.read_json(live.paths.file(CONFIG), {}) or {}
-    except ValueError:
-        return {}
-
-
-def _metadata_thread(live: LiveRun, command: list[str]) -> threading.Thread:
-    def write() -> None:
-        from wandb_cli.runner.metadata import write_metadata
-
-        write_metadata(live, command)
-
-    thread = threading.Thread(target=write, name="wbrun-metadata", daemon=True)
-    thread.start()
-    return thread
-
-
-def _start_sampler(live: LiveRun, interval: float):
-    """System metrics of this process, sampled from a process of its own (see sampler_proc)."""
-    from wandb_cli.runner.sampler import system_enabled
-
-    if not system_enabled(os.environ):
-        return None
-    from wandb_cli.runner.sampler import SamplerProcess
-
-    return SamplerProcess(str(live.paths.dir), os.getpid(), interval)
-
-
-_hooks_installed = False
-_exit_code: int | None = None  # the code of the last sys.exit() call, for the atexit hook
-
-
-def _install_exit_hooks() -> None:
-    """Once per process, however many runs it starts: an excepthook that ends the current
-    run as failed (killed after Ctrl+C), a sys.exit() that remembers its code, and an atexit
-    hook that ends the current run with it.  They hold no run, only look up `_current`, so a
-    finished run is not kept alive and a thousand init()/finish() do not nest a thousand
-    wrappers."""
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    previous = sys.excepthook
-
-    def excepthook(exc_type, exc, tb):
-        run = _current
-        if run is not None and not run._finished:
-            killed = issubclass(exc_type, KeyboardInterrupt)
-            run.finish(state=KILLED if killed else FAILED, exit_code=130 if killed else 1)
-        previous(exc_type, exc, tb)
-
-    sys.excepthook = excepthook
-    # SystemExit never reaches the excepthook: remember sys.exit()'s code for the exit hook
-    # (W&B's ExitHooks do the same), so sys.exit(3) records failed/3, not finished.
-    real_exit = sys.exit
-
-    def exit(code=None):
-        global _exit_code
-        _exit_code = _exit_status(code)
-        real_exit(code)
-
-    sys.exit = exit
-    atexit.register(_finish_at_exit)
-
-
-def _finish_at_exit() -> None:
-    run = _current
-    if run is not None:
-        run.finish(None if run._joined else _exit_code)
-
-
-def _exit_status(code) -> int:
+def exit_status(code) -> int:
     """The process exit status Python gives sys.exit(code)."""
     if code is None:
         return 0
@@ -457,5 +399,6 @@ def use_artifact(artifact_or_name: Any, type: str | None = None, **kwargs: Any):
     return _run_or_raise("use_artifact").use_artifact(artifact_or_name, type, **kwargs)
 
 
-__all__ = ["Run", "init", "log", "finish", "current", "save", "log_artifact", "use_artifact",
+__all__ = ["Run", "Config", "ConfigError", "Summary", "log", "finish", "current", "save",
+           "log_artifact", "use_artifact",
            "RUN_DOC"]

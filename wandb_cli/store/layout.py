@@ -46,7 +46,9 @@ METADATA = "wandb-metadata.json"
 HISTORY = "wandb-history.jsonl"
 EVENTS = "wandb-events.jsonl"
 OUTPUT = "output.log"
+ALERTS = "wbrun-alerts.jsonl"  # wandb.alert() calls, one object per line
 SDK_ATTACHED = "sdk-attached"  # in the run folder: the SDK joined this wrapped run
+SDK_FINISHED = "sdk-finished"  # ... and the program finished that joined run (sdk/start.py)
 FORMAT_VERSION = 1
 DEFAULT_PROJECT = "Uncategorized"
 HEARTBEAT_INTERVAL_S = 5.0
@@ -366,7 +368,18 @@ def record_from_raw(raw: dict, run_dir: str | Path, *, host: str, now: float,
         if verdict != LIVE:
             record.state = CRASHED
             record.maybe_live = verdict == SILENT
+            record.summary = summary_from_history(run_dir, record.summary)
     return record
+
+
+def summary_from_history(run_dir: str | Path, saved: dict) -> dict:
+    """A run that ended without finish(): the summary its history implies (last value per
+    key, define_metric rules applied) over what it had saved, which may be a flush behind."""
+    from wandb_cli.store.metrics import implied_summary, read_definitions
+
+    paths = RunPaths(Path(run_dir))
+    rows = jsonio.iter_jsonl(paths.file(HISTORY), on_torn=None)
+    return implied_summary(rows, read_definitions(paths.files), base=saved)
 
 
 def read_raw(run_dir: Path) -> dict:
@@ -447,6 +460,8 @@ def _record_from(run: dict, run_dir: str | Path, config: dict, summary: dict) ->
         slurm=run.get("slurm") or {},
         dist=run.get("dist") or {},
         running_s=running_seconds(run.get("segments")),
+        parent=run.get("parent") if isinstance(run.get("parent"), str) else None,
+        wandb_compat=run.get("wandb_compat") if isinstance(run.get("wandb_compat"), str) else None,
     )
 
 

@@ -62,6 +62,8 @@ class RunRecord:
     # seconds spent running, summed over its segments (created, then each resume); None
     # for runs recorded before segments were (then: end - created)
     running_s: float | None = None
+    parent: str | None = None  # the wrapped run a program's later init() was linked to
+    wandb_compat: str | None = None  # wrapped runs: "on"/"off", what `import wandb` gave
 
     @property
     def runtime(self) -> float | None:
@@ -120,4 +122,6 @@ class RunRecord:
             **({"slurm": self.slurm} if self.slurm else {}),
             **({"dist": self.dist} if self.dist else {}),
             **({"problems": self.problems} if self.problems else {}),
+            **({"parent": self.parent} if self.parent else {}),
+            **({"wandb_compat": self.wandb_compat} if self.wandb_compat else {}),
         }

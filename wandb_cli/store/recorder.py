@@ -36,6 +36,7 @@ from wandb_cli.store.layout import (
     merge_json_doc,
     update_run_doc,
 )
+from wandb_cli.store.metrics import SummaryRules, read_definitions
 from wandb_cli.store.model import CRASHED, ENDED_STATES, RUNNING
 
 RESUME_MODES = ("never", "allow", "must")
@@ -57,6 +58,7 @@ class RunSpec:
     config: dict[str, Any] = field(default_factory=dict)
     resume: str = "never"
     command: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # more attributes: parent, wandb_compat
 
 
 def start_run(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
@@ -105,6 +107,7 @@ def _create(store: Store, spec: RunSpec, run_id: str, *, pid: int, recorder: str
         **({"slurm": slurm} if slurm else {}), **({"dist": dist} if dist else {}),
         **_recorder_fields(pid, recorder, now, store.monotonic(), 0.0),
         "segments": [{"start": now, "seconds": 0.0}],
+        **{key: value for key, value in spec.extra.items() if value is not None},
     }
     try:
         jsonio.write_json_atomic(paths.file(CONFIG), spec.config)
@@ -156,6 +159,7 @@ def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
                                 ("dist", cluster.dist_identity(store.env))):
             if identity:  # a requeued job resumes with its new restart count and nodes
                 doc[scope] = identity
+        doc.update({key: value for key, value in spec.extra.items() if value is not None})
 
     holder = AliveLock(run_dir).acquire(str(spec.id))
     try:
@@ -230,6 +234,8 @@ class LiveRun:
         self._events: jsonio.AppendFile | None = None
         self._summary: dict[str, Any] = {}
         self._summary_dirty: set[str] = set()
+        # define_metric rules: how logged values fold into the summary (store/metrics.py)
+        self.summary_rules = SummaryRules(read_definitions(paths.files))
         self._lock = threading.Lock()
         self.ended = False
         self.write_error: str | None = None
@@ -286,8 +292,7 @@ class LiveRun:
         self._history.write_line(line)
         self._step += 1
         with self._lock:
-            self._summary.update(data)
-            self._summary_dirty.update(data)
+            self._summary_dirty.update(self.summary_rules.update(self._summary, data))
 
     def append_step(self, metrics: dict, step: int | None = None) -> int:
         """A step from a process that shares the run (the wrapper's output parser,

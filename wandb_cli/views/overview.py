@@ -16,6 +16,7 @@ from typing import Any, Callable, Protocol, Sequence
 from wandb_cli.errors import UsageError
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import METADATA, OUTPUT, RUN_DOC, RunPaths, Store
+from wandb_cli.store.metrics import read_definitions
 from wandb_cli.store.model import RUNNING, RunRecord, iso
 from wandb_cli.textfmt import fmt_duration, fmt_size
 
@@ -45,6 +46,8 @@ def overview(record: RunRecord) -> dict[str, Any]:
         "media": _media(paths),
         "artifacts": _lineage(record),
         "imported": _imported(paths),
+        "alerts": _alerts(paths),
+        "metrics": read_definitions(paths.files),
     }
 
 
@@ -52,6 +55,13 @@ def _media(paths: RunPaths) -> list[dict[str, Any]]:
     from wandb_cli.store.mediafiles import list_media
 
     return list_media(paths.files)
+
+
+def _alerts(paths: RunPaths) -> list[dict]:
+    from wandb_cli.store.history import read_rows
+    from wandb_cli.store.layout import ALERTS
+
+    return read_rows(paths.dir, ALERTS)
 
 
 def _history_figures(record: RunRecord) -> tuple[dict, dict[str, list]]:
@@ -143,8 +153,15 @@ def print_overview(info: dict[str, Any]) -> None:
         *((scope, _pairs(info[scope])) for scope in ("slurm", "dist") if info.get(scope)),
         *((("imported from", f"{info['imported'].get('from')}: {info['imported'].get('source')}"),)
           if info.get("imported") else ()),
+        *((label, value) for label, value in (("parent", info.get("parent")),
+          ("import wandb", _compat_text(info.get("wandb_compat")))) if value),
         *(("problem", p) for p in info.get("problems", [])),
     ]))
+    if info.get("alerts"):
+        con.print(render.section("Alerts"))
+        con.print(render.table(["step", "level", "title", "text"],
+                               [[a.get("_step"), a.get("level"), a.get("title"), a.get("text")]
+                                for a in info["alerts"]]))
     from wandb_cli.views.output import describe_reference as describe
 
     for title, mapping in (("Config", info["config"]), ("Summary", info["summary"])):
@@ -176,6 +193,12 @@ def print_overview(info: dict[str, Any]) -> None:
             con.print(render.section(f"Artifacts: {role}"))
             con.print(render.table(["artifact", "type", "size"],
                                    [[a["ref"], a["type"], fmt_size(a["size"])] for a in used]))
+
+
+def _compat_text(mode: str | None) -> str | None:
+    """What the program's `import wandb` gave it (wrapped runs; see runner/wandb_shim.py)."""
+    return {"on": "wbrun's compatibility package", "off": "the program's own (--wandb-compat off)"
+            }.get(mode or "")
 
 
 def _hardware(meta: dict, gpu: Any) -> str | None:

@@ -1,0 +1,2 @@
+"""`wandb.sdk.wandb_config.Config`."""
+from wandb_cli.sdk.config import Config  # noqa: F401

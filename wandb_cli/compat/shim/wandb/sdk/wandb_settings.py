@@ -1,0 +1,2 @@
+"""`wandb.sdk.wandb_settings.Settings`."""
+from wandb_cli.sdk.settings import Settings  # noqa: F401
