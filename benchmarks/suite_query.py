@@ -11,6 +11,7 @@ before the first query.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.context import BENCH_DIR, Context
 from benchmarks.report import Row, at_least, at_most, ratio
-from benchmarks.timing import BenchError, Sample, run_json
+from benchmarks.timing import BenchError, Sample, measure, run_json
 
 GENERATOR_VERSION = 1
 FILTER_ARGS = ["--filter", "val_loss <= 1", "--sort", "val_loss", "--format", "json"]
@@ -27,6 +28,9 @@ LIMITS_S = {2_000: 0.3, 10_000: 0.6, 100_000: 3.0}
 MLFLOW_SIZES = (2_000, 10_000)
 MIN_TIMES_MLFLOW = 10.0
 MAX_RSS_MB = 500
+BIG_CONFIG_RUNS = 2_000
+BIG_CONFIG_MB = 1_000
+BIG_CONFIG_MAX_RATIO = 1.2
 
 
 def run(ctx: Context, sizes: list[int]) -> list[Row]:
@@ -42,6 +46,8 @@ def run(ctx: Context, sizes: list[int]) -> list[Row]:
         peaks[count] = peak
         mlflow = _mlflow_figures(ctx, count, meta) if count in MLFLOW_SIZES else {}
         rows += _attach_mlflow(size_rows, mlflow, count)
+    if BIG_CONFIG_RUNS in sizes:
+        rows += _big_config_rows(ctx, ensure_store(ctx, BIG_CONFIG_RUNS)[0])
     largest = max(sizes)
     peak = max(peaks[largest].values())
     rows.append(Row("memory", f"peak RSS of `runs ls`, {largest:,} runs", peak, "MB",
@@ -100,6 +106,46 @@ def _wbrun_rows(ctx: Context, store: Path, meta: dict) -> tuple[list[Row], dict]
             data={**grouped.as_json(), "size": count}),
     ]
     return rows, peak
+
+
+def _big_config_rows(ctx: Context, source: Path, mb: int = BIG_CONFIG_MB) -> list[Row]:
+    """`runs ls` on a copy of the 2,000-run store in which one run's config.json holds `mb` MB
+    (an embedding table), against the store as generated, in the same invocation."""
+    store = ctx.work / "stores" / f"wbrun-{BIG_CONFIG_RUNS}-bigconfig"
+    if not store.is_dir():
+        shutil.copytree(source, store, symlinks=True)
+        config = next(store.glob("run-*")) / "files" / "config.json"
+        config.unlink()
+        with open(config, "wb") as fh:
+            fh.write(b'{"lr": 0.01, "table": [')
+            row = b"[" + b",".join(b"%.6f" % (i / 7) for i in range(1000)) + b"]"
+            for _ in range(mb * 1_000_000 // len(row)):
+                fh.write(row + b",")
+            fh.write(b'[0]], "seed": 7}')
+        old = time.time() - 60
+        os.utime(config.parent, (old, old))
+    query = ["runs", "ls", "--filter", "val_loss <= 1", "--sort", "val_loss", "--format", "json"]
+    size = next(store.glob("run-*/files/config.json"))
+    first = measure([*ctx.wbrun, *query, "--dir", str(store)], env=ctx.env, reps=1, warmup=0,
+                    before=lambda: (store / ".wbrun" / "index.jsonl").unlink(missing_ok=True))
+    plain = ctx.time([*ctx.wbrun, *query, "--dir", str(source)])
+    big = ctx.time([*ctx.wbrun, *query, "--dir", str(store)])
+    out = subprocess.run([*ctx.wbrun, "runs", "show", size.parent.parent.name.rsplit("-", 1)[-1],
+                          "--dir", str(store)], capture_output=True, text=True, env=ctx.env, check=True).stdout
+    if "config.json is" not in out:
+        raise BenchError("`runs show` of the big-config run does not say it is shown truncated")
+    big_mb = size.stat().st_size / 1e6
+    ratio_ = big.median / plain.median
+    return [
+        Row("query", f"`runs ls --filter --sort --format json`, {BIG_CONFIG_RUNS:,} runs, one with a "
+            f"{big_mb:,.0f} MB config, repeated / without it", ratio_, "x",
+            target=f"<= {BIG_CONFIG_MAX_RATIO}x", ok=ratio_ <= BIG_CONFIG_MAX_RATIO,
+            detail=f"{big.median:.3f} s vs {plain.median:.3f} s; peak RSS {big.peak_rss_mb:.0f} vs "
+                   f"{plain.peak_rss_mb:.0f} MB; `runs show` says truncated (checked)",
+            data={"big": big.as_json(), "plain": plain.as_json()}),
+        Row("query", f"the same, first call (no index: the {big_mb:,.0f} MB config streamed once)",
+            first.median, "s", detail=f"peak RSS {first.peak_rss_mb:.0f} MB", data=first.as_json()),
+    ]
 
 
 def _check_answer(ctx: Context, query: list[str], expected: int) -> str:

@@ -142,3 +142,17 @@ class PtyProcess:
 
 def python_argv(*args: str) -> list[str]:
     return [sys.executable, *args]
+
+
+# The peak RSS of the wbrun process itself, read from its own /proc at exit.  (wait4's
+# ru_maxrss would not do: at exec the kernel folds the forking parent's high-water mark into
+# the child's, so a big pytest process made every child look big.)
+PEAK_PROBE = """
+import atexit, sys
+def report():
+    with open("/proc/self/status") as status, open(sys.argv[1], "w") as out:
+        out.write(next(line for line in status if line.startswith("VmHWM:")).split()[1])
+atexit.register(report)
+from wandb_cli.cli import main
+main(sys.argv[2:])
+"""

@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks.genhistory import SPIKE, generate
 from tests.conftest import wbrun_cmd
+from tests.helpers import PEAK_PROBE
 from wandb_cli.store import digest as digests
 from wandb_cli.store.history import columns_of, read_history, to_csv
 from wandb_cli.store.layout import HISTORY, RunPaths
@@ -115,20 +116,6 @@ def test_streamed_csv_and_json_equal_the_whole_history(run_dir, tmp_path):
     out = subprocess.run(wbrun_cmd("runs", "history", "bighist1", "--format", "json",
                                    "--dir", str(store)), capture_output=True, check=True)
     assert len(json.loads(out.stdout)) == len(rows)
-
-
-# The peak RSS of the wbrun process itself, read from its own /proc at exit.  (wait4's
-# ru_maxrss would not do: at exec the kernel folds the forking parent's high-water mark into
-# the child's, so a big pytest process made every child look big.)
-PEAK_PROBE = """
-import atexit, sys
-def report():
-    with open("/proc/self/status") as status, open(sys.argv[1], "w") as out:
-        out.write(next(line for line in status if line.startswith("VmHWM:")).split()[1])
-atexit.register(report)
-from wandb_cli.cli import main
-main(sys.argv[2:])
-"""
 
 
 @pytest.mark.slow

@@ -5,10 +5,12 @@ import json
 from pathlib import Path
 
 from wandb_cli.errors import UsageError
+from wandb_cli.store.bigdoc import DOC_LIMIT
 
-# The largest --config-file wbrun reads (1 MiB): a config is a few KB; /dev/zero or a data
-# file given by mistake is refused at once instead of filling memory.  See README "Wrapping".
-MAX_CONFIG_FILE_BYTES = 1024 * 1024
+# The largest --config-file wbrun reads: the listing limit of a config (1 MiB; a config is a
+# few KB); /dev/zero or a data file given by mistake is refused at once instead of filling
+# memory.  See README "Wrapping".
+MAX_CONFIG_FILE_BYTES = DOC_LIMIT
 
 
 def open_store(dir_option: Path | None):

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from wandb_cli.errors import AmbiguousRun, RunExists, RunNotFound, StoreError, UsageError
-from wandb_cli.store import alive, jsonio, proc
+from wandb_cli.store import alive, bigdoc, jsonio, proc
 from wandb_cli.store.ids import new_id, validate_id
 from wandb_cli.store.model import CORRUPT, CRASHED, RUNNING, RunRecord
 
@@ -359,6 +359,8 @@ def record_from_raw(raw: dict, run_dir: str | Path, *, host: str, now: float,
     run, mistyped = _checked(raw["run"])
     problems = [*(raw.get("problems") or []), *mistyped]
     record = _record_from(run, run_dir, raw["config"], raw["summary"])
+    if raw.get("oversize"):
+        record.oversize = dict(raw["oversize"])
     if problems:
         record.problems = problems
         if not run or mistyped:
@@ -387,9 +389,16 @@ def read_raw(run_dir: Path) -> dict:
     paths = RunPaths(run_dir)
     problems: list[str] = []
 
+    oversize: dict[str, int] = {}
+
     def doc(name: str, default: Any) -> Any:
         try:
-            value = jsonio.read_json(paths.file(name), None)
+            if name == RUN_DOC:
+                value = jsonio.read_json(paths.file(name), None)
+            else:
+                value, size = bigdoc.read_capped(paths.file(name), None)
+                if size is not None:
+                    oversize[name] = size
         except (ValueError, OSError) as exc:
             problems.append(f"{name} is unreadable ({type(exc).__name__})")
             return default
@@ -404,8 +413,11 @@ def read_raw(run_dir: Path) -> dict:
         problems.append(f"{RUN_DOC} is not an object")
         run = {}
     config, summary = doc(CONFIG, {}), doc(SUMMARY, {})
-    return {"run": run, "config": config if isinstance(config, dict) else {},
-            "summary": summary if isinstance(summary, dict) else {}, "problems": problems}
+    raw = {"run": run, "config": config if isinstance(config, dict) else {},
+           "summary": summary if isinstance(summary, dict) else {}, "problems": problems}
+    if oversize:
+        raw["oversize"] = oversize
+    return raw
 
 
 _NUMBER = (int, float)

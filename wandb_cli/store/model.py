@@ -64,6 +64,9 @@ class RunRecord:
     running_s: float | None = None
     parent: str | None = None  # the wrapped run a program's later init() was linked to
     wandb_compat: str | None = None  # wrapped runs: "on"/"off", what `import wandb` gave
+    # config.json/wandb-summary.json over store.bigdoc.DOC_LIMIT: file name -> its size in bytes;
+    # config/summary then hold the truncated form (store/bigdoc.py)
+    oversize: dict[str, int] = field(default_factory=dict)
 
     @property
     def runtime(self) -> float | None:
@@ -122,6 +125,7 @@ class RunRecord:
             **({"slurm": self.slurm} if self.slurm else {}),
             **({"dist": self.dist} if self.dist else {}),
             **({"problems": self.problems} if self.problems else {}),
+            **({"oversize": self.oversize} if self.oversize else {}),
             **({"parent": self.parent} if self.parent else {}),
             **({"wandb_compat": self.wandb_compat} if self.wandb_compat else {}),
         }

@@ -12,7 +12,8 @@ from typing import Any, Iterator
 
 from wandb_cli.errors import UsageError
 from wandb_cli.store import jsonio
-from wandb_cli.store.layout import EVENTS, HISTORY, METADATA, RunPaths
+from wandb_cli.store.layout import CONFIG, EVENTS, HISTORY, METADATA, SUMMARY, RunPaths
+from wandb_cli.store.model import RunRecord
 
 RESERVED = ("_step", "_timestamp", "_runtime")
 
@@ -68,6 +69,18 @@ def metadata(run_dir: str | Path) -> dict:
     except ValueError:
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+def whole_documents(record: RunRecord) -> tuple[dict, dict]:
+    """The run's config and summary as stored: a listing's record holds a document over the
+    listing limit truncated (store/bigdoc.py); an export sends the whole of it."""
+    config, summary = record.config, record.summary
+    paths = RunPaths(Path(record.dir))
+    if CONFIG in record.oversize:
+        config = jsonio.read_json(paths.file(CONFIG), {})
+    if SUMMARY in record.oversize:
+        summary = jsonio.read_json(paths.file(SUMMARY), {})
+    return config, summary
 
 
 def git_commit(run_dir: str | Path) -> str | None:

@@ -206,7 +206,7 @@ class MlflowTarget:
     def _push_params_and_tags(self, record: RunRecord, sync: SyncRecord, result: PushResult) -> None:
         items: list[tuple] = []
         changed: dict[str, str] = dict(jsonio.loads(sync.tags.get("wbrun.changed_params", "{}")))
-        for key, value in source.flatten(record.config).items():
+        for key, value in source.flatten(source.whole_documents(record)[0]).items():
             text = param_text(value)
             if key in sync.params:
                 if sync.params[key] != text and changed.get(key) != text:
@@ -298,7 +298,7 @@ class MlflowTarget:
     def _summary_items(self, record: RunRecord, sync: SyncRecord, history_keys: set) -> Iterator[tuple]:
         """Numeric summary values that are not in the history, as one point at the last step."""
         stamp = ms(record.ended or record.heartbeat or record.created) or 0
-        for key, value in source.numeric_items(record.summary):
+        for key, value in source.numeric_items(source.whole_documents(record)[1]):
             if key in history_keys or not valid_key(key) or sync.summary.get(key) == value:
                 continue
             sync.summary[key] = value

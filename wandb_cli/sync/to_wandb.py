@@ -96,7 +96,8 @@ def export_run(wandb, record: RunRecord, out_dir: Path) -> Path:
     settings = wandb.Settings(mode="offline", silent=True, console="off", x_disable_stats=True,
                               disable_git=True, save_code=False, x_disable_meta=True,
                               disable_job_creation=True)
-    config = {**record.config, WBRUN_CONFIG_KEY: wbrun_attributes(record)}
+    whole_config, whole_summary = source.whole_documents(record)
+    config = {**whole_config, WBRUN_CONFIG_KEY: wbrun_attributes(record)}
     with contextlib.redirect_stdout(io.StringIO()):
         run = wandb.init(id=record.id, name=record.name, project=record.project,
                          entity=record.entity or None, group=record.group, job_type=record.job_type,
@@ -107,7 +108,7 @@ def export_run(wandb, record: RunRecord, out_dir: Path) -> Path:
                 step = row.get("_step")
                 data = {k: v for k, v in row.items() if k not in ("_step", "_runtime")}
                 run.log(data, step=step if isinstance(step, int) else None)
-            run.summary.update(record.summary)
+            run.summary.update(whole_summary)
             _save_files(run, record)
         finally:
             run.finish(exit_code=STATE_EXIT.get(record.state, record.exit_code or 1))

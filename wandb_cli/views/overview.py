@@ -162,10 +162,17 @@ def print_overview(info: dict[str, Any]) -> None:
         con.print(render.table(["step", "level", "title", "text"],
                                [[a.get("_step"), a.get("level"), a.get("title"), a.get("text")]
                                 for a in info["alerts"]]))
+    from wandb_cli.store.bigdoc import DOC_LIMIT, VALUE_LIMIT
+    from wandb_cli.store.layout import CONFIG, SUMMARY
     from wandb_cli.views.output import describe_reference as describe
 
-    for title, mapping in (("Config", info["config"]), ("Summary", info["summary"])):
+    for title, mapping, doc in (("Config", info["config"], CONFIG), ("Summary", info["summary"], SUMMARY)):
         shown = sorted((k, describe(v)) for k, v in mapping.items() if k != "_wandb")
+        size = (info.get("oversize") or {}).get(doc)
+        if size is not None:
+            shown.insert(0, ("(truncated)", f"{doc} is {fmt_size(size)}, over the "
+                         f"{fmt_size(DOC_LIMIT)} listing limit: values over {fmt_size(VALUE_LIMIT)} "
+                         f"shown as <truncated>; the whole document is files/{doc}"))
         if shown:  # (`_wandb` holds chart specs, as in W&B's config: not the user's)
             con.print(render.section(title))
             con.print(render.key_values(shown))
