@@ -27,8 +27,8 @@ sys.path.insert(0, str(REPO))
 
 from wandb_cli.store import jsonio  # noqa: E402
 from wandb_cli.store.ids import ADJECTIVES, NOUNS  # noqa: E402
-from wandb_cli.store.index import FORMAT, index_path  # noqa: E402
-from wandb_cli.store.layout import CONFIG, RUN_DOC, SUMMARY  # noqa: E402
+from wandb_cli.store.index import header, index_path  # noqa: E402
+from wandb_cli.store.layout import CONFIG, RECORD_FIELDS, RUN_DOC, SUMMARY, index_entry  # noqa: E402
 
 CREATED = 1_700_000_000.0
 PROJECTS = ("mnist", "cifar", "imagenet-resnet")
@@ -45,7 +45,7 @@ def build_store(root: Path, count: int, *, seed: int = 0,
     rng = random.Random(seed)
     (root / ".wbrun" / "ids").mkdir(parents=True)
     old_ns = time.time_ns() - 3600 * 10**9
-    runs, lines = [], [jsonio.dumps({"format": FORMAT})]
+    runs, lines = [], [jsonio.dumps(header(RECORD_FIELDS))]
     for number in range(count):
         run_id = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
         name = f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}-{number + 1}"
@@ -58,7 +58,7 @@ def build_store(root: Path, count: int, *, seed: int = 0,
         os.utime(files, ns=(old_ns, old_ns))
         claim = {"dir": folder, "status": "live"}
         (root / ".wbrun" / "ids" / run_id).write_bytes(jsonio.dumps(claim))
-        lines.append(jsonio.dumps([folder, old_ns, raw]))
+        lines.append(jsonio.dumps([folder, old_ns, index_entry(raw, root / folder)]))
         runs.append((run_id, name))
     index_path(root).write_bytes(b"\n".join(lines) + b"\n")
     return runs

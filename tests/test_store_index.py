@@ -11,7 +11,7 @@ import pytest
 from helpers import record_run
 
 from wandb_cli.store import index, jsonio
-from wandb_cli.store.layout import Store
+from wandb_cli.store.layout import RECORD_FIELDS, Store
 from wandb_cli.store.recorder import RunSpec, start_run
 
 
@@ -86,7 +86,7 @@ def test_a_corrupt_or_missing_index_is_rebuilt(store):
     path = index.index_path(store.root)
     path.write_bytes(b"\x00garbage{{{\n[1,2\n")
     assert set(listed(store)) == set(ids)
-    assert jsonio.loads(path.read_bytes().splitlines()[0]) == {"format": index.FORMAT}
+    assert jsonio.loads(path.read_bytes().splitlines()[0]) == index.header(RECORD_FIELDS)
     path.unlink()
     assert set(listed(store)) == set(ids)
     assert path.exists()
@@ -99,9 +99,9 @@ def test_a_stale_entry_with_a_wrong_signature_is_not_used(store):
     lines = path.read_bytes().splitlines()
     forged = []
     for line in lines[1:]:
-        name, sig, raw = jsonio.loads(line)
-        raw["run"]["name"] = "forged"
-        forged.append(jsonio.dumps([name, sig - 1, raw]))
+        name, sig, entry = jsonio.loads(line)
+        entry[0][RECORD_FIELDS.index("name")] = "forged"
+        forged.append(jsonio.dumps([name, sig - 1, entry]))
     path.write_bytes(b"\n".join([lines[0], *forged]) + b"\n")
     assert all(r.name != "forged" for r in listed(store).values())
 
@@ -150,3 +150,23 @@ def test_a_listing_stopped_early_keeps_the_old_index_and_leaves_no_temp(store):
     assert [p.name for p in index.index_path(store.root).parent.iterdir() if ".tmp-" in p.name] == []
     assert len(listed(store)) == 4  # and the next full listing writes the new index
     assert len(index.index_path(store.root).read_bytes().splitlines()) == 5
+
+
+def test_an_index_of_other_fields_is_ignored_and_rebuilt(store):
+    """An index written by a wbrun whose records had other fields (an older or newer
+    version): its header does not match, so its entries are not used, and it is rebuilt."""
+    ids = make_runs(store, 3)
+    listed(store)
+    path = index.index_path(store.root)
+    lines = path.read_bytes().splitlines()
+    other = jsonio.dumps(index.header([*RECORD_FIELDS, "new_field"]))
+    forged = []
+    for line in lines[1:]:
+        name, sig, entry = jsonio.loads(line)
+        entry[0][RECORD_FIELDS.index("name")] = "from-another-version"
+        forged.append(jsonio.dumps([name, sig, entry]))
+    path.write_bytes(b"\n".join([other, *forged]) + b"\n")
+    records = listed(store)
+    assert set(records) == set(ids)
+    assert all(r.name != "from-another-version" for r in records.values())
+    assert path.read_bytes().splitlines()[0] == jsonio.dumps(index.header(RECORD_FIELDS))

@@ -40,6 +40,8 @@ def _escape(match: re.Match) -> str:
 def printable(text: object, *, keep_newlines: bool = False) -> str:
     """`text` as a string with every terminal-active character escaped."""
     value = text if isinstance(text, str) else str(text)
+    if value.isprintable():  # no control, format, separator or surrogate character: all
+        return value         # that the patterns escape (a table calls this for every cell)
     pattern = _UNSAFE if keep_newlines else _UNSAFE_WITH_NEWLINES
     return pattern.sub(_escape, value)
 

@@ -192,20 +192,48 @@ _PRESENT = {name: attrgetter(name) for name in ATTRIBUTES}  # "command": the lis
 _PRESENT["runtime"] = attrgetter("runtime")
 
 
-def collect_keys(records: Iterable[RunRecord]) -> KeyCounts:
-    """The attributes that have a value, and the config and summary keys, in these runs."""
+def collect_keys(records: Iterable[RunRecord], *, attributes_too: bool = True,
+                 scopes: Sequence[str] = ("config", "summary")) -> KeyCounts:
+    """The attributes that have a value (unless not wanted), and the config and summary
+    keys (those of `scopes`), in these runs."""
     attributes: dict[str, int] = {}
     config: dict[tuple, int] = {}
     summary: dict[tuple, int] = {}
+    present = _PRESENT.items() if attributes_too else ()
+    top: dict[str, tuple[str, ...]] = {}  # one path tuple per top-level name, made once
+    walked = [(scope, config if scope == "config" else summary) for scope in scopes]
     for record in records:
-        for name, read in _PRESENT.items():
+        for name, read in present:
             if read(record) not in (None, "", []):
                 attributes[name] = attributes.get(name, 0) + 1
-        for mapping, counts in ((record.config, config), (record.summary, summary)):
-            for path in leaf_paths(mapping):
+        for scope, counts in walked:
+            for name, value in (record.config if scope == "config" else record.summary).items():
+                if type(value) is dict and value and "_type" not in value:
+                    for path in leaf_paths(value, (str(name),)):
+                        counts[path] = counts.get(path, 0) + 1
+                    continue
+                path = top.get(name) or top.setdefault(name, (str(name),))
                 counts[path] = counts.get(path, 0) + 1
     bare = lambda path: format_key("config", path)[len("config."):]
     return KeyCounts(_by_count(attributes), _by_count(config, bare), _by_count(summary, bare))
+
+
+def numeric_leaf_counts(records: Iterable[RunRecord], scope: str = "summary") -> dict[tuple, int]:
+    """Leaf path -> how many of the runs hold a number (not a bool) there, in one pass."""
+    counts: dict[tuple, int] = {}
+    top: dict[str, tuple[str, ...]] = {}
+    read = attrgetter(scope)
+    for record in records:
+        for name, value in read(record).items():
+            kind = type(value)
+            if kind is int or kind is float:
+                path = top.get(name) or top.setdefault(name, (str(name),))
+                counts[path] = counts.get(path, 0) + 1
+            elif kind is dict and value and "_type" not in value:
+                for path in leaf_paths(value, (str(name),)):
+                    if type(lookup(value, path[1:])) in (int, float):
+                        counts[path] = counts.get(path, 0) + 1
+    return counts
 
 
 # -- ordering values of mixed types ------------------------------------------------------

@@ -100,15 +100,38 @@ def _plain(value: Any) -> Any:
 
 
 def has_nonfinite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(has_nonfinite(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(has_nonfinite(v) for v in value)
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return has_nonfinite(_plain(value))
+    """Whether a NaN or an infinity is anywhere in `value` (orjson would write it as null).
+    A loop over a stack, not recursion: `runs ls --format json` walks every listed run's
+    config and summary with it."""
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is float:
+            if item - item != 0.0:  # NaN - NaN and inf - inf are NaN
+                return True
+        elif kind is dict:
+            for inner in item.values():
+                if type(inner) in _SIMPLE:
+                    continue
+                push(inner)
+        elif kind is list or kind is tuple:
+            push_all = stack.extend
+            push_all(item)
+        elif kind in _SIMPLE:
+            continue
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, (dict, list, tuple)):
+            push(list(item.values()) if isinstance(item, dict) else list(item))
+        elif hasattr(item, "tolist") and not isinstance(item, (str, bytes)):
+            push(_plain(item))
     return False
+
+
+_SIMPLE = frozenset({str, int, bool, type(None)})
 
 
 def _dumps_std(value: Any, *, indent: int | None = None) -> bytes:

@@ -29,6 +29,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -340,8 +341,8 @@ class Store:
         from wandb_cli.store import index
 
         now, stale_after = self.clock(), heartbeat_timeout(self.env)
-        for folder, raw in index.scan(self.root, read_raw):
-            yield record_from_raw(raw, folder, host=self.host, now=now, stale_after=stale_after)
+        for folder, entry in index.scan(self.root, read_entry, RECORD_FIELDS):
+            yield record_from_entry(entry, folder, host=self.host, now=now, stale_after=stale_after)
 
     def read(self, run_dir: Path) -> RunRecord:
         return read_record(run_dir, host=self.host, now=self.clock(),
@@ -356,6 +357,49 @@ def read_record(run_dir: Path, *, host: str, now: float, stale_after: float) -> 
 def record_from_raw(raw: dict, run_dir: str | Path, *, host: str, now: float,
                     stale_after: float) -> RunRecord:
     """A record from a run's raw documents, its state judged now (never cached)."""
+    record = _unjudged(raw, run_dir)
+    if _needs_judging(record):
+        judge(record, raw["run"], host=host, now=now, stale_after=stale_after)
+    return record
+
+
+# The index (index.py) keeps, per run folder, an entry: [the fields of its record as read
+# from the documents, in RECORD_FIELDS order with `dir` null, and the run document when the
+# state is still to be judged (running), else null].  A record is then built from it with
+# no parsing of the run document nor type checks (100,000 records: 2.5 -> 0.6 s).
+RECORD_FIELDS = tuple(f.name for f in dataclass_fields(RunRecord))
+_DIR_AT = RECORD_FIELDS.index("dir")
+
+
+def read_entry(run_dir: Path) -> list:
+    """One run folder's index entry, read afresh from its documents."""
+    return index_entry(read_raw(run_dir), run_dir)
+
+
+def index_entry(raw: dict, run_dir: str | Path) -> list:
+    record = _unjudged(raw, run_dir)
+    values = [getattr(record, name) for name in RECORD_FIELDS]
+    values[_DIR_AT] = None
+    return [values, raw["run"] if _needs_judging(record) else None]
+
+
+def record_from_entry(entry: list, folder: str, *, host: str, now: float,
+                      stale_after: float) -> RunRecord:
+    values, run = entry
+    values[_DIR_AT] = folder
+    record = RunRecord(*values)
+    if run is not None:
+        judge(record, run, host=host, now=now, stale_after=stale_after)
+    return record
+
+
+def documents_of_entry(entry: list) -> dict:
+    """An entry as read_raw's shape (run attributes, config, summary), for the completion."""
+    fields = dict(zip(RECORD_FIELDS, entry[0]))
+    return {"run": fields, "config": fields["config"], "summary": fields["summary"]}
+
+
+def _unjudged(raw: dict, run_dir: str | Path) -> RunRecord:
     run, mistyped = _checked(raw["run"])
     problems = [*(raw.get("problems") or []), *mistyped]
     record = _record_from(run, run_dir, raw["config"], raw["summary"])
@@ -365,13 +409,20 @@ def record_from_raw(raw: dict, run_dir: str | Path, *, host: str, now: float,
         record.problems = problems
         if not run or mistyped:
             record.state = CORRUPT
-    elif record.state == RUNNING:
-        verdict = judge_recorder(run, run_dir, host=host, now=now, stale_after=stale_after)
-        if verdict != LIVE:
-            record.state = CRASHED
-            record.maybe_live = verdict == SILENT
-            record.summary = summary_from_history(run_dir, record.summary)
     return record
+
+
+def _needs_judging(record: RunRecord) -> bool:
+    return record.state == RUNNING and not record.problems
+
+
+def judge(record: RunRecord, run: dict, *, host: str, now: float, stale_after: float) -> None:
+    """A running run's state as of now: crashed unless its recorder is judged live."""
+    verdict = judge_recorder(run, record.dir, host=host, now=now, stale_after=stale_after)
+    if verdict != LIVE:
+        record.state = CRASHED
+        record.maybe_live = verdict == SILENT
+        record.summary = summary_from_history(record.dir, record.summary)
 
 
 def summary_from_history(run_dir: str | Path, saved: dict) -> dict:

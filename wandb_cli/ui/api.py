@@ -210,7 +210,8 @@ def _groups(chosen: list[RunRecord], group_by: list[str], keys: list[str], sort:
     from wandb_cli.views import columns as runs_table
     from wandb_cli.views import group_table
 
-    stats = group_table.stat_columns(runs_table.run_columns(chosen, columns=keys, sort=sort), group_by)
+    stats = group_table.stat_columns(runs_table.run_columns(chosen, columns=keys, sort=sort, cells=False),
+                                     group_by)
     groups = group_runs(chosen, group_by, stats=[c.key for c in stats], sort=sort)
     return [g.to_dict() for g in groups]
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterable, Sequence
 
 from wandb_cli.errors import UsageError
-from wandb_cli.query.parse import parse_key
-from wandb_cli.query.values import KeyResolver, collect_keys
+from wandb_cli.query.parse import format_key, parse_key
+from wandb_cli.query.values import KeyResolver, collect_keys, numeric_leaf_counts
 from wandb_cli.store.model import RunRecord, iso
 from wandb_cli.textfmt import (
     cell_width,
@@ -70,9 +71,9 @@ class Column:
     cap: int | None = None
     croppable: bool = True  # False: the user's --crop mode does not apply (headers only)
 
-    @property
-    def natural(self) -> int:
-        widest = max(map(cell_width, [self.header, *self.cells]))
+    @cached_property
+    def natural(self) -> int:  # (cached: fit() asks again for each column it drops)
+        widest = max(cell_width(self.header), max(map(cell_width, self.cells), default=0))
         return widest if self.cap is None else min(widest, self.cap)
 
     @property
@@ -81,50 +82,54 @@ class Column:
 
 
 def make_column(key: str, header: str, values: list[Any], priority: float, *,
-                text_of: Callable[[Any], str] = fmt_value, **kind: Any) -> Column:
-    """A column of `values`: numbers right-aligned and never cropped, text croppable."""
-    cells = [printable(text_of(value)) for value in values]
+                text_of: Callable[[Any], str] = fmt_value, cells: bool = True, **kind: Any) -> Column:
+    """A column of `values`: numbers right-aligned and never cropped, text croppable.
+    `cells=False`: no text (a column only looked at for its key, kind and values)."""
+    texts = [printable(text_of(value)) for value in values] if cells else []
     header = printable(header)
     present = [value for value in values if value is not None]
     if present and all(map(is_number, present)):
-        widest = max(map(cell_width, cells), default=0)
+        widest = max(map(cell_width, texts), default=0)
         defaults = {"align": "right", "croppable": False,
                     "shrink_to": max(widest, min(cell_width(header), 8))}
     else:
         defaults = {"shrink_to": TEXT_MIN, "cap": TEXT_CAP}
-    return Column(key, header, cells, values, priority, **{**defaults, **kind})
+    return Column(key, header, texts, values, priority, **{**defaults, **kind})
 
 
 def _attribute_column(name: str, records: Sequence[RunRecord], get: Callable,
-                      priority: float, header: str) -> Column:
+                      priority: float, header: str, cells: bool = True) -> Column:
     values = [get(record) for record in records]
     if name in TIME_ATTRIBUTES:
+        if not cells:
+            return Column(name, header, [], values, priority, croppable=False)
         return Column(name, header, [fmt_time(v) for v in values], [iso(v) for v in values],
                       priority, croppable=False)
     if name == "runtime":
-        return make_column(name, header, values, priority, text_of=fmt_duration)
+        return make_column(name, header, values, priority, text_of=fmt_duration, cells=cells)
     if name == "tags":
         return make_column(name, header, [list(v) for v in values], priority,
-                           text_of=lambda tags: ", ".join(map(str, tags)))
+                           text_of=lambda tags: ", ".join(map(str, tags)), cells=cells)
     if name == "name":
-        return make_column(name, header, values, priority, shrink_to=NAME_MIN, cap=NAME_CAP)
+        return make_column(name, header, values, priority, shrink_to=NAME_MIN, cap=NAME_CAP, cells=cells)
     if name in ("id", "state"):
         style = "state" if name == "state" else ""
-        return make_column(name, header, values, priority, shrink_to=None, cap=None, style=style)
+        return make_column(name, header, values, priority, shrink_to=None, cap=None, style=style,
+                           cells=cells)
     if name == "command":
-        return make_column(name, header, values, priority, cap=NAME_CAP)
-    return make_column(name, header, values, priority)
+        return make_column(name, header, values, priority, cap=NAME_CAP, cells=cells)
+    return make_column(name, header, values, priority, cells=cells)
 
 
 def key_column(records: Sequence[RunRecord], key: str, resolver: KeyResolver, *,
-               priority: float, header: str | None = None) -> Column:
+               priority: float, header: str | None = None, cells: bool = True) -> Column:
     """The column for one key (attribute, config or summary; bare keys resolved)."""
     resolved = resolver.resolve(key)
     get = resolver.getter(resolved)
     header = key if header is None else header
     if resolved.scope == "attr":
-        return _attribute_column(resolved.path[0], records, get, priority, header)
-    return make_column(key, header, [get(record) for record in records], priority)
+        return _attribute_column(resolved.path[0], records, get, priority, header, cells)
+    return make_column(key, header, [get(record) for record in records], priority, cells=cells)
 
 
 def split_keys(text: str) -> list[str]:
@@ -154,14 +159,10 @@ def split_keys(text: str) -> list[str]:
 def shared_metrics(records: Sequence[RunRecord], most: int = MAX_DEFAULT_METRICS) -> list[str]:
     """Numeric summary keys (bare, as `parse_key` reads them), most widely shared first,
     then by name; private `_` keys left out."""
-    resolver = KeyResolver(records)
     counts: dict[str, int] = {}
-    for key in collect_keys(records).summary:
-        if key.startswith("_"):
-            continue
-        get = resolver.getter(f"summary.{key}")
-        n = sum(1 for record in records if is_number(get(record)))
-        if n:
+    for path, n in numeric_leaf_counts(records).items():
+        key = format_key("summary", path)[len("summary."):]
+        if not key.startswith("_"):
             counts[key] = n
     return sorted(counts, key=lambda key: (-counts[key], key))[:most]
 
@@ -178,7 +179,7 @@ def default_keys(records: Sequence[RunRecord], *, sort: Sequence[str] = ()
         if any(getattr(record, name) for record in records):
             specs.append((name, name, priority))
     specs += [("created", "created", 50), ("runtime", "runtime", 45)]
-    config_keys = set(collect_keys(records).config)
+    config_keys = set(collect_keys(records, attributes_too=False, scopes=("config",)).config)
     for index, metric in enumerate(shared_metrics(records)):
         header = f"summary.{metric}" if metric in config_keys else metric
         specs.append((f"summary.{metric}", header, 80 - index / 100))
@@ -204,16 +205,17 @@ def _key_identity(text: str) -> tuple:
 
 
 def run_columns(records: Sequence[RunRecord], *, columns: Sequence[str] | None = None,
-                sort: Sequence[str] = (), sparks: tuple[str, list[str]] | None = None
-                ) -> list[Column]:
+                sort: Sequence[str] = (), sparks: tuple[str, list[str]] | None = None,
+                cells: bool = True) -> list[Column]:
     """The columns for `records`: `columns` in that order (priority falling left to right),
-    else the defaults; `sparks` (key, one sparkline per run) adds a history column."""
+    else the defaults; `sparks` (key, one sparkline per run) adds a history column.
+    `cells=False`: keys, kinds and values only (what --group-by summarises), no text."""
     resolver = KeyResolver(records)
     if columns:
         specs = [(key, key, 100 - index / 100) for index, key in enumerate(columns)]
     else:
         specs = default_keys(records, sort=sort)
-    built = [key_column(records, key, resolver, priority=priority, header=header)
+    built = [key_column(records, key, resolver, priority=priority, header=header, cells=cells)
              for key, header, priority in specs]
     if sparks is not None:
         key, lines = sparks

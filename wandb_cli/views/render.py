@@ -71,27 +71,64 @@ def section(title: str):
     return Rule(text(title, "bold"), align="left")
 
 
-def fitted_table(fitted: Fitted):
-    """A `runs_table.Fitted` as a Rich table: widths fixed, one line per row, cells already
-    cropped by the core, so Rich neither wraps nor re-crops them."""
-    from rich import box
-    from rich.table import Table
-
-    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column, header, width in zip(fitted.columns, fitted.headers, fitted.widths):
-        grid.add_column(text(header), width=width, no_wrap=True, overflow="crop",
-                        justify="right" if column.align == "right" else "left")
-    state_columns = [column.style == "state" for column in fitted.columns]
-    for row in fitted.rows():
-        grid.add_row(*(state_text(cell) if is_state else text(cell)
-                       for cell, is_state in zip(row, state_columns)))
-    return grid
-
-
 def print_fitted(fitted: Fitted) -> None:
-    """The table, then a dim footer naming the columns that did not fit."""
-    con = console(width=max(fitted.total_width, fitted.width or 0, 1))
-    con.print(fitted_table(fitted))
+    """The table, then a dim footer naming the columns that did not fit.
+
+    Written line by line here, not through Rich: the cells are already cropped to fixed
+    widths, so all a table needs is padding and a rule, and Rich's layout cost ~0.5 ms a row
+    (20,000 runs: 10 s; this: ~0.2 s).  Colours follow Rich's judgement of the terminal
+    (a tty, NO_COLOR, FORCE_COLOR, TERM=dumb) and the same styles (bold header, state
+    colours, dim footer); the plain text is what a Rich Table (box SIMPLE_HEAD, no edges)
+    of the same cells prints (tests/test_views_table.py compares them)."""
+    styled = _wants_color()
+    out = sys.stdout
+    lines = fitted_lines(fitted, styled=styled)
+    out.write("".join(line + "\n" for line in lines))
     footer = fitted.footer()
     if footer:
-        con.print(text(footer, "dim"))
+        out.write(_sgr(printable(footer), "dim", styled) + "\n")
+    out.flush()
+
+
+_SGR = {"bold": "1", "dim": "2", "cyan": "36", "green": "32", "red": "31", "yellow": "33", "magenta": "35"}
+
+
+def _sgr(text: str, style: str | None, on: bool) -> str:
+    return f"\x1b[{_SGR[style]}m{text}\x1b[0m" if on and style and text else text
+
+
+def _wants_color() -> bool:
+    con = console()
+    return con.is_terminal and con.color_system is not None and not con.no_color
+
+
+def fitted_lines(fitted: Fitted, *, styled: bool = False) -> list[str]:
+    """The table's lines: headers, a rule, one line per row; cells padded to their widths
+    and parted by GAP spaces (Rich's SIMPLE_HEAD box without edges)."""
+    from wandb_cli.textfmt import cell_width
+    from wandb_cli.views.columns import GAP
+
+    if not fitted.columns:
+        return []
+    gap = " " * GAP
+    right = [column.align == "right" for column in fitted.columns]
+    widths = fitted.widths
+
+    def pad(cell: str, width: int, to_right: bool) -> str:
+        room = width - (len(cell) if cell.isascii() else cell_width(cell))
+        if room <= 0:
+            return cell
+        return " " * room + cell if to_right else cell + " " * room
+
+    headers = [_sgr(pad(printable(h), w, r), "bold", styled)
+               for h, w, r in zip(fitted.headers, widths, right)]
+    lines = [gap.join(headers), "\u2500" * fitted.total_width]
+    states = [column.style == "state" for column in fitted.columns]
+    layout = list(zip(widths, right, states))
+    for row in fitted.rows():
+        cells = []
+        for cell, (width, to_right, is_state) in zip(row, layout):
+            text = pad(printable(cell), width, to_right)
+            cells.append(_sgr(text, STATE_STYLES.get(cell), styled) if is_state else text)
+        lines.append(gap.join(cells))
+    return lines

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from wandb_cli.store import index, jsonio
-from wandb_cli.store.layout import RUN_DOC, read_raw, resolve_root
+from wandb_cli.store.layout import RECORD_FIELDS, RUN_DOC, documents_of_entry, read_raw, resolve_root
 from wandb_cli.textfmt import printable
 
 KINDS = ("runs", "trash", "keys", "sort", "columns", "projects")
@@ -97,10 +97,10 @@ def run_refs(root: Path, prefix: str = "") -> list[tuple[str, str]]:
     return refs
 
 
-# An index line as wbrun writes it: folder, signature, then the run document opening with
-# its format, ID and name.  Matching only that head skips parsing the config and summary.
-_INDEX_HEAD = re.compile(rb'\["(run-[^"\\]*)",-?\d+,\{"run":\{"format":\d+,'
-                         rb'"id":("(?:[^"\\]|\\.)*"),"name":("(?:[^"\\]|\\.)*")')
+# An index line as wbrun writes it: folder, signature, then the entry opening with the
+# record's ID and name (layout.RECORD_FIELDS starts with them).  Matching only that head
+# skips parsing the config and summary.
+_INDEX_HEAD = re.compile(rb'\["(run-[^"\\]*)",-?\d+,\[\[("(?:[^"\\]|\\.)*"),("(?:[^"\\]|\\.)*")')
 
 
 def _indexed_runs(root: Path) -> dict[str, dict]:
@@ -111,7 +111,7 @@ def _indexed_runs(root: Path) -> dict[str, dict]:
     except OSError:
         return {}
     runs: dict[str, dict] = {}
-    if header == jsonio.dumps({"format": index.FORMAT}):
+    if index.header_matches(header, RECORD_FIELDS):
         for line in body.split(b"\n"):
             head = _INDEX_HEAD.match(line)
             if head is None and line.strip():
@@ -121,7 +121,8 @@ def _indexed_runs(root: Path) -> dict[str, dict]:
                 runs[folder.decode()] = {"id": _json_text(run_id), "name": _json_text(name)}
         else:
             return runs
-    return {folder: raw.get("run") or {} for folder, (_, raw) in index.load(root).items()}
+    return {folder: documents_of_entry(entry)["run"]
+            for folder, (_, entry) in index.load(root, RECORD_FIELDS).items()}
 
 
 def _json_text(quoted: bytes) -> str:
@@ -176,12 +177,12 @@ def key_names(root: Path) -> list[str]:
 def live_raws(root: Path) -> list[dict]:
     """The raw documents of each live run folder: from the index, else read afresh, up to
     UNINDEXED_READ_LIMIT folders."""
-    cached = index.load(root)
+    cached = index.load(root, RECORD_FIELDS)
     raws, unread = [], UNINDEXED_READ_LIMIT
     for folder in _run_folders(root):
         hit = cached.get(folder)
         if hit is not None:
-            raws.append(hit[1])
+            raws.append(documents_of_entry(hit[1]))
         elif unread > 0:
             unread -= 1
             raws.append(read_raw(root / folder))
