@@ -670,3 +670,16 @@ def test_select_runs_resolves_sort_keys_over_all_runs():
         query.select_runs(AMBIGUOUS, filter_expr="summary.lr > 0", sort=["lr"])
     kept = query.select_runs(AMBIGUOUS, filter_expr="summary.lr > 0", sort=["summary.lr"])
     assert [run.id for run in kept] == ["s"]
+
+
+def test_group_statistics_of_values_near_the_float_limit_do_not_crash():
+    """Finite values whose sum or squared deviations are not finite (1e308 twice): the mean
+    is still right and the spread is infinite, instead of an OverflowError."""
+    from wandb_cli.query.group import ColumnStats
+
+    stats = ColumnStats.of([1e308, 1e308, 1.0])
+    assert stats.n == 3 and stats.max == 1e308 and stats.min == 1.0
+    assert stats.mean == pytest.approx(6.666666666666666e307)
+    assert stats.std == float("inf")
+    assert ColumnStats.of([1, 2, 3, "x", None, float("nan")]).to_dict() == \
+        {"n": 3, "mean": 2.0, "min": 1, "max": 3, "std": 1.0}

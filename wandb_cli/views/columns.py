@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from wandb_cli.errors import UsageError
 from wandb_cli.query.parse import format_key, parse_key
-from wandb_cli.query.values import KeyResolver, collect_keys, numeric_leaf_counts
+from wandb_cli.query.values import KeyResolver, leaf_key_paths, numeric_leaf_counts, values_of
 from wandb_cli.store.model import RunRecord, iso
 from wandb_cli.textfmt import (
     cell_width,
@@ -128,8 +128,10 @@ def key_column(records: Sequence[RunRecord], key: str, resolver: KeyResolver, *,
     get = resolver.getter(resolved)
     header = key if header is None else header
     if resolved.scope == "attr":
+        if not cells and resolved.path[0] != "runtime":  # (--group-by summarises no other)
+            return Column(key, header, [], [], priority)
         return _attribute_column(resolved.path[0], records, get, priority, header, cells)
-    return make_column(key, header, [get(record) for record in records], priority, cells=cells)
+    return make_column(key, header, values_of(resolved, records), priority, cells=cells)
 
 
 def split_keys(text: str) -> list[str]:
@@ -179,7 +181,7 @@ def default_keys(records: Sequence[RunRecord], *, sort: Sequence[str] = ()
         if any(getattr(record, name) for record in records):
             specs.append((name, name, priority))
     specs += [("created", "created", 50), ("runtime", "runtime", 45)]
-    config_keys = set(collect_keys(records, attributes_too=False, scopes=("config",)).config)
+    config_keys = {format_key("config", path)[len("config."):] for path in leaf_key_paths(records, "config")}
     for index, metric in enumerate(shared_metrics(records)):
         header = f"summary.{metric}" if metric in config_keys else metric
         specs.append((f"summary.{metric}", header, 80 - index / 100))
@@ -209,7 +211,8 @@ def run_columns(records: Sequence[RunRecord], *, columns: Sequence[str] | None =
                 cells: bool = True) -> list[Column]:
     """The columns for `records`: `columns` in that order (priority falling left to right),
     else the defaults; `sparks` (key, one sparkline per run) adds a history column.
-    `cells=False`: keys, kinds and values only (what --group-by summarises), no text."""
+    `cells=False`: keys, kinds and values only, for what --group-by summarises (numeric
+    config and summary keys, runtime); no text, and no values for other attributes."""
     resolver = KeyResolver(records)
     if columns:
         specs = [(key, key, 100 - index / 100) for index, key in enumerate(columns)]
