@@ -363,3 +363,45 @@ def test_the_json_api_imports_no_rich(store):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+DEFINED = """
+import wandb_cli as wandb
+run = wandb.init(project="dm", name="defined")
+run.define_metric("epoch")
+run.define_metric("val/*", step_metric="epoch")
+run.define_metric("debug", hidden=True)
+for step in range(40):
+    row = {"loss": 1 / (step + 1), "debug": step}
+    if step % 10 == 9:
+        row.update({"epoch": step // 10, "val/acc": 0.5 + step / 100})
+    run.log(row)
+run.finish()
+"""
+
+
+def test_define_metric_axes_and_hidden_metrics_in_the_charts(tmp_path):
+    """No x asked: `val/*` is drawn against its step metric `epoch` (W&B's default axis),
+    `loss` against `_step`, `debug` (hidden) left out of the default charts but there when
+    asked for; an explicit x puts every series on that axis."""
+    root = tmp_path / "wandb"
+    subprocess.run([sys.executable, "-c", DEFINED], check=True, env=wbrun_env(root), cwd=tmp_path,
+                   capture_output=True, timeout=120)
+    run_id = json.loads(run_wbrun(root, "runs", "ls", "--format", "json").stdout)[0]["id"]
+    srv = UiServer(root)
+    try:
+        status, answer = srv.json(f"/api/runs/{run_id}/history")
+        assert status == 200
+        assert answer["series"]["val/acc"]["x_key"] == "epoch"
+        assert answer["series"]["val/acc"]["x"] == [0, 1, 2, 3]
+        assert answer["series"]["val/acc"]["y"] == pytest.approx([0.59, 0.69, 0.79, 0.89])
+        assert answer["series"]["loss"]["x_key"] == "_step" and len(answer["series"]["loss"]["x"]) == 40
+        assert answer["step_metrics"] == {"val/acc": "epoch"}
+        assert "debug" not in answer["keys"] and "debug" not in answer["series"]
+        status, asked = srv.json(f"/api/runs/{run_id}/history?keys=debug")
+        assert asked["series"]["debug"]["y"][-1] == 39
+        status, on_step = srv.json(f"/api/runs/{run_id}/history?x=_step&keys=val/acc")
+        assert on_step["series"]["val/acc"]["x"] == [9, 19, 29, 39]
+        assert on_step["series"]["val/acc"]["x_key"] == "_step"
+    finally:
+        assert srv.stop() == 0

@@ -273,3 +273,54 @@ def test_hostile_name_fires_no_dialog(driver, server, store):
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert.text  # noqa: B018
     assert not css(driver, "main img")
+
+
+def test_stop_delete_and_restore_from_the_run_page(driver, server, store):
+    """The page's danger buttons call the CLI's core: Stop ends a running run (its wrapper
+    records it killed), Delete (after the confirm dialog) moves a run to the trash, Restore
+    brings it back; `runs ls` sees each step."""
+    root, _ids = store
+
+    def listed(*args):
+        return {r["id"]: r for r in json.loads(run_wbrun(root, "runs", "ls", "--format", "json",
+                                                          "--project", "actions", *args).stdout)}
+
+    proc = start_training(root, project="actions", name="to-stop", steps=600, delay=0.1)
+    try:
+        run_id = wait_for(lambda: next(iter(listed()), None), timeout=30)
+        driver.get(f"{server.base}/runs/{run_id}")
+        wait_for(lambda: driver.find_element("id", "run-state").text == "running", timeout=20)
+        driver.find_element("id", "stop").click()
+        assert proc.wait(60) != 0
+        wait_for(lambda: listed()[run_id]["state"] == "killed", timeout=20)
+        driver.get(f"{server.base}/runs/{run_id}")
+        wait_for(lambda: driver.find_element("id", "run-state").text == "killed", timeout=20)
+        driver.find_element("id", "delete").click()
+        driver.switch_to.alert.accept()  # "Move this run to the trash?"
+        wait_for(lambda: run_id not in listed(), timeout=20)
+        assert run_id in listed("--deleted")
+        wait_css(driver, "#restore")
+        driver.find_element("id", "restore").click()
+        wait_for(lambda: run_id in listed(), timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+
+
+def test_define_metric_step_metrics_are_the_charts_axes(driver, server, store):
+    import subprocess
+    import sys
+
+    from tests.helpers_ui import wbrun_env
+    from tests.test_ui_api import DEFINED
+
+    root, _ids = store
+    subprocess.run([sys.executable, "-c", DEFINED], check=True, env=wbrun_env(root), cwd=root.parent,
+                   capture_output=True, timeout=120)
+    open_workspace(driver, server, project="dm")
+    chart = '.chart[data-metric="val/acc"]'
+    wait_css(driver, chart)
+    assert attr(driver, chart, "data-x") == "epoch" and attr(driver, chart, "data-points") == "4"
+    assert attr(driver, '.chart[data-metric="loss"]', "data-x") == "_step"
+    assert not css(driver, '.chart[data-metric="debug"]')  # hidden=True

@@ -291,6 +291,9 @@ def history(view: StoreView, record: RunRecord, params: Mapping[str, str], *,
     """The run's history (or system samples) as downsampled series: see `series.series_of`."""
     paths = RunPaths(Path(record.dir))
     x = params.get("x") or ("_runtime" if system else "_step")
+    # No x asked for: each metric against its define_metric step metric (W&B's default axis),
+    # hidden metrics left out of the default charts; an explicit x puts all on that axis.
+    step_metrics, hidden = ({}, []) if system or params.get("x") else _definitions(view, paths)
     after_text = params.get("after_step") or params.get("after")
     try:
         after = float(after_text) if after_text not in (None, "") else None
@@ -300,8 +303,10 @@ def history(view: StoreView, record: RunRecord, params: Mapping[str, str], *,
     answer = series.series_of(
         view.series, paths.file(EVENTS if system else HISTORY), keys=keys, x=x,
         max_points=series.check_max_points(params.get("max_points")), after=after,
-        smooth_window=_int(params, "smooth", 1, 1, 10_000))
+        smooth_window=_int(params, "smooth", 1, 1, 10_000), step_metrics=step_metrics, hidden=hidden)
     answer["state"] = record.state
+    if step_metrics:
+        answer["step_metrics"] = {k: v for k, v in step_metrics.items() if k in answer["keys"]}
     if system:
         from wandb_cli.charts.panels import panel_title
 
@@ -310,6 +315,24 @@ def history(view: StoreView, record: RunRecord, params: Mapping[str, str], *,
         answer["keys"] = sorted(answer["keys"], key=lambda k: (titles[k] == k, k))
         answer["titles"] = titles
     return answer
+
+
+def _definitions(view: StoreView, paths: RunPaths) -> tuple[dict[str, str], list[str]]:
+    """(key -> its step metric, hidden keys) for the keys of the run's history, from its
+    define_metric definitions (files/wandb-metrics.json; globs resolved per key)."""
+    from wandb_cli.store.metrics import find_definition, read_definitions
+
+    definitions = read_definitions(paths.files)
+    if not definitions:
+        return {}, []
+    step_metrics, hidden = {}, []
+    for key in view.series.columns(paths.file(HISTORY)).values:
+        definition = find_definition(definitions, key) or {}
+        if definition.get("step_metric"):
+            step_metrics[key] = definition["step_metric"]
+        if definition.get("hidden"):
+            hidden.append(key)
+    return step_metrics, hidden
 
 
 def group_history(view: StoreView, params: Mapping[str, str]) -> dict[str, Any]:

@@ -191,19 +191,27 @@ def check_max_points(value: Any) -> int:
 
 def series_of(cache: SeriesCache, path: Path, *, keys: Sequence[str] | None, x: str,
               max_points: int = DEFAULT_MAX_POINTS, after: float | None = None,
-              smooth_window: int = 1, private: bool = False) -> dict[str, Any]:
-    """The series of `keys` (None: every numeric key but `_` ones) against `x`, each cut to
-    at most `max_points` points (min and max per bucket kept); `after`: only points whose x
-    is greater (a live chart's cursor)."""
+              smooth_window: int = 1, private: bool = False,
+              step_metrics: dict[str, str] | None = None, hidden: Sequence[str] = ()) -> dict[str, Any]:
+    """The series of `keys` (None: every numeric key but `_` ones and `hidden` ones) against
+    `x`, each cut to at most `max_points` points (min and max per bucket kept); `after`:
+    only points whose x is greater (a live chart's cursor).
+
+    `step_metrics` (key -> its define_metric step metric) draws those keys against their
+    own axis instead of `x`, where the history holds it; such a series comes whole (`full`:
+    `after` is a cursor on `x`, not on their axis).  Each series names its axis (`x_key`)."""
     cols = cache.columns(path)
-    available = [k for k in cols.values if private or not k.startswith("_")]
+    available = [k for k in cols.values if (private or not k.startswith("_")) and k not in hidden]
     wanted = available if keys is None else [k for k in keys if k in cols.values]
     out: dict[str, Any] = {}
     for key in wanted:
-        if key == x:
+        own = (step_metrics or {}).get(key)
+        axis = own if own and own != key and own in cols.values else x
+        if key == axis:
             continue
-        xs, ys = _aligned(cols, key, x)
-        if after is not None:
+        xs, ys = _aligned(cols, key, axis)
+        full = axis != x
+        if after is not None and not full:
             from bisect import bisect_right
 
             start = bisect_right(xs, after)
@@ -212,7 +220,8 @@ def series_of(cache: SeriesCache, path: Path, *, keys: Sequence[str] | None, x: 
             ys = smooth(ys, smooth_window)
         count = len(xs)
         xs, ys = downsample_minmax(xs, ys, max(1, max_points // 4))
-        out[key] = {"x": xs, "y": ys, "count": count, "sampled": len(xs) < count}
+        out[key] = {"x": xs, "y": ys, "count": count, "sampled": len(xs) < count, "x_key": axis,
+                    **({"full": True} if full else {})}
     x_values = cols.values.get(x)
     return {
         "x": x, "rows": cols.rows, "keys": available, "series": out,

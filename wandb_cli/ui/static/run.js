@@ -140,7 +140,8 @@ async function loadCharts(kind) {
   const data = appending ? known : { series: {}, titles: {} };
   for (const [key, s] of Object.entries(answer.series)) {
     const old = data.series[key];
-    data.series[key] = appending && old ? { x: old.x.concat(s.x), y: old.y.concat(s.y), sampled: old.sampled || s.sampled } : s;
+    data.series[key] = appending && old && !s.full
+      ? { x: old.x.concat(s.x), y: old.y.concat(s.y), sampled: old.sampled || s.sampled, x_key: s.x_key } : s;
   }
   data.keys = answer.keys; data.lastX = answer.last_x; data.titles = answer.titles || {}; data.x = answer.x;
   if (kind === "system") live.systemData = data; else live.history = data;
@@ -164,10 +165,11 @@ async function loadCharts(kind) {
     }
     const holder = W.el("div", {});
     const title = data.titles[key] || key;
-    const box = W.el("div", { class: "chart", "data-metric": key, "data-points": String(s.x.length), "data-series": "1" },
+    const box = W.el("div", { class: "chart", "data-metric": key, "data-points": String(s.x.length), "data-series": "1",
+      "data-x": s.x_key || data.x },
       W.el("h3", { title }, title, s.sampled ? W.el("span", { class: "sampled", text: "downsampled: min/max kept" }) : null), holder);
     grid.append(box);
-    const plot = W.lineChart(holder, title, [{ label: run.name, color, x: s.x, y: s.y }], { xLabel: data.x });
+    const plot = W.lineChart(holder, title, [{ label: run.name, color, x: s.x, y: s.y }], { xLabel: s.x_key || data.x });
     store.set(key, { plot, box });
   }
 }

@@ -8,7 +8,7 @@ const view = {
   filter: url.get("filter") || "", search: url.get("search") || "", sort: url.get("sort") || "",
   group_by: url.get("group_by") || "", columns: url.get("columns") || "",
   pinned: (url.get("pinned") || "name").split(",").filter(Boolean), crop: url.get("crop") || "middle",
-  x: url.get("x") || "_step", smooth: url.get("smooth") || "1", logy: url.get("logy") === "1",
+  x: url.get("x") || "", smooth: url.get("smooth") || "1", logy: url.get("logy") === "1",
   sel: url.has("sel") ? url.get("sel").split(",").filter(Boolean) : null, offset: Number(url.get("offset") || 0),
 };
 const PAGE = 100, NAME_WIDTH = 28, DEFAULT_SELECTED = 10, POLL_MS = 2500;
@@ -21,7 +21,7 @@ function saveView() {
   const params = {
     filter: view.filter, search: view.search, sort: view.sort, group_by: view.group_by,
     columns: view.columns, pinned: view.pinned.join(",") === "name" ? "" : view.pinned.join(","),
-    crop: view.crop === "middle" ? "" : view.crop, x: view.x === "_step" ? "" : view.x,
+    crop: view.crop === "middle" ? "" : view.crop, x: view.x,
     smooth: view.smooth === "1" ? "" : view.smooth, logy: view.logy ? "1" : "",
     sel: view.sel === null ? null : view.sel.join(","), offset: view.offset || "",
   };
@@ -210,6 +210,7 @@ function renderColumnsPanel() {
 // ---- charts -----------------------------------------------------------------------------
 async function fetchHistory(id, row) {
   const known = histories.get(id);
+  // x "" : each metric on its define_metric step metric, else _step (the server decides)
   const params = { x: view.x, max_points: 1000, smooth: view.smooth };
   if (known && known.state !== "running") return known;
   if (known && view.smooth === "1" && known.lastX !== null) params.after_step = known.lastX;
@@ -217,9 +218,9 @@ async function fetchHistory(id, row) {
   const entry = known && params.after_step !== undefined ? known : { series: {}, keys: [], xKeys: [] };
   for (const [key, s] of Object.entries(answer.series)) {
     const old = entry.series[key];
-    entry.series[key] = old && params.after_step !== undefined
-      ? { x: old.x.concat(s.x), y: old.y.concat(s.y), sampled: old.sampled || s.sampled }
-      : { x: s.x, y: s.y, sampled: s.sampled };
+    entry.series[key] = old && params.after_step !== undefined && !s.full
+      ? { x: old.x.concat(s.x), y: old.y.concat(s.y), sampled: old.sampled || s.sampled, xKey: s.x_key }
+      : { x: s.x, y: s.y, sampled: s.sampled, xKey: s.x_key };
   }
   entry.keys = answer.keys; entry.xKeys = answer.x_keys; entry.lastX = answer.last_x;
   entry.state = answer.state; entry.name = row ? row.name : id;
@@ -238,11 +239,11 @@ async function loadCharts() {
   if (view.group_by && ids.length) {
     let grouped;
     try {
-      grouped = await W.get("/api/groups/history", { runs: ids.join(","), group_by: view.group_by, x: view.x, smooth: view.smooth, max_points: 500 });
+      grouped = await W.get("/api/groups/history", { runs: ids.join(","), group_by: view.group_by, x: view.x || "_step", smooth: view.smooth, max_points: 500 });
     } catch (err) { grouped = null; }
     if (grouped) {
       ui.selInfo.textContent = `${ids.length} runs selected · ${grouped.groups.length} groups (mean, min–max band)`;
-      drawCharts(grouped.keys.filter((k) => k !== view.x), (key) => grouped.groups.map((g, index) => [g, index]).filter(([g]) => g.series[key]).map(([g, index]) => {
+      drawCharts(grouped.keys.filter((k) => k !== (view.x || "_step")), (key) => grouped.groups.map((g, index) => [g, index]).filter(([g]) => g.series[key]).map(([g, index]) => {
         const s = g.series[key];
         return { label: `${g.label} (${s.runs})`, color: W.PALETTE[index % W.PALETTE.length], x: s.x, y: s.mean, band: { lo: s.lo, hi: s.hi } };
       }), false);
@@ -252,15 +253,17 @@ async function loadCharts() {
   const metrics = [];
   loaded.forEach(([, h]) => h.keys.forEach((k) => { if (!metrics.includes(k) && k !== view.x) metrics.push(k); }));
   drawCharts(metrics, (key) => loaded.filter(([, h]) => h.series[key]).map(([id, h]) => ({
-    label: h.name, color: runColor(id), x: h.series[key].x, y: h.series[key].y, sampled: h.series[key].sampled })), false);
+    label: h.name, color: runColor(id), x: h.series[key].x, y: h.series[key].y, sampled: h.series[key].sampled,
+    xKey: h.series[key].xKey })), false);
 }
 
 function fillXOptions(loaded) {
-  const keys = new Set(["_step", "_runtime", "_timestamp"]);
+  const keys = new Set(["", "_step", "_runtime", "_timestamp"]);
   loaded.forEach(([, h]) => h.xKeys.forEach((k) => keys.add(k)));
   const current = [...ui.x.options].map((o) => o.value).join(",");
   if (current === [...keys].join(",")) return;
-  ui.x.replaceChildren(...[...keys].map((k) => W.el("option", { value: k, selected: k === view.x, text: k })));
+  ui.x.replaceChildren(...[...keys].map((k) => W.el("option", { value: k, selected: k === view.x,
+    text: k || "default (define_metric, else _step)" })));
 }
 
 let lastDraw = null;
@@ -287,12 +290,13 @@ function drawCharts(metrics, seriesFor, force) {
     }
     if (chart) { chart.plot.destroy(); chart.box.remove(); }
     const holder = W.el("div", {});
-    const box = W.el("div", { class: "chart", "data-metric": key, "data-series": String(series.length),
+    const xKey = view.x || (series.find((s) => s.xKey) || {}).xKey || "_step";
+    const box = W.el("div", { class: "chart", "data-metric": key, "data-series": String(series.length), "data-x": xKey,
       "data-points": String(series.reduce((n, s) => n + s.x.length, 0)) },
       W.el("h3", { title: key }, key, series.some((s) => s.sampled) ? W.el("span", { class: "sampled", text: "downsampled: min/max kept" }) : null),
       holder);
     ui.charts.append(box);
-    const plot = W.lineChart(holder, key, series, { logY: view.logy, xLabel: view.x });
+    const plot = W.lineChart(holder, key, series, { logY: view.logy, xLabel: xKey });
     chart = { plot, sig, box };
     charts.set(key, chart);
   }
