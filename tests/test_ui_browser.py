@@ -324,3 +324,41 @@ def test_define_metric_step_metrics_are_the_charts_axes(driver, server, store):
     assert attr(driver, chart, "data-x") == "epoch" and attr(driver, chart, "data-points") == "4"
     assert attr(driver, '.chart[data-metric="loss"]', "data-x") == "_step"
     assert not css(driver, '.chart[data-metric="debug"]')  # hidden=True
+
+
+MEDIA_RUN = """
+import numpy as np
+import wandb_cli as wandb
+from wandb_cli.media import Image, Table
+run = wandb.init(project="media", name="pictures")
+for step in range(3):
+    run.log({"sample": Image(np.full((8, 12, 3), step * 100, dtype=np.uint8)), "loss": 1 / (step + 1)})
+run.log({"preds": Table(columns=["id", "text"], data=[[1, "<img src=x onerror=alert(1)>"], [2, "ok"]])})
+run.finish()
+"""
+
+
+def test_media_tab_shows_images_by_step_and_tables_as_text(driver, server, store):
+    import subprocess
+    import sys
+
+    from tests.helpers_ui import wbrun_env
+
+    pytest.importorskip("numpy")
+    root, _ids = store
+    subprocess.run([sys.executable, "-c", MEDIA_RUN], check=True, env=wbrun_env(root), cwd=root.parent,
+                   capture_output=True, timeout=120)
+    run_id = json.loads(run_wbrun(root, "runs", "ls", "--format", "json", "--project", "media").stdout)[0]["id"]
+    driver.get(f"{server.base}/runs/{run_id}#media")
+    panel = '#pane-media [data-media="sample"]'
+    wait_css(driver, panel)
+    assert attr(driver, panel, "data-count") == "3" and attr(driver, panel, "data-kind") == "image"
+    image = f"{panel} img"
+    wait_for(lambda: driver.execute_script(
+        "const i = document.querySelector(arguments[0]); return i && i.complete && i.naturalWidth;", image) == 12)
+    assert "step 2" in driver.find_element("css selector", f"{panel} h3").text
+    table = '#pane-media [data-media="preds"] table'
+    wait_css(driver, table)
+    cells = [c.text for c in driver.find_elements("css selector", f"{table} td")]
+    assert cells == ["1", "<img src=x onerror=alert(1)>", "2", "ok"]  # text, never HTML
+    assert not css(driver, '#pane-media [data-media="preds"] img')

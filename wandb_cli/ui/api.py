@@ -219,8 +219,9 @@ def _groups(chosen: list[RunRecord], group_by: list[str], keys: list[str], sort:
 # -- one run -------------------------------------------------------------------------------
 def run_detail(view: StoreView, record: RunRecord) -> dict[str, Any]:
     """W&B's Overview facts: the record, its metadata (command, host, OS, Python, git,
-    hardware, version), files, artifacts, and the keys its history and events hold."""
+    hardware, version), files, artifacts, media, and the keys its history and events hold."""
     from wandb_cli.store import jsonio
+    from wandb_cli.store.mediafiles import list_media
 
     paths = RunPaths(Path(record.dir))
     try:
@@ -237,6 +238,7 @@ def run_detail(view: StoreView, record: RunRecord) -> dict[str, Any]:
         "history_rows": history.rows,
         "system_keys": [k for k in events.values if not k.startswith("_")],
         "files": list_files(record), "artifacts": artifacts(view, record),
+        "media": list_media(paths.files),
     }
 
 

@@ -1,10 +1,10 @@
-/* A run: Overview, Charts, System, Logs, Files and Artifacts tabs (the tab is the URL
+/* A run: Overview, Charts, System, Logs, Files, Artifacts and Media tabs (the tab is the URL
    fragment), actions in the Overview, live updates while the run is running. */
 "use strict";
 
 const runId = decodeURIComponent(location.pathname.replace(/^\/runs\//, ""));
 const api = `/api/runs/${encodeURIComponent(runId)}`;
-const TABS = ["overview", "charts", "system", "logs", "files", "artifacts"];
+const TABS = ["overview", "charts", "system", "logs", "files", "artifacts", "media"];
 const POLL_MS = 2000;
 const ui = {};
 let run = null;
@@ -36,6 +36,7 @@ function showTab() {
   if (tab === "logs" && !ui.log) loadLogs();
   if (tab === "files") renderFiles();
   if (tab === "artifacts") renderArtifacts();
+  if (tab === "media") renderMedia();
 }
 
 async function loadRun() {
@@ -219,6 +220,51 @@ function renderArtifacts() {
         W.el("td", {}, (a.aliases || []).map((t) => W.el("span", { class: "tag", text: t }))), W.el("td", { text: W.fmtSize(a.size || 0) })))))
       : W.el("p", { class: "muted", style: "padding:0 12px 10px", text: "None." }));
   ui.panes.artifacts.replaceChildren(table("inputs", run.artifacts.inputs || []), table("outputs", run.artifacts.outputs || []));
+}
+
+// ---- media: images by key with a step slider, tables drawn as text --------------------------
+const fileUrl = (path) => `${api}/files/${path.split("/").map(encodeURIComponent).join("/")}`;
+
+function renderMedia() {
+  const media = run.media || [];
+  if (!media.length) {
+    ui.panes.media.replaceChildren(W.el("div", { class: "card empty", text: "This run logged no media." }));
+    return;
+  }
+  const byKey = new Map();
+  media.forEach((m) => { const k = `${m.kind}\u0000${m.key}`; if (!byKey.has(k)) byKey.set(k, []); byKey.get(k).push(m); });
+  const cards = [...byKey.values()].map((items) => mediaCard(items));
+  ui.panes.media.replaceChildren(W.el("div", { class: "charts", id: "media-panels" }, cards));
+}
+
+function mediaCard(items) {
+  const { kind, key } = items[0];
+  const body = W.el("div", { class: "media-body" });
+  const caption = W.el("span", { class: "muted" });
+  const show = (index) => {
+    const item = items[index];
+    caption.textContent = ` step ${item.step ?? "?"} (${index + 1} of ${items.length})`;
+    if (kind === "image") body.replaceChildren(W.el("img", { src: fileUrl(item.path), alt: `${key} step ${item.step}`, class: "media-image" }));
+    else if (kind === "table") showTable(body, item);
+    else body.replaceChildren(W.el("a", { href: fileUrl(item.path), text: item.path }));
+  };
+  const slider = items.length > 1 ? W.el("input", { type: "range", min: "0", max: String(items.length - 1), value: String(items.length - 1) }) : null;
+  if (slider) slider.addEventListener("input", () => show(Number(slider.value)));
+  show(items.length - 1);
+  return W.el("div", { class: "chart media", "data-media": key, "data-kind": kind, "data-count": String(items.length) },
+    W.el("h3", { title: key }, key, caption), slider, body);
+}
+
+async function showTable(body, item) {
+  let table;
+  try { table = await W.get(fileUrl(item.path)); } catch (err) { body.replaceChildren(W.el("p", { class: "message err", text: err.message })); return; }
+  const columns = Array.isArray(table.columns) ? table.columns : [];
+  const rows = Array.isArray(table.data) ? table.data.slice(0, 100) : [];
+  const cell = (v) => (v !== null && typeof v === "object" ? JSON.stringify(v) : W.fmtValue(v));
+  body.replaceChildren(W.el("table", { class: "plain media-table" },
+    W.el("thead", {}, W.el("tr", {}, columns.map((c) => W.el("th", { text: String(c) })))),
+    W.el("tbody", {}, rows.map((r) => W.el("tr", {}, (Array.isArray(r) ? r : []).map((v) => W.el("td", { text: cell(v) })))))),
+  (table.data || []).length > rows.length ? W.el("p", { class: "muted", text: `first 100 of ${table.data.length} rows` }) : null);
 }
 
 async function poll() {
