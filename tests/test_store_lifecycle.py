@@ -235,11 +235,13 @@ def start_sdk(run_id: str, body: str) -> subprocess.Popen:
 
 def test_stop_interrupts_an_sdk_run_blocked_in_sleep(store):
     proc = start_sdk("sdkstop1", SLEEPS)
-    request = request_stop(store, store.find("sdkstop1"), timeout_s=5)
+    # a grace long enough that a starved machine still ends it by the SIGINT alone (the
+    # test waits only as long as the run takes to end)
+    request = request_stop(store, store.find("sdkstop1"), timeout_s=120)
     [done] = wait_for_end(store, [request])
-    _, stderr = proc.communicate(timeout=10)
+    _, stderr = proc.communicate(timeout=60)
     assert done.final.state == KILLED and done.last_signal is None
-    # last_signal None: it ended before the first escalation (no wall-clock bound: load)
+    # last_signal None: it ended before the first escalation
     assert "KeyboardInterrupt" in stderr
     assert not (Path(done.record.dir) / STOP_REQUEST).exists()
 
