@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# A test run started in the background of a non-interactive shell (`nohup pytest &`, some CI
+# runners) inherits SIGINT ignored, and so would every program the tests start: Python then
+# never raises KeyboardInterrupt, and the Ctrl+C and `runs stop` tests see a program that
+# cannot be interrupted (found running the suite beside a CPU hog started that way).  A
+# caught signal is reset to its default in exec'd children, so catching it here restores
+# what a terminal gives them.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
