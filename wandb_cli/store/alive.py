@@ -65,6 +65,24 @@ def probe(run_dir: str | os.PathLike) -> str:
     return FREE
 
 
+def flock_within(fd: int, seconds: float, *, max_delay: float = 0.05) -> bool:
+    """Take an exclusive flock(2) on `fd`, polling (1 ms, doubling up to `max_delay`) for up to
+    `seconds`; False if it is still held elsewhere then.  POSIX only (fcntl)."""
+    import fcntl
+
+    deadline = time.monotonic() + seconds
+    delay = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay)
+
+
 class AliveLock:
     """The recorder's side: take the lock (refused while another recorder holds it), hold it
     for the run's life, release it after the end is written."""
@@ -77,7 +95,7 @@ class AliveLock:
         """Take the lock; RunExists if a live recorder holds it.  Waits up to `wait_s` for a
         reader's momentary shared lock to go."""
         try:
-            import fcntl
+            import fcntl  # noqa: F401  (POSIX only: elsewhere no lock)
         except ImportError:
             return self
         from wandb_cli.store import jsonio
@@ -87,17 +105,9 @@ class AliveLock:
         except OSError as exc:
             raise StoreError(f"cannot open {self.path}: {exc.strerror}") from None
         jsonio.share_like_parent(self.path, fd)
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise RunExists(f"run {run_id!r} is still running (its recorder holds "
-                                    f"{self.path})") from None
-                time.sleep(0.02)
+        if not flock_within(fd, wait_s, max_delay=0.02):
+            os.close(fd)
+            raise RunExists(f"run {run_id!r} is still running (its recorder holds {self.path})")
         self._fd = fd
         return self
 

@@ -96,26 +96,14 @@ class FlockLock:
         self._fd: int | None = None
 
     def __enter__(self) -> FlockLock:
-        import fcntl
-
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, jsonio.FILE_MODE)
         except OSError as exc:
             raise StoreError(f"cannot open the lock {self.path}: {exc.strerror}") from None
         jsonio.share_like_parent(self.path, fd)  # another user of a shared store takes it too
-        deadline = time.monotonic() + self.timeout
-        delay = 0.001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise StoreError(f"timed out after {self.timeout:g}s waiting for the lock "
-                                     f"{self.path}") from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+        if not alive.flock_within(fd, self.timeout):
+            os.close(fd)
+            raise StoreError(f"timed out after {self.timeout:g}s waiting for the lock {self.path}")
         self._fd = fd
         return self
 
