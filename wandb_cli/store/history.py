@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import orjson
+
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import EVENTS, HISTORY, RunPaths
 
@@ -125,29 +127,49 @@ def raw_blocks(run_dir, end: int) -> Iterator[bytes]:
             yield block
 
 
-# A JSON number as orjson or json writes it, whose text is what str() gives for the value
-# it reads back as: digits, a sign and a point (an exponent, NaN or Infinity are left to
-# the slow path), except below 1e-4, which JSON writers spell 0.00001 and Python 1e-05:
-# a block holding ":0.0000" takes the slow path too.
-_PLAIN_NUMBER = rb"(-?[0-9.]+)"
+# A JSON number as orjson or json writes it is, as text, what str() gives for the value it
+# reads back as, when it is digits, a sign and a point.  Exponents and numbers below 1e-4
+# are spelt differently (JSON writers: 1.5e-7, 0.00005; Python 1.5e-07, 5e-05): their `e`
+# is kept as _E while the keys' letters are taken out of the lines, and the cells holding
+# it or starting 0.0000 are spelt again as Python spells them.  NaN and Infinity (and an
+# unsigned or capital exponent, which no JSON writer uses) take the slow path.
+_E = b"\x1e"
+_NUMBER_BYTES = b"0123456789.-+" + _E
 _TINY = (b":0.0000", b":-0.0000")
+_NEWLINE_TO_COMMA = bytes.maketrans(b"\n", b",")
+# Stand-ins for keys whose JSON holds a number byte or a comma: control bytes, which JSON
+# never holds raw (a block holding one is not plain and takes the slow path).
+_STAND_INS = [bytes([b]) for b in range(1, 32) if bytes([b]) not in (b"\n", _E)]
 
 
 class CsvWriter:
     """History CSV (as to_csv writes it) from raw JSONL blocks.  A block whose every line
-    holds exactly the columns, in order, as plain numbers is turned into CSV by one regex
-    substitution, without parsing; any other block is parsed and written row by row."""
+    is exactly `{"k1":N,"k2":N,...}`, the keys in the writer's order and every value a
+    number, is turned into CSV with a few C-level passes over its bytes and no
+    parsing; any other block is parsed and written row by row."""
 
     def __init__(self, line_keys: list[str]):
         """`line_keys`: the keys as the lines hold them (first seen first)."""
-        import re
-
-        columns = order_columns(line_keys)
-        self.columns = columns
-        keys = b",".join(jsonio.dumps(key) + b":" + _PLAIN_NUMBER for key in line_keys)
-        self._line = re.compile(rb"^\{" + keys + rb"\}$", re.MULTILINE)
-        groups = {key: i + 1 for i, key in enumerate(line_keys)}
-        self._template = ",".join(f"\\{groups[key]}" for key in columns).encode()
+        self.columns = order_columns(line_keys)
+        self._renames: list[tuple[bytes, bytes]] = []
+        tokens = []
+        for key in line_keys:
+            token = jsonio.dumps(key)
+            if any(b in _NUMBER_BYTES or b == ord(",") for b in token):
+                stand_in = _STAND_INS[len(self._renames)] if len(self._renames) < len(_STAND_INS) else None
+                if stand_in is None:
+                    self._renames = []
+                    break
+                self._renames.append((token + b":", b'"' + stand_in + b'":'))
+                token = b'"' + stand_in + b'"'
+            tokens.append(token)
+        # The bytes of every line once its numbers are taken out, and the bytes to take out
+        # to leave `N,N,...\n` (no key byte is a number byte, a comma or a newline).
+        self._skeleton = b"{" + b",".join(t + b":" for t in tokens) + b"}\n"
+        self._strip = bytes(sorted(set(self._skeleton) - set(b",\n")))
+        order = [line_keys.index(c) for c in self.columns]
+        self._order = None if order == list(range(len(order))) else order
+        self._fast = bool(line_keys) and len(tokens) == len(line_keys)
 
     def header(self) -> str:
         out = io.StringIO()
@@ -158,13 +180,63 @@ class CsvWriter:
         """The CSV rows of a block of whole JSONL lines."""
         from wandb_cli.store.digest import parse_block
 
-        if self.columns and len(self.columns) < 100 and not any(t in block for t in _TINY):
-            text, done = self._line.subn(self._template, block)
-            if done == block.count(b"\n"):
-                return text.decode("ascii")
+        text = self._plain_csv(block) if self._fast else None
+        if text is not None:
+            return text.decode("ascii")
         out = io.StringIO()
         write_csv_rows(out, self.columns, parse_block(block)[0])
         return out.getvalue()
+
+    def _plain_csv(self, block: bytes) -> bytes | None:
+        """The block's CSV where every line has the writer's exact shape, else None."""
+        for token, stand_in in self._renames:
+            if stand_in[1:2] in block:
+                return None
+            block = block.replace(token, stand_in)
+        if not self._shaped(block):
+            if _E in block or (b"e-" not in block and b"e+" not in block):
+                return None
+            # No key holds - or + now (stand-ins): "e-" and "e+" are exponents (or inside
+            # a string, which fails the shape check).
+            block = block.replace(b"e-", _E + b"-").replace(b"e+", _E + b"+")
+            if not self._shaped(block):
+                return None
+        respell = _E in block or b"0.0000" in block
+        if self._order is None and not respell:
+            text = block.translate(None, self._strip)
+            empty = b",," in text or b"\n," in text or b",\n" in text or text[:1] == b","
+            return None if empty else text  # (an empty value is not JSON)
+        width = len(self.columns)
+        text = block.translate(_NEWLINE_TO_COMMA, self._strip)
+        if b",," in text or text[:1] == b",":
+            return None
+        cells = text.split(b",")
+        cells.pop()  # after the last line's newline
+        columns = [cells[i::width] for i in (self._order or range(width))]
+        if respell:
+            columns = [_respelt(column) for column in columns]
+        return b"\n".join(map(b",".join, zip(*columns))) + b"\n"
+
+    def _shaped(self, block: bytes) -> bool:
+        """Whether every line is the skeleton with number bytes between its tokens (the
+        block is whole lines: the skeleton ends in a newline)."""
+        rest = block.translate(None, _NUMBER_BYTES)
+        skeleton = self._skeleton
+        return rest == skeleton * (len(rest) // len(skeleton))
+
+
+def _respelt(column: list[bytes]) -> list[bytes]:
+    """A column's cells as str() spells their values, where any cell needs it: the column
+    read back as JSON reads it (ints as ints) in one parse, and written with str()."""
+    joined = b"," + b",".join(column)
+    if _E not in joined and b",0.0000" not in joined and b",-0.0000" not in joined:
+        return column
+    joined = joined.replace(_E, b"e")
+    if jsonio.has_long_digits(joined):  # orjson reads an integer of 20 digits as a float
+        values = [jsonio.loads(cell) for cell in joined[1:].split(b",")]
+    else:
+        values = orjson.loads(b"[" + joined[1:] + b"]")
+    return "\0".join(map(str, values)).encode().split(b"\0")
 
 
 def write_csv(out, columns: list[str], blocks: Iterable[list[dict]]) -> None:
