@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 PACKAGE = "wandb_cli"
-LEAVES = {"errors", "textfmt", "_version"}
+LEAVES = {"errors", "textfmt", "_version", "nogc"}
 
 # wing -> the wings it may import (besides itself and the leaves).  Read top to bottom:
 # cli/ui -> views/charts -> core wings -> store -> leaves.

@@ -27,7 +27,8 @@ from wandb_cli.store.jsonio import AppendFile
 
 LINE_PARTS = ["loss=0.5", "acc: 1", " ", "\t", ",", "x", "=", ":", "1e5", "nan", "-inf", "+3",
               ".5", "1.", "a/b", "é", "\x1b[32m", "\x1b[0m", "\x1c", "\xa0", "url=http://x",
-              "12:30", "k", "_k", "0", "\r", "progress 50%"]
+              "12:30", "k", "_k", "0", "\r", "progress 50%", "007", "-0", "1e400", "1E3",
+              "123456789012345678901234", "2.50", "INFO: x"]
 lines_strategy = st.lists(st.lists(st.sampled_from(LINE_PARTS), max_size=8).map("".join),
                           max_size=12)
 

@@ -49,8 +49,11 @@ def main(argv: list[str] | None = None) -> None:
         if fast is not None:
             sys.exit(fast())
         from wandb_cli.cli.app import build_app
+        from wandb_cli.nogc import no_cycle_collection
 
-        with _NoCycleCollection():
+        # The Typer commands are short-lived and build large acyclic structures (100,000
+        # runs' records); the one long command, `runs logs --follow`, only prints bytes.
+        with no_cycle_collection():
             sys.exit(_run_app(build_app(), argv))
     except WbrunError as exc:
         _fail(exc.render(), int(exc.exit_code))
@@ -62,26 +65,6 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("WBRUN_DEBUG") == "1":
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (set WBRUN_DEBUG=1 for a traceback)", 1)
-
-
-class _NoCycleCollection:
-    """The Typer commands are short-lived and build large acyclic structures (100,000 runs'
-    records): the cyclic collector's repeated passes over them cost ~0.4 s of a 3 s
-    `runs ls` (Mercurial's `nogc` does the same).  Reference counting still frees memory;
-    the one long command, `runs logs --follow`, only reads and prints bytes.  The
-    collector is back on afterwards, for callers of main() inside a longer process."""
-
-    def __enter__(self) -> None:
-        import gc
-
-        self.was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc_info) -> None:
-        import gc
-
-        if self.was_enabled:
-            gc.enable()
 
 
 def _run_app(app, argv: list[str]) -> int:

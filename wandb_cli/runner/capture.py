@@ -12,8 +12,14 @@ Anything else on the line (words, units, brackets) means it is not a metric line
 from __future__ import annotations
 
 import re
+from itertools import islice, repeat
+from operator import add, itemgetter
+
+import orjson
 
 from wandb_cli.errors import StoreError
+from wandb_cli.nogc import no_cycle_collection
+from wandb_cli.store.jsonio import has_long_digits
 from wandb_cli.textfmt import strip_ansi
 
 _KEY = r"[A-Za-z_][\w./\-]*"
@@ -124,11 +130,13 @@ _BNUMBER = (rb"[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?"
 # else a candidate (a key then = or :, or escapes or non-ASCII bytes before the first = or :),
 # which parse_metrics judges.  The candidates are a superset, so nothing is missed.
 _METRIC_LINE = re.compile(
-    rb"^(?:(?P<fast>" + _BLANK + rb"(?:" + _BKEY + _BLANK + rb"[=:]" + _BLANK + _BNUMBER
+    rb"^((?P<fast>" + _BLANK + rb"(?:" + _BKEY + _BLANK + rb"[=:]" + _BLANK + _BNUMBER
     + _BLANK + rb",?+" + _BLANK + rb")++$)"
     rb"|(?:[ \t\v\f]*+[A-Za-z_][\w./\-]*+[ \t\v\f]*+[=:]"
     rb"|[^\n=:\x1b\x1c-\x1f\x80-\xff]*+[\x1b\x1c-\x1f\x80-\xff][^\n=:]*+[=:])[^\n]*)",
     re.MULTILINE)
+_SECOND = itemgetter(1)
+_SEPARATORS_TO_BLANK = bytes.maketrans(b"=:,", b"   ")
 _FAST_PAIR = re.compile(rb"(" + _BKEY + rb")" + _BLANK + rb"[=:]" + _BLANK + rb"([^\s,]+)")
 
 
@@ -136,16 +144,46 @@ def metric_lines(block: bytes) -> list[dict]:
     """The metrics of each metric line of a block of collapsed lines, in order."""
     if b"=" not in block and b":" not in block:
         return []
-    found = []
-    for match in _METRIC_LINE.finditer(block):
-        if match.group("fast") is not None:
-            found.append({key.decode(): int(raw) if raw.lstrip(b"+-").isdigit() else float(raw)
-                          for key, raw in _FAST_PAIR.findall(match.group())})
-        else:
-            metrics = parse_metrics(match.group())
-            if metrics:
-                found.append(metrics)
+    matches = _METRIC_LINE.findall(block)  # (the line, the line again if a plain one, else b"")
+    plain = list(map(_SECOND, matches))
+    if b"" not in plain:  # the common case: every candidate is a plain metric line
+        return _read_plain(plain)
+    read = iter(_read_plain([line for line in plain if line]))
+    found: list[dict] = []
+    for line, is_plain in matches:
+        metrics = next(read) if is_plain else parse_metrics(line)
+        if metrics:
+            found.append(metrics)
     return found
+
+
+def _read_plain(lines: list[bytes]) -> list[dict]:
+    """The metrics of plain metric lines (the `fast` alternative), read in bulk: the keys
+    and values of all lines at once (the values by one JSON parse where all are JSON
+    numbers, which JSON reads as int() or float() does), then one dict per line."""
+    # Keys and numbers hold no blank, comma, = or :, and a number is followed by a blank, a
+    # comma or the end: split at those, a plain line is key, number, key, number...; and it
+    # has as many pairs as = and : (which keys and numbers never hold).
+    tokens = b" ".join(lines).translate(_SEPARATORS_TO_BLANK).split()
+    counts = list(map(add, map(bytes.count, lines, repeat(b"=")), map(bytes.count, lines, repeat(b":"))))
+    if len(tokens) != 2 * sum(counts):  # cannot happen (see above): read line by line
+        return [{key.decode(): _number(raw.decode()) for key, raw in _FAST_PAIR.findall(line)}
+                for line in lines]
+    raws = tokens[1::2]
+    joined = b",".join(raws)
+    values = None
+    if not has_long_digits(joined):  # orjson reads an integer of 20 digits as a float
+        try:
+            values = orjson.loads(b"[" + joined + b"]")
+        except orjson.JSONDecodeError:  # nan, inf, +3, .5, 1., 007: read one by one
+            pass
+    if values is None or len(values) != len(raws):
+        values = [int(raw) if raw.lstrip(b"+-").isdigit() else float(raw) for raw in raws]
+    keys = b"\0".join(tokens[0::2]).decode("ascii").split("\0")
+    items = zip(keys, values)
+    if counts and counts.count(counts[0]) == len(counts):  # as many pairs a line: grouped in C
+        return list(map(dict, zip(*[items] * counts[0])))
+    return [dict(islice(items, count)) for count in counts]
 
 
 class OutputRecorder:
@@ -182,9 +220,10 @@ class OutputRecorder:
         if self._on_metrics is not None:
             if skip_first:
                 block = block[block.find(b"\n") + 1:]
-            found = metric_lines(block)
-            if found:
-                self._on_metrics(found)
+            with no_cycle_collection():  # a dict per line, no cycles: the collector's
+                found = metric_lines(block)  # passes over them cost a third of the time
+                if found:
+                    self._on_metrics(found)
 
     def write(self, data: bytes) -> None:
         if self._log is None or self._failed or not data:
