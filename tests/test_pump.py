@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import wbrun_cmd
 from wandb_cli.runner.capture import (
+    _PLAIN_BLOCK,
     MAX_PARTIAL,
     OutputRecorder,
     collapse,
@@ -38,6 +39,23 @@ lines_strategy = st.lists(st.lists(st.sampled_from(LINE_PARTS), max_size=8).map(
 def test_bulk_metric_lines_agree_with_the_line_rule(lines):
     block = b"".join(collapse(line.encode()) + b"\n" for line in lines)
     expected = [m for m in (parse_metrics(line) for line in block.split(b"\n")[:-1]) if m]
+    assert _comparable(metric_lines(block)) == _comparable(expected)
+
+
+PAIRS = ["loss=0.5", "acc: 1", "lr = 1e-05", "a/b.c-d:-2.5E3", "x=nan", "y=-inf", "_k=+3", "n=007",
+         "big=123456789012345678901234", "z=.5", "w=1.", "s: -0"]
+plain_lines = st.lists(st.lists(st.sampled_from(PAIRS), min_size=1, max_size=5).flatmap(
+    lambda pairs: st.sampled_from([" ", ", ", ",", "\t", "  ,  "]).map(lambda sep: sep.join(pairs))),
+    min_size=1, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(plain_lines, st.sampled_from(["", " ", "\t"]))
+def test_blocks_of_plain_metric_lines_read_in_bulk_agree_with_the_line_rule(lines, lead):
+    """Every line a plain metric line (the bulk path): the same metrics, of the same types."""
+    block = b"".join((lead + line).encode() + b"\n" for line in lines)
+    expected = [parse_metrics(line) for line in block.split(b"\n")[:-1]]
+    assert all(expected) and _PLAIN_BLOCK.fullmatch(block)
     assert _comparable(metric_lines(block)) == _comparable(expected)
 
 

@@ -129,9 +129,11 @@ _BNUMBER = (rb"[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?"
 # metric line, read here (possessive quantifiers: no backtracking, whatever the blanks);
 # else a candidate (a key then = or :, or escapes or non-ASCII bytes before the first = or :),
 # which parse_metrics judges.  The candidates are a superset, so nothing is missed.
+_PLAIN_LINE = (_BLANK + rb"(?:" + _BKEY + _BLANK + rb"[=:]" + _BLANK + _BNUMBER + _BLANK + rb",?+"
+               + _BLANK + rb")++")
+_PLAIN_BLOCK = re.compile(rb"(?:" + _PLAIN_LINE + rb"\n)*+")
 _METRIC_LINE = re.compile(
-    rb"^((?P<fast>" + _BLANK + rb"(?:" + _BKEY + _BLANK + rb"[=:]" + _BLANK + _BNUMBER
-    + _BLANK + rb",?+" + _BLANK + rb")++$)"
+    rb"^((?P<fast>" + _PLAIN_LINE + rb"$)"
     rb"|(?:[ \t\v\f]*+[A-Za-z_][\w./\-]*+[ \t\v\f]*+[=:]"
     rb"|[^\n=:\x1b\x1c-\x1f\x80-\xff]*+[\x1b\x1c-\x1f\x80-\xff][^\n=:]*+[=:])[^\n]*)",
     re.MULTILINE)
@@ -144,6 +146,8 @@ def metric_lines(block: bytes) -> list[dict]:
     """The metrics of each metric line of a block of collapsed lines, in order."""
     if b"=" not in block and b":" not in block:
         return []
+    if _PLAIN_BLOCK.fullmatch(block):  # every line a plain metric line: half findall's cost
+        return _read_plain(block.split(b"\n")[:-1])
     matches = _METRIC_LINE.findall(block)  # (the line, the line again if a plain one, else b"")
     plain = list(map(_SECOND, matches))
     if b"" not in plain:  # the common case: every candidate is a plain metric line
@@ -179,7 +183,9 @@ def _read_plain(lines: list[bytes]) -> list[dict]:
             pass
     if values is None or len(values) != len(raws):
         values = [int(raw) if raw.lstrip(b"+-").isdigit() else float(raw) for raw in raws]
-    keys = b"\0".join(tokens[0::2]).decode("ascii").split("\0")
+    key_tokens = tokens[0::2]
+    names = {key: key.decode("ascii") for key in set(key_tokens)}  # one str for each key
+    keys = list(map(names.__getitem__, key_tokens))
     items = zip(keys, values)
     if counts and counts.count(counts[0]) == len(counts):  # as many pairs a line: grouped in C
         return list(map(dict, zip(*[items] * counts[0])))
