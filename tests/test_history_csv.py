@@ -107,3 +107,17 @@ def test_more_keys_needing_stand_ins_than_there_are_fall_back(count):
     block = orjson.dumps({k: i for i, k in enumerate(keys)}) + b"\n"
     assert writer._plain_csv(block) is None or count <= 30
     assert writer.block_text(block) == _slow(writer, block)
+
+
+@pytest.mark.parametrize(("keys", "block"), [
+    (["a"], b'{"a":1e+400}\n'), (["a"], b'{"a":-1e+309}\n'),  # JSON numbers beyond a float
+    (["a"], b'{"a":1e-5}\n{"a":00}\n'), (["b"], b'{"e+b":1}\n'),  # not JSON: no crash
+    (["a"], b'{"a":}\n'), (["a"], b'{"a":1}\n{"a":}\n'), (["a", "b"], b'{"a":1,"b":}\n'),
+    (["a"], b'{"a":+1}\n'), (["a"], b'{"a":1\x1e5}\n'), (["a"], b'{"a":1e-7}\n{"a":-9999999999999999999}\n'),
+    (["a", "b"], b'{"b":1,"a":2}\n{"a":3,"b":-9223372036854775809}\n'),
+])
+def test_numbers_beyond_json_and_broken_lines_write_what_parsing_writes(keys, block):
+    """Found by review: an overflowing or malformed number crashed the respelling; an empty
+    value of a single column, a raw stand-in byte and a + outside an exponent passed."""
+    writer = CsvWriter(keys)
+    assert writer.block_text(block) == _slow(writer, block)

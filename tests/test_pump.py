@@ -43,7 +43,8 @@ def test_bulk_metric_lines_agree_with_the_line_rule(lines):
 
 
 PAIRS = ["loss=0.5", "acc: 1", "lr = 1e-05", "a/b.c-d:-2.5E3", "x=nan", "y=-inf", "_k=+3", "n=007",
-         "big=123456789012345678901234", "z=.5", "w=1.", "s: -0"]
+         "big=123456789012345678901234", "z=.5", "w=1.", "s: -0", "neg=-9223372036854775809",
+         "min=-9223372036854775808"]
 plain_lines = st.lists(st.lists(st.sampled_from(PAIRS), min_size=1, max_size=5).flatmap(
     lambda pairs: st.sampled_from([" ", ", ", ",", "\t", "  ,  "]).map(lambda sep: sep.join(pairs))),
     min_size=1, max_size=30)

@@ -19,7 +19,7 @@ import orjson
 
 from wandb_cli.errors import StoreError
 from wandb_cli.nogc import no_cycle_collection
-from wandb_cli.store.jsonio import has_long_digits
+from wandb_cli.store.jsonio import may_exceed_int64
 from wandb_cli.textfmt import strip_ansi
 
 _KEY = r"[A-Za-z_][\w./\-]*"
@@ -176,7 +176,7 @@ def _read_plain(lines: list[bytes]) -> list[dict]:
     raws = tokens[1::2]
     joined = b",".join(raws)
     values = None
-    if not has_long_digits(joined):  # orjson reads an integer of 20 digits as a float
+    if not may_exceed_int64(joined):  # orjson reads such an integer as a float
         try:
             values = orjson.loads(b"[" + joined + b"]")
         except orjson.JSONDecodeError:  # nan, inf, +3, .5, 1., 007: read one by one

@@ -134,8 +134,8 @@ def raw_blocks(run_dir, end: int) -> Iterator[bytes]:
 # it or starting 0.0000 are spelt again as Python spells them.  NaN and Infinity (and an
 # unsigned or capital exponent, which no JSON writer uses) take the slow path.
 _E = b"\x1e"
-_NUMBER_BYTES = b"0123456789.-+" + _E
-_TINY = (b":0.0000", b":-0.0000")
+_NUMBER_BYTES = b"0123456789.-"
+_EXPONENT_BYTES = _NUMBER_BYTES + b"+" + _E
 _NEWLINE_TO_COMMA = bytes.maketrans(b"\n", b",")
 # Stand-ins for keys whose JSON holds a number byte or a comma: control bytes, which JSON
 # never holds raw (a block holding one is not plain and takes the slow path).
@@ -155,7 +155,7 @@ class CsvWriter:
         tokens = []
         for key in line_keys:
             token = jsonio.dumps(key)
-            if any(b in _NUMBER_BYTES or b == ord(",") for b in token):
+            if any(b in _EXPONENT_BYTES or b == ord(",") for b in token):
                 stand_in = _STAND_INS[len(self._renames)] if len(self._renames) < len(_STAND_INS) else None
                 if stand_in is None:
                     self._renames = []
@@ -180,7 +180,10 @@ class CsvWriter:
         """The CSV rows of a block of whole JSONL lines."""
         from wandb_cli.store.digest import parse_block
 
-        text = self._plain_csv(block) if self._fast else None
+        try:
+            text = self._plain_csv(block) if self._fast else None
+        except ValueError:  # a number JSON cannot read (1e400, 00): the lines are parsed
+            text = None
         if text is not None:
             return text.decode("ascii")
         out = io.StringIO()
@@ -193,18 +196,19 @@ class CsvWriter:
             if stand_in[1:2] in block:
                 return None
             block = block.replace(token, stand_in)
-        if not self._shaped(block):
+        if not self._shaped(block, _NUMBER_BYTES):
             if _E in block or (b"e-" not in block and b"e+" not in block):
                 return None
             # No key holds - or + now (stand-ins): "e-" and "e+" are exponents (or inside
-            # a string, which fails the shape check).
+            # a string, which fails the shape check); a + anywhere else is not JSON.
             block = block.replace(b"e-", _E + b"-").replace(b"e+", _E + b"+")
-            if not self._shaped(block):
+            if not self._shaped(block, _EXPONENT_BYTES) or block.count(b"+") != block.count(_E + b"+"):
                 return None
         respell = _E in block or b"0.0000" in block
         if self._order is None and not respell:
             text = block.translate(None, self._strip)
-            empty = b",," in text or b"\n," in text or b",\n" in text or text[:1] == b","
+            empty = (b",," in text or b"\n," in text or b",\n" in text or b"\n\n" in text
+                     or text[:1] in (b",", b"\n"))
             return None if empty else text  # (an empty value is not JSON)
         width = len(self.columns)
         text = block.translate(_NEWLINE_TO_COMMA, self._strip)
@@ -217,10 +221,10 @@ class CsvWriter:
             columns = [_respelt(column) for column in columns]
         return b"\n".join(map(b",".join, zip(*columns))) + b"\n"
 
-    def _shaped(self, block: bytes) -> bool:
+    def _shaped(self, block: bytes, number_bytes: bytes) -> bool:
         """Whether every line is the skeleton with number bytes between its tokens (the
         block is whole lines: the skeleton ends in a newline)."""
-        rest = block.translate(None, _NUMBER_BYTES)
+        rest = block.translate(None, number_bytes)
         skeleton = self._skeleton
         return rest == skeleton * (len(rest) // len(skeleton))
 
@@ -232,7 +236,7 @@ def _respelt(column: list[bytes]) -> list[bytes]:
     if _E not in joined and b",0.0000" not in joined and b",-0.0000" not in joined:
         return column
     joined = joined.replace(_E, b"e")
-    if jsonio.has_long_digits(joined):  # orjson reads an integer of 20 digits as a float
+    if jsonio.may_exceed_int64(joined):  # orjson reads such an integer as a float
         values = [jsonio.loads(cell) for cell in joined[1:].split(b",")]
     else:
         values = orjson.loads(b"[" + joined[1:] + b"]")

@@ -197,6 +197,13 @@ def has_long_digits(data: bytes | str) -> bool:
     return _has_long_digits(data)
 
 
+def may_exceed_int64(data: bytes) -> bool:
+    """Whether `data` may hold an integer beyond a signed 64-bit one (19 digits in a row):
+    orjson reads a negative one below -2**63 as a float too (has_long_digits is kept at 20
+    digits for the index, whose signatures, nanosecond times, have 19)."""
+    return _TWENTY_ZEROS[:19] in data.translate(_DIGITS_TO_ZERO)
+
+
 def loads(data: bytes | str) -> Any:
     if not _has_long_digits(data):
         try:
