@@ -201,3 +201,28 @@ def test_printed_steps_are_visible_while_the_run_goes(store_dir, tmp_path):
     finally:
         child.terminate()
         child.wait(timeout=30)
+
+
+printed_steps = st.lists(st.dictionaries(
+    st.sampled_from(["loss", "acc", "a/b.c-d", "_k", "step", "lr", "null", "_step", "_runtime"]),
+    st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True)),
+    min_size=0, max_size=5), min_size=1, max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(printed_steps, st.integers(0, 10**7), st.floats(0, 1e6), st.floats(1.7e9, 1.8e9))
+def test_printed_steps_spliced_into_lines_equal_the_rows_encoded(batch, step, runtime, stamp):
+    """encode_printed (lines joined in C) writes what building each row and encoding writes;
+    it declines only for NaN, huge integers, empty or _step-bearing steps."""
+    from wandb_cli.store.recorder import HISTORY_KEYS, encode_printed, encode_rows, history_row
+
+    runtime, stamp = round(runtime, 3), round(stamp, 3)
+    expected = encode_rows([history_row(m, step + i, runtime, stamp) for i, m in enumerate(batch)])
+    got = encode_printed(batch, step, runtime, stamp)
+    plain = all(m and all(isinstance(v, float) and v == v and abs(v) != float("inf") or
+                          isinstance(v, int) and -2**63 <= v < 2**64 for v in m.values())
+                for m in batch)
+    if plain and not any(k in HISTORY_KEYS or k == "null" for m in batch for k in m):
+        assert got is not None
+    assert got is None or got == expected
+    assert [json.loads(line) for line in expected.splitlines()][0]["_step"] == step

@@ -13,10 +13,8 @@ import os
 import sys
 import threading
 import warnings
-from collections import deque
 from dataclasses import dataclass, field
 from itertools import chain, repeat
-from operator import setitem
 from typing import Any, Callable
 
 from wandb_cli.errors import RunExists, RunNotFound, StoreError, UsageError
@@ -278,10 +276,7 @@ class LiveRun:
 
     def _write_row(self, data: dict) -> None:
         now = self._clock()
-        row = dict(data)
-        row["_step"] = self._step
-        row["_runtime"] = self.runtime_s()
-        row["_timestamp"] = round(now, 3)
+        row = history_row(data, self._step, self.runtime_s(), round(now, 3))
         try:
             line = jsonio.dumps_plain(row)
         except TypeError:  # e.g. nested too deeply: said with the key, as for any bad value
@@ -289,8 +284,7 @@ class LiveRun:
         except jsonio.NotPlain:
             if self.encode_values is not None:
                 data = self.encode_values(data, self._step)
-                row = {**data, "_step": row["_step"], "_runtime": row["_runtime"],
-                       "_timestamp": row["_timestamp"]}
+                row = history_row(data, row["_step"], row["_runtime"], row["_timestamp"])
             line = encode_row(row)
         self._history.write_line(line)
         self._step += 1
@@ -314,19 +308,20 @@ class LiveRun:
         """Steps printed by the wrapped program, numbered after the file's last step: one
         lock and one write for the whole batch.  The summary is updated in memory and written
         by the Ticker (about once a second) and at finish, not once per step.
-        The batch's dicts are the caller's to give: they become the rows (C-level map()
-        calls in place of a Python loop: 100,000 printed lines cost ~0.2 s less).
+        The lines are made by C-level joins, not a Python loop (encode_printed).
         """
         if not batch:
             return
         last = dict(chain.from_iterable(map(dict.items, batch)))  # each key's last value
         now = self._clock()
-        stamps = {"_runtime": round(now - self._t0, 3), "_timestamp": round(now, 3)}
+        runtime, stamp = round(now - self._t0, 3), round(now, 3)
         with self.paths.lock():
             step = _next_step(self.paths)
-            deque(map(setitem, batch, repeat("_step"), range(step, step + len(batch))), maxlen=0)
-            deque(map(dict.update, batch, repeat(stamps)), maxlen=0)
-            self._history.write_bytes(encode_rows(batch))
+            lines = encode_printed(batch, step, runtime, stamp)
+            if lines is None:  # printed _step=... (ours win), NaN, huge integers: row by row
+                lines = encode_rows([history_row(metrics, step + i, runtime, stamp)
+                                     for i, metrics in enumerate(batch)])
+            self._history.write_bytes(lines)
             self._step = step + len(batch)
         with self._lock:
             self._summary.update(last)
@@ -430,6 +425,42 @@ def encode_row(row: dict) -> bytes:
             except TypeError as exc:
                 raise TypeError(f"cannot log {key!r}: {exc}") from None
         raise
+
+
+HISTORY_KEYS = ("_step", "_runtime", "_timestamp")
+
+
+def history_row(data: dict, step: int, runtime: float, stamp: float) -> dict:
+    """A history row: `_step`, `_runtime` and `_timestamp` first, in the order CSV and the
+    charts show them (so a history turns into CSV without reordering its columns), then the
+    logged keys; ours win over logged keys of the same names."""
+    row = {"_step": step, "_runtime": runtime, "_timestamp": stamp}
+    row.update(data)
+    if len(row) != len(data) + 3:
+        row["_step"], row["_runtime"], row["_timestamp"] = step, runtime, stamp
+    return row
+
+
+def encode_printed(batch: list[dict], step: int, runtime: float, stamp: float) -> bytes | None:
+    """The history lines of steps `step`, `step + 1`... as history_row() and encode_rows()
+    make them, without building the rows: the metrics are encoded in one call and each
+    line's head is joined in (C-level; 100,000 printed lines cost ~0.1 s less).  None where
+    that would not be exact (a NaN, an integer JSON cannot hold, an empty step, a step
+    holding one of HISTORY_KEYS)."""
+    import orjson
+
+    try:
+        text = orjson.dumps(batch)
+    except (orjson.JSONEncodeError, TypeError):
+        return None
+    inner = text[2:-2].split(b"},{")
+    if (len(inner) != len(batch) or b"null" in text or b"" in inner
+            or any(b'"%s":' % key.encode() in text for key in HISTORY_KEYS)):
+        return None
+    steps = "\0".join(map(str, range(step, step + len(batch)))).encode().split(b"\0")
+    middle = b',"_runtime":' + orjson.dumps(runtime) + b',"_timestamp":' + orjson.dumps(stamp) + b","
+    return b"".join(chain.from_iterable(zip(repeat(b'{"_step":'), steps, repeat(middle), inner,
+                                            repeat(b"}\n"))))
 
 
 def encode_rows(rows: list[dict]) -> bytes:
