@@ -204,17 +204,15 @@ class CsvWriter:
             block = block.replace(b"e-", _E + b"-").replace(b"e+", _E + b"+")
             if not self._shaped(block, _EXPONENT_BYTES) or block.count(b"+") != block.count(_E + b"+"):
                 return None
-        respell = _E in block or b"0.0000" in block
-        if self._order is None and not respell:
-            text = block.translate(None, self._strip)
-            empty = (b",," in text or b"\n," in text or b",\n" in text or b"\n\n" in text
-                     or text[:1] in (b",", b"\n"))
-            return None if empty else text  # (an empty value is not JSON)
-        width = len(self.columns)
-        text = block.translate(_NEWLINE_TO_COMMA, self._strip)
-        if b",," in text or text[:1] == b",":
+        text = block.translate(None, self._strip)  # the values, commas and newlines
+        flat = text.translate(_NEWLINE_TO_COMMA)
+        if b",," in flat or flat[:1] == b",":  # an empty value: not JSON
             return None
-        cells = text.split(b",")
+        respell = _E in text or b"0.0000" in text
+        if self._order is None and not respell:
+            return text
+        width = len(self.columns)
+        cells = flat.split(b",")
         cells.pop()  # after the last line's newline
         columns = [cells[i::width] for i in (self._order or range(width))]
         if respell:
