@@ -168,8 +168,11 @@ def _read_plain(lines: list[bytes]) -> list[dict]:
     # Keys and numbers hold no blank, comma, = or :, and a number is followed by a blank, a
     # comma or the end: split at those, a plain line is key, number, key, number...; and it
     # has as many pairs as = and : (which keys and numbers never hold).
-    tokens = b" ".join(lines).translate(_SEPARATORS_TO_BLANK).split()
-    counts = list(map(add, map(bytes.count, lines, repeat(b"=")), map(bytes.count, lines, repeat(b":"))))
+    text = b" ".join(lines)
+    tokens = text.translate(_SEPARATORS_TO_BLANK).split()
+    counts = list(map(bytes.count, lines, repeat(b"=")))
+    if b":" in text:
+        counts = list(map(add, counts, map(bytes.count, lines, repeat(b":"))))
     if len(tokens) != 2 * sum(counts):  # cannot happen (see above): read line by line
         return [{key.decode(): _number(raw.decode()) for key, raw in _FAST_PAIR.findall(line)}
                 for line in lines]
@@ -185,10 +188,15 @@ def _read_plain(lines: list[bytes]) -> list[dict]:
         values = [int(raw) if raw.lstrip(b"+-").isdigit() else float(raw) for raw in raws]
     key_tokens = tokens[0::2]
     names = {key: key.decode("ascii") for key in set(key_tokens)}  # one str for each key
-    keys = list(map(names.__getitem__, key_tokens))
-    items = zip(keys, values)
-    if counts and counts.count(counts[0]) == len(counts):  # as many pairs a line: grouped in C
-        return list(map(dict, zip(*[items] * counts[0])))
+    width = counts[0] if counts else 0
+    if width and counts.count(width) == len(counts):  # as many pairs a line
+        line_keys = key_tokens[:width]
+        if all(key_tokens[i::width].count(key) == len(lines) for i, key in enumerate(line_keys)):
+            # and the same keys in the same order (the usual case): values grouped in C
+            keys = tuple(map(names.__getitem__, line_keys))
+            return list(map(dict, map(zip, repeat(keys), zip(*[iter(values)] * width))))
+        return list(map(dict, zip(*[zip(map(names.__getitem__, key_tokens), values)] * width)))
+    items = zip(map(names.__getitem__, key_tokens), values)
     return [dict(islice(items, count)) for count in counts]
 
 

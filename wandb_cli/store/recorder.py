@@ -14,7 +14,7 @@ import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import chain
 from typing import Any, Callable
 
 from wandb_cli.errors import RunExists, RunNotFound, StoreError, UsageError
@@ -459,8 +459,7 @@ def encode_printed(batch: list[dict], step: int, runtime: float, stamp: float) -
         return None
     steps = "\0".join(map(str, range(step, step + len(batch)))).encode().split(b"\0")
     middle = b',"_runtime":' + orjson.dumps(runtime) + b',"_timestamp":' + orjson.dumps(stamp) + b","
-    return b"".join(chain.from_iterable(zip(repeat(b'{"_step":'), steps, repeat(middle), inner,
-                                            repeat(b"}\n"))))
+    return b'{"_step":' + b'}\n{"_step":'.join(map(middle.join, zip(steps, inner))) + b"}\n"
 
 
 def encode_rows(rows: list[dict]) -> bytes:
