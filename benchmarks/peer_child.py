@@ -2,7 +2,9 @@
 (`--peer-python`), one measurement per process.  Prints one JSON object last.
 
     peer_child.py wandb-log STORE STEPS VARIANT       wandb offline: init, log, finish
+    peer_child.py wandb-arrays STORE STEPS            wandb offline: log() of a (4000, 1000) array
     peer_child.py mlflow-log URI STEPS VARIANT        MLflow: start_run, log_metrics, end_run
+    peer_child.py mlflow-history URI STEPS            MLflow: get_metric_history of a STEPS-step metric
     peer_child.py mlflow-store ROOT NAME COUNT        an MLflow file store of the query runs
     peer_child.py mlflow-query URI NAME REPS          search_runs: first call, then REPS more
 
@@ -50,6 +52,27 @@ def wandb_log(store: str, steps: str, variant: str) -> dict:
             "settle_s": SETTLE_S, "data_bytes": sum(os.path.getsize(f) for f in files), "data_files": len(files)}
 
 
+def wandb_arrays(store: str, steps: str) -> dict:
+    """wandb offline logging a (4000, 1000) float32 array per step (as array_steps in
+    benchmarks/suite_big.py does for wbrun): seconds per log() and bytes written."""
+    import numpy as np
+
+    os.environ.update(WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=store)
+    import wandb
+
+    array = np.random.default_rng(0).standard_normal((4000, 1000)).astype(np.float32)
+    run = wandb.init(project="bench")
+    started = time.perf_counter()
+    for step in range(int(steps)):
+        run.log({"weights": array, "loss": 1 / (step + 1)})
+    logged = time.perf_counter() - started
+    run.finish()
+    finished = time.perf_counter() - started
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, names in os.walk(store) for f in names)
+    return {"log_s": logged / int(steps), "through_finish_s": finished / int(steps), "bytes": size,
+            "steps": int(steps)}
+
+
 def mlflow_log(uri: str, steps: str, variant: str) -> dict:
     values = step_values(variant, int(steps))
     t_values = time.perf_counter()
@@ -79,6 +102,32 @@ def _metric_bytes(uri: str, experiment_id: str, run_id: str) -> int | None:
         return None  # a database's pages are shared by all runs: no per-run figure
     folder = os.path.join(uri[len("file:"):], experiment_id, run_id, "metrics")
     return sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+
+
+def mlflow_history(uri: str, steps: str) -> dict:
+    """One run whose `loss` has STEPS steps (logged with log_batch, 1,000 a call, the most
+    MLflow takes), then get_metric_history on it: seconds and the process's peak RSS."""
+    import resource
+
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment(f"history-{os.getpid()}")
+    run_id = client.create_run(experiment).info.run_id
+    started = time.perf_counter()
+    for start in range(0, int(steps), 1000):
+        client.log_batch(run_id, metrics=[Metric("loss", 1 / (i + 1), 1_750_000_000_000 + i, i)
+                                          for i in range(start, min(int(steps), start + 1000))])
+    logged = time.perf_counter() - started
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    history = client.get_metric_history(run_id, "loss")
+    read = time.perf_counter() - started
+    assert len(history) == int(steps), len(history)
+    return {"log_s": logged, "history_s": read, "steps": len(history),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_before_mb": rss_before / 1024}
 
 
 def mlflow_store(root: str, name: str, count: str) -> dict:
@@ -149,8 +198,8 @@ def mlflow_query(uri: str, name: str, reps: str) -> dict:
     return {"first_s": times[0], "repeated_s": times[1:], "rows": rows, "best": first}
 
 
-COMMANDS = {"wandb-log": wandb_log, "mlflow-log": mlflow_log, "mlflow-store": mlflow_store,
-            "mlflow-query": mlflow_query}
+COMMANDS = {"wandb-log": wandb_log, "wandb-arrays": wandb_arrays, "mlflow-log": mlflow_log,
+            "mlflow-history": mlflow_history, "mlflow-store": mlflow_store, "mlflow-query": mlflow_query}
 
 if __name__ == "__main__":
     print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:])))

@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="2000,10000,100000", help="query store sizes")
     parser.add_argument("--steps", type=int, default=20_000, help="log() calls per SDK run")
     parser.add_argument("--only", default=",".join(SUITES), help="suites to run")
-    parser.add_argument("--big-mb", type=int, default=500, help="MB of output for suite big's pump")
+    parser.add_argument("--big-mb", type=int, default=500, help="MB of output for suite big's pump (0: no pump rows)")
     parser.add_argument("--big-steps", type=int, default=5_000_000, help="history steps for suite big")
     parser.add_argument("--big-runs", type=int, default=1000, help="init/finish loop runs for suite big")
     parser.add_argument("--peer-python", help="interpreter with wandb and mlflow installed")

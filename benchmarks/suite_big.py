@@ -37,10 +37,13 @@ INIT_MAX_MS = 20
 
 def run(ctx: Context, *, pump_mb: int = 500, history_steps: int = 5_000_000,
         init_runs: int = 1000) -> list[Row]:
-    rows = _pump_rows(ctx, pump_mb)
+    rows = _pump_rows(ctx, pump_mb) if pump_mb > 0 else []  # --big-mb 0: no pump rows (~20 min)
     rows.append(_metric_row(ctx))
     rows += _history_rows(ctx, history_steps)
+    if ctx.has("mlflow"):
+        rows.append(_mlflow_history_row(ctx))
     rows.append(_init_row(ctx, init_runs))
+    rows.append(_array_row(ctx))
     return rows
 
 
@@ -198,6 +201,24 @@ def _ensure_history(ctx: Context, steps: int) -> Path:
     return store
 
 
+MLFLOW_HISTORY_STEPS = 1_000_000  # 5M would take ~20 min to log into MLflow here
+
+
+def _mlflow_history_row(ctx: Context, steps: int = MLFLOW_HISTORY_STEPS) -> Row:
+    """The peer's read of one long metric: MLflow's `get_metric_history` (sqlite store, as
+    `mlflow server` uses it) on a run whose `loss` has `steps` steps, logged by log_batch."""
+    from benchmarks.timing import run_json
+
+    folder = ctx.fresh_dir("big-mlflow-history")
+    result, _ = run_json([ctx.peer_python, str(Path(__file__).parent / "peer_child.py"), "mlflow-history",
+                          f"sqlite:///{folder / 'mlflow.db'}", str(steps)],
+                         env=ctx.env, cwd=Path(__file__).parent, timeout=3600)
+    return Row("big", f"peer: MLflow `get_metric_history`, one metric of {steps:,} steps",
+               result["history_s"], "s", target="info", ok=None,
+               detail=(f"peak RSS {result['peak_rss_mb']:.0f} MB ({result['rss_before_mb']:.0f} MB before the "
+                       f"call); logging the steps took {result['log_s']:.0f} s"), data=result)
+
+
 # --- many short SDK runs ---------------------------------------------------------------
 def _init_row(ctx: Context, runs: int) -> Row:
     store = ctx.fresh_dir("big-init-store")
@@ -224,3 +245,48 @@ def _init_row(ctx: Context, runs: int) -> Row:
                result["ms"] / 1000, "s", target=f"<= {INIT_MAX_MS} ms",
                ok=at_most(result["ms"], INIT_MAX_MS),
                detail=f"peak RSS grew {growth:.1f} MB over the loop", data=result)
+
+
+# --- arrays logged ---------------------------------------------------------------------
+ARRAY_STEPS = 20
+
+
+def _array_row(ctx: Context, steps: int = ARRAY_STEPS) -> Row:
+    """`log()` of a (4000, 1000) float32 array each step (16 MB of numbers): seconds per
+    call through finish and bytes on disk, wbrun against wandb offline where installed.
+    Checked: every step's value is a histogram, not the numbers."""
+    from benchmarks.timing import run_json
+
+    store = ctx.fresh_dir("big-array-store")
+    code = ("import json, os, time, numpy as np, wandb_cli as w\n"
+            "a = np.random.default_rng(0).standard_normal((4000, 1000)).astype(np.float32)\n"
+            "run = w.init(project='arrays')\n"
+            "t = time.perf_counter()\n"
+            f"for step in range({steps}):\n"
+            "    run.log({'weights': a, 'loss': 1 / (step + 1)})\n"
+            "logged = time.perf_counter() - t\n"
+            "run.finish()\n"
+            "done = time.perf_counter() - t\n"
+            f"print(json.dumps({{'log_s': logged / {steps}, 'through_finish_s': done / {steps}}}))\n")
+    ours, _ = run_json([ctx.python, "-c", code], env={**ctx.env, "WBRUN_DIR": str(store)})
+    run_dir = sorted(store.glob("run-*"))[-1]
+    size = sum(f.stat().st_size for f in run_dir.rglob("*") if f.is_file())
+    import orjson
+
+    with open(run_dir / "files" / "wandb-history.jsonl", "rb") as fh:
+        kinds = {orjson.loads(line)["weights"].get("_type") for line in fh}
+    if kinds != {"histogram"}:
+        raise BenchError(f"logged arrays stored as {kinds}, not histograms")
+    peers, detail = [], f"wbrun {size / 1e3:.0f} kB on disk for {steps} steps"
+    if ctx.has("wandb"):
+        peer_store = ctx.fresh_dir("big-array-wandb")
+        theirs, _ = run_json([ctx.peer_python, str(Path(__file__).parent / "peer_child.py"),
+                              "wandb-arrays", str(peer_store), str(steps)],
+                             env=ctx.env, cwd=Path(__file__).parent)
+        peers = [("wandb offline", theirs["through_finish_s"], "s")]
+        detail += (f"; wandb offline {theirs['through_finish_s'] * 1000:.0f} ms a step through "
+                   f"finish ({theirs['log_s'] * 1000:.0f} ms in log()), {theirs['bytes'] / 1e3:.0f} kB")
+    return Row("big", f"`log()` of a (4000, 1000) float32 array, {steps} steps, through finish",
+               ours["through_finish_s"], "s", peers, target="histograms, as W&B stores them",
+               ok=True, detail=detail + f"; wbrun {ours['log_s'] * 1000:.0f} ms in log()",
+               data={"wbrun": ours, "wandb": theirs if ctx.has("wandb") else None})
