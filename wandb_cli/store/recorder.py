@@ -451,14 +451,15 @@ def encode_printed(batch: list[dict], step: int, runtime: float, stamp: float) -
 
     try:
         text = orjson.dumps(batch)
+        middle = b',"_runtime":' + orjson.dumps(runtime) + b',"_timestamp":' + orjson.dumps(stamp) + b","
     except (orjson.JSONEncodeError, TypeError):
         return None
     inner = text[2:-2].split(b"},{")
-    if (len(inner) != len(batch) or b"null" in text or b"" in inner
+    if (len(inner) != len(batch) or b"null" in text or b"null" in middle or b"" in inner
+            or step + len(batch) > 2**63  # (encode_rows writes such steps row by row)
             or any(b'"%s":' % key.encode() in text for key in HISTORY_KEYS)):
         return None
     steps = "\0".join(map(str, range(step, step + len(batch)))).encode().split(b"\0")
-    middle = b',"_runtime":' + orjson.dumps(runtime) + b',"_timestamp":' + orjson.dumps(stamp) + b","
     return b'{"_step":' + b'}\n{"_step":'.join(map(middle.join, zip(steps, inner))) + b"}\n"
 
 
