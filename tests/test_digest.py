@@ -142,3 +142,28 @@ def test_half_a_million_step_history_in_bounded_memory(tmp_path):
         assert peak_kb < 150 * 1024, (args, peak_kb)
         if args[1] == "history" and args[-1] == "csv":
             assert lines == 500_001
+    _check_ui_series(store)
+
+
+def _check_ui_series(store: Path) -> None:
+    """The web UI's series of the same run come from its digest: the history's own points
+    (checked against the generator), the spike kept, x in order, the cursor honoured, and
+    the server's peak RSS under 150 MB (its per-point arrays would take ~40 MB a key)."""
+    from benchmarks.genhistory import rows
+    from tests.helpers_ui import UiServer
+
+    assert os.path.getsize(_history(next(store.glob("run-*")))) >= 64 << 20  # the digest path
+    with UiServer(store, "--read-only") as server:
+        status, answer = server.json("/api/runs/bighist1/history?max_points=2000")
+        assert status == 200 and answer["rows"] == 500_000 and answer["digest"]
+        assert set(answer["keys"]) == {"loss", "val_loss", "accuracy", "lr", "grad_norm"}
+        loss = answer["series"]["loss"]
+        assert loss["count"] == 500_000 and loss["sampled"] and 500 <= len(loss["x"]) <= 2000
+        assert loss["x"] == sorted(loss["x"]) and max(loss["y"]) == SPIKE
+        for step, value in list(zip(loss["x"], loss["y"]))[::97]:
+            assert rows(int(step), int(step) + 1, 500_000)[0]["loss"] == value
+        status, tail = server.json("/api/runs/bighist1/history?keys=lr&after_step=499000")
+        assert status == 200 and tail["series"]["lr"]["x"] and min(tail["series"]["lr"]["x"]) > 499_000
+        with open(f"/proc/{server.proc.pid}/status") as fh:
+            peak_kb = int(next(line for line in fh if line.startswith("VmHWM")).split()[1])
+        assert peak_kb < 150 * 1024, peak_kb

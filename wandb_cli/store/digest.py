@@ -350,6 +350,23 @@ def series(run_dir: str | Path, keys: Iterable[str], x: str = "_step",
     return out
 
 
+def points(run_dir: str | Path, key: str, x: str, max_buckets: int) -> tuple[list, list, int]:
+    """(xs, ys, count) of `key` against `x` for the web UI: of each of at most `max_buckets`
+    buckets of consecutive rows, its first, lowest, highest and last point holding `key`,
+    in row order (the rule of `charts.data.downsample_minmax`, so spikes survive); rows
+    whose `x` is not a number are left out.  `count`: the rows holding a number for `key`."""
+    digest = load_digest(run_dir)
+    cells = [cell for bucket in digest.buckets if (cell := bucket.get(key))]
+    xs, ys = [], []
+    for cell in _merge_cells(digest, key, cells, max_buckets):
+        for row in sorted({cell[FIRST], cell[LOW], cell[HIGH], cell[LAST]}):
+            values = digest.kept[row]
+            if x in values:
+                xs.append(values[x])
+                ys.append(values[key])
+    return xs, ys, digest.stats[key][0] if key in digest.stats else 0
+
+
 def _merge_cells(digest: Digest, key: str, cells: list[list], max_points: int) -> list[list]:
     max_points = max(1, max_points)
     while len(cells) > max_points:
