@@ -350,12 +350,12 @@ def series(run_dir: str | Path, keys: Iterable[str], x: str = "_step",
     return out
 
 
-def points(run_dir: str | Path, key: str, x: str, max_buckets: int) -> tuple[list, list, int]:
+def points(digest: Digest, key: str, x: str, max_buckets: int) -> tuple[list, list, int]:
     """(xs, ys, count) of `key` against `x` for the web UI: of each of at most `max_buckets`
     buckets of consecutive rows, its first, lowest, highest and last point holding `key`,
     in row order (the rule of `charts.data.downsample_minmax`, so spikes survive); rows
-    whose `x` is not a number are left out.  `count`: the rows holding a number for `key`."""
-    digest = load_digest(run_dir)
+    whose `x` is not a number are left out.  `count`: the rows holding a number for `key`.
+    `digest`: load_digest's, loaded once for all the keys of a request."""
     cells = [cell for bucket in digest.buckets if (cell := bucket.get(key))]
     xs, ys = [], []
     for cell in _merge_cells(digest, key, cells, max_buckets):

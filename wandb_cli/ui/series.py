@@ -24,6 +24,7 @@ from typing import Any, Sequence
 from wandb_cli.charts.data import downsample_minmax, smooth
 from wandb_cli.errors import UsageError
 from wandb_cli.store import jsonio
+from wandb_cli.store.layout import HISTORY
 
 DEFAULT_MAX_POINTS = 2000
 MAX_MAX_POINTS = 100_000
@@ -208,13 +209,11 @@ def series_of(cache: SeriesCache, path: Path, *, keys: Sequence[str] | None, x: 
     wanted = available if keys is None else [k for k in keys if k in cols.values]
     out: dict[str, Any] = {}
     for key in wanted:
-        own = (step_metrics or {}).get(key)
-        axis = own if own and own != key and own in cols.values else x
+        axis = _axis_of(key, x, step_metrics, cols.values)
         if key == axis:
             continue
         xs, ys = _aligned(cols, key, axis)
-        full = axis != x
-        if after is not None and not full:
+        if after is not None and axis == x:
             from bisect import bisect_right
 
             start = bisect_right(xs, after)
@@ -223,8 +222,7 @@ def series_of(cache: SeriesCache, path: Path, *, keys: Sequence[str] | None, x: 
             ys = smooth(ys, smooth_window)
         count = len(xs)
         xs, ys = downsample_minmax(xs, ys, max(1, max_points // 4))
-        out[key] = {"x": xs, "y": ys, "count": count, "sampled": len(xs) < count, "x_key": axis,
-                    **({"full": True} if full else {})}
+        out[key] = _series_entry(xs, ys, count, axis, x)
     x_values = cols.values.get(x)
     return {
         "x": x, "rows": cols.rows, "keys": available, "series": out,
@@ -240,8 +238,6 @@ BIG_HISTORY_BYTES = 64 << 20
 
 
 def _is_big_history(path: Path) -> bool:
-    from wandb_cli.store.layout import HISTORY
-
     try:
         return path.name == HISTORY and os.path.getsize(path) >= BIG_HISTORY_BYTES
     except OSError:
@@ -255,27 +251,36 @@ def _digest_series(path: Path, *, keys: Sequence[str] | None, x: str, max_points
     its buckets' first, min, max and last points (at most `max_points`)."""
     from wandb_cli.store import digest as digests
 
-    run_dir = path.parent.parent
-    digest = digests.load_digest(run_dir)
+    digest = digests.load_digest(path.parent.parent)
     numeric = digest.stats
     available = [k for k in digest.columns
                  if k in numeric and (private or not k.startswith("_")) and k not in hidden]
     wanted = available if keys is None else [k for k in keys if k in numeric]
     out: dict[str, Any] = {}
     for key in wanted:
-        own = (step_metrics or {}).get(key)
-        axis = own if own and own != key and own in numeric else x
+        axis = _axis_of(key, x, step_metrics, numeric)
         if key == axis:
             continue
-        xs, ys, count = digests.points(run_dir, key, axis, max(1, max_points // 4))
-        full = axis != x
-        if after is not None and not full:
+        xs, ys, count = digests.points(digest, key, axis, max(1, max_points // 4))
+        if after is not None and axis == x:  # (row order: x need not be sorted)
             kept = [i for i, value in enumerate(xs) if value > after]
             xs, ys = [xs[i] for i in kept], [ys[i] for i in kept]
-        out[key] = {"x": xs, "y": ys, "count": count, "sampled": len(xs) < count, "x_key": axis,
-                    **({"full": True} if full else {})}
+        out[key] = _series_entry(xs, ys, count, axis, x)
     return {
         "x": x, "rows": digest.rows, "keys": available, "series": out,
         "x_keys": [k for k in digest.columns if k in numeric and numeric[k][0] == digest.rows],
         "last_x": numeric[x][3] if x in numeric else None, "digest": True,
     }
+
+
+def _axis_of(key: str, x: str, step_metrics: dict[str, str] | None, known) -> str:
+    """The x key `key` is drawn against: its define_metric step metric where the history
+    holds it, else `x`."""
+    own = (step_metrics or {}).get(key)
+    return own if own and own != key and own in known else x
+
+
+def _series_entry(xs: list, ys: list, count: int, axis: str, x: str) -> dict[str, Any]:
+    """One series of series_of's answer; one drawn on its own axis comes whole (`full`)."""
+    return {"x": xs, "y": ys, "count": count, "sampled": len(xs) < count, "x_key": axis,
+            **({"full": True} if axis != x else {})}
