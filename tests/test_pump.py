@@ -217,7 +217,8 @@ def test_printed_steps_spliced_into_lines_equal_the_rows_encoded(batch, step, ru
     """encode_printed (lines joined in C) writes what building each row and encoding writes;
     it declines only for NaN, huge integers, empty or _step-bearing steps (and clocks or
     steps no run has: found by review)."""
-    from wandb_cli.store.recorder import HISTORY_KEYS, encode_printed, encode_rows, history_row
+    from wandb_cli.store.layout import HISTORY_KEYS
+    from wandb_cli.store.recorder import encode_printed, encode_rows, history_row
 
     runtime, stamp = round(runtime, 3), round(stamp, 3)
     if not all(isinstance(v, float) and v == v and abs(v) != float("inf") for v in (runtime, stamp)) \

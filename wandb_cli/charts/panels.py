@@ -15,12 +15,13 @@ from typing import Callable, Mapping, Sequence
 
 from wandb_cli.charts.data import GroupData, Panel, SeriesData, build_panel, history_series
 from wandb_cli.errors import UsageError, WbrunError
+from wandb_cli.store.layout import HISTORY_KEYS
 from wandb_cli.store.model import RunRecord
 
 Rows = Sequence[Mapping]
 RowReader = Callable[[RunRecord], Rows]
 
-HISTORY_X = ("_step", "_runtime", "_timestamp")
+HISTORY_X = HISTORY_KEYS  # the keys every history row holds
 SYSTEM_X = ("_runtime", "_timestamp")  # system samples have no step
 SYSTEM_PREFIX = "system."
 DEFAULT_METRIC_LIMIT = 6

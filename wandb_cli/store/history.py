@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 import orjson
 
 from wandb_cli.store import jsonio
-from wandb_cli.store.layout import EVENTS, HISTORY, RunPaths
+from wandb_cli.store.layout import EVENTS, HISTORY, HISTORY_KEYS, RunPaths
 
 
 def _stderr_warning(message: str) -> None:
@@ -48,7 +48,7 @@ def columns_of(rows: list[dict]) -> list[str]:
 def order_columns(seen: Iterable[str]) -> list[str]:
     """First-seen keys, the `_` keys first as W&B shows them."""
     seen = dict.fromkeys(seen)
-    special = [k for k in ("_step", "_runtime", "_timestamp") if k in seen]
+    special = [k for k in HISTORY_KEYS if k in seen]
     return special + [k for k in seen if k not in special]
 
 
@@ -234,7 +234,7 @@ def _respelt(column: list[bytes]) -> list[bytes]:
     if _E not in joined and b",0.0000" not in joined and b",-0.0000" not in joined:
         return column
     joined = joined.replace(_E, b"e")
-    if jsonio.may_exceed_int64(joined):  # orjson reads such an integer as a float
+    if jsonio.has_long_digits(joined):  # read as parse_block reads the lines (jsonio's rule)
         values = [jsonio.loads(cell) for cell in joined[1:].split(b",")]
     else:
         values = orjson.loads(b"[" + joined[1:] + b"]")

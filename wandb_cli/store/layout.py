@@ -45,6 +45,8 @@ CONFIG = "config.json"
 SUMMARY = "wandb-summary.json"
 METADATA = "wandb-metadata.json"
 HISTORY = "wandb-history.jsonl"
+# The keys every history row holds, first, in this order (recorder.history_row, CSV columns).
+HISTORY_KEYS = ("_step", "_runtime", "_timestamp")
 EVENTS = "wandb-events.jsonl"
 OUTPUT = "output.log"
 ALERTS = "wbrun-alerts.jsonl"  # wandb.alert() calls, one object per line

@@ -28,6 +28,7 @@ from wandb_cli.store.layout import (
     FORMAT_VERSION,
     HEARTBEAT_INTERVAL_S,
     HISTORY,
+    HISTORY_KEYS,
     RUN_DOC,
     SUMMARY,
     RunPaths,
@@ -425,9 +426,6 @@ def encode_row(row: dict) -> bytes:
             except TypeError as exc:
                 raise TypeError(f"cannot log {key!r}: {exc}") from None
         raise
-
-
-HISTORY_KEYS = ("_step", "_runtime", "_timestamp")
 
 
 def history_row(data: dict, step: int, runtime: float, stamp: float) -> dict:
