@@ -188,6 +188,7 @@ def _read_plain(lines: list[bytes]) -> list[dict]:
         values = [int(raw) if raw.lstrip(b"+-").isdigit() else float(raw) for raw in raws]
     key_tokens = tokens[0::2]
     names = {key: key.decode("ascii") for key in set(key_tokens)}  # one str for each key
+    items = zip(map(names.__getitem__, key_tokens), values)
     width = counts[0] if counts else 0
     if width and counts.count(width) == len(counts):  # as many pairs a line
         line_keys = key_tokens[:width]
@@ -195,8 +196,7 @@ def _read_plain(lines: list[bytes]) -> list[dict]:
             # and the same keys in the same order (the usual case): values grouped in C
             keys = tuple(map(names.__getitem__, line_keys))
             return list(map(dict, map(zip, repeat(keys), zip(*[iter(values)] * width))))
-        return list(map(dict, zip(*[zip(map(names.__getitem__, key_tokens), values)] * width)))
-    items = zip(map(names.__getitem__, key_tokens), values)
+        return list(map(dict, zip(*[items] * width)))
     return [dict(islice(items, count)) for count in counts]
 
 

@@ -153,12 +153,12 @@ class CsvWriter:
         self.columns = order_columns(line_keys)
         self._renames: list[tuple[bytes, bytes]] = []
         tokens = []
+        stand_ins = iter(_STAND_INS)
         for key in line_keys:
             token = jsonio.dumps(key)
             if any(b in _EXPONENT_BYTES or b == ord(",") for b in token):
-                stand_in = _STAND_INS[len(self._renames)] if len(self._renames) < len(_STAND_INS) else None
-                if stand_in is None:
-                    self._renames = []
+                stand_in = next(stand_ins, None)
+                if stand_in is None:  # more such keys than stand-ins: no fast path
                     break
                 self._renames.append((token + b":", b'"' + stand_in + b'":'))
                 token = b'"' + stand_in + b'"'
