@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from helpers import record_run
@@ -170,3 +171,24 @@ def test_an_index_of_other_fields_is_ignored_and_rebuilt(store):
     assert set(records) == set(ids)
     assert all(r.name != "from-another-version" for r in records.values())
     assert path.read_bytes().splitlines()[0] == jsonio.dumps(index.header(RECORD_FIELDS))
+
+
+def test_the_index_keeps_runs_newest_first_and_lists_them_in_its_order(store):
+    """Folders the index lacks come first, newest first by name (the run's start), then the
+    index's own order, which its rewrite keeps: a listing builds its records in about the
+    order it shows them."""
+    for run_id in ("aaa", "bbb", "ccc"):
+        record_run(store, id=run_id)
+        time.sleep(1.05)  # a folder name holds its start to the second
+    age(store, 3600)
+    first = [r.dir for r in Store(store.root).iter_runs()]
+    folders = [jsonio.loads(line)[0] for line in index.index_path(store.root).read_bytes().splitlines()[1:]]
+    assert folders == sorted(folders, reverse=True) == [os.path.basename(d) for d in first]
+    assert [Store(store.root).read(Path(d)).id for d in first] == ["ccc", "bbb", "aaa"]
+    time.sleep(1.05)
+    record_run(store, id="ddd")
+    age(store, 3600)
+    assert [r.id for r in Store(store.root).iter_runs()] == ["ddd", "ccc", "bbb", "aaa"]
+    lines = index.index_path(store.root).read_bytes().splitlines()[1:]
+    assert [jsonio.loads(line)[0] for line in lines] == \
+        [os.path.basename(Store(store.root).find("ddd").dir), *folders]

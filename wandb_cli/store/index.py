@@ -153,9 +153,22 @@ def _encode(name: str, signature: int, entry: list) -> bytes | None:
     return None if jsonio.has_long_digits(line) else line
 
 
-def signature(run_dir: str) -> int | None:
+def signature(folder: str, dir_fd: int | None) -> int | None:
+    """The modification time (ns) of `folder/files`, `folder` relative to `dir_fd` (the
+    store's; the kernel then walks two names, not the whole path: 100,000 runs 0.75 ->
+    0.55 s here) or else a whole path; None where it cannot be read."""
     try:
-        return os.stat(run_dir + "/files").st_mtime_ns  # (os.path.join: 0.1 s per 100,000)
+        return os.stat(folder + "/files", dir_fd=dir_fd).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _open_dir(root: Path) -> int | None:
+    """A descriptor of the store for relative stat()s, where the platform takes one."""
+    if os.stat not in os.supports_dir_fd:
+        return None
+    try:
+        return os.open(root, os.O_RDONLY)
     except OSError:
         return None
 
@@ -179,22 +192,31 @@ def _scan(root: Path, read_entry: Callable[[Path], list],
     started = time.time_ns()
     cached = load_lines(root, schema)
     try:
-        entries = list(os.scandir(root))
+        folders = {entry.name for entry in os.scandir(root)
+                   if entry.name.startswith("run-") and entry.is_dir(follow_symlinks=False)}
     except FileNotFoundError:
         return
+    # Folders the index lacks first, newest first by name (a run's start), then the
+    # index's own order, which a rewrite keeps: records are then built, and lie in memory,
+    # in about the order a listing shows them (newest first), and every later pass over them
+    # reads memory in order (100,000 runs: sorting them and reading `--group-by`'s columns
+    # 2.6 -> 1.1 s in-process).
+    order = [*sorted((name for name in folders if name not in cached), reverse=True),
+             *(name for name in cached if name in folders)]
     kept: list[bytes] | None = []  # valid lines met before the first change
     writer: _Writer | None = None
     written = 0
+    dir_fd = _open_dir(root)
+    base = os.path.join(root, "")
     try:
-        for entry in entries:
-            if not entry.name.startswith("run-") or not entry.is_dir(follow_symlinks=False):
-                continue
-            sig = signature(entry.path)
-            hit = cached.get(entry.name)
+        for name in order:
+            path = base + name
+            sig = signature(name if dir_fd is not None else path, dir_fd)
+            hit = cached.get(name)
             parsed = _parse(hit[1]) if sig is not None and hit is not None and hit[0] == sig else None
             line = hit[1] if parsed is not None and hit is not None else None
             if parsed is None:
-                parsed = read_entry(Path(entry.path))
+                parsed = read_entry(Path(path))
             cacheable = sig is not None and started - sig > RACY_NS
             if writer is None and (line is None and (cacheable or hit is not None)):
                 writer = _Writer(root, schema)  # something differs from the index: write a new one
@@ -203,7 +225,7 @@ def _scan(root: Path, read_entry: Callable[[Path], list],
                     writer.add(old)
                 kept = None
             if cacheable and sig is not None:
-                line = line or _encode(entry.name, sig, parsed)
+                line = line or _encode(name, sig, parsed)
                 if line is not None:
                     written += 1
                     if writer is not None:
@@ -211,7 +233,7 @@ def _scan(root: Path, read_entry: Callable[[Path], list],
                     else:
                         assert kept is not None  # None only once a writer exists
                         kept.append(line)
-            yield entry.path, parsed  # a str: building 100,000 Path objects cost ~0.2 s
+            yield path, parsed  # a str: building 100,000 Path objects cost ~0.2 s
         if writer is None and written != len(cached):  # only removals: rewrite without them
             writer = _Writer(root, schema)
             assert kept is not None  # None only once a writer exists
@@ -223,3 +245,5 @@ def _scan(root: Path, read_entry: Callable[[Path], list],
     finally:
         if writer is not None:  # the caller stopped early: keep the old index
             writer.abort()
+        if dir_fd is not None:
+            os.close(dir_fd)
