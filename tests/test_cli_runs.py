@@ -465,3 +465,38 @@ def test_logs_follow_of_an_ended_run_prints_it_and_returns(cli, store_dir):
 @pytest.mark.parametrize("command", ["ls", "show", "history", "logs", "system", "compare"])
 def test_every_runs_command_has_a_summary_and_an_example(cli, command):
     assert "Example: wbrun runs " + command in cli("runs", command, "--help")[0]
+
+
+def test_a_listing_whose_reader_left_ends_quietly(store_dir):
+    """`runs ls` holds its records to the end and leaves them to the kernel to free
+    (nogc.exit_holding); output still buffered then meets a closed pipe: exit 1 with no
+    traceback, as when a reader of `runs ls | head` leaves."""
+    helpers.record_runs(store_dir, ["gone1", "gone2"])
+    proc = subprocess.Popen(wbrun_cmd("runs", "ls", "--format", "json", "--dir", str(store_dir)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before anything is written: the listing's one flush fails
+    assert proc.wait(timeout=60) == 1
+    assert proc.stderr.read() == b""
+
+
+def test_exit_holding_flushes_both_streams_and_keeps_the_status():
+    script = ("import sys; from wandb_cli import nogc\n"
+              "nogc.exit_holding(5)\n"  # nothing held: an ordinary return
+              "print('o' * 100000, end=''); print('e' * 5000, end='', file=sys.stderr)\n"
+              "nogc.hold_until_exit([object()] * 10)\n"
+              "nogc.exit_holding(3)\n"
+              "raise SystemExit('not reached')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (3, b"o" * 100000, b"e" * 5000)
+
+
+def test_a_listing_run_inside_a_process_returns_and_holds_nothing(store_dir):
+    """Only the program's own main() ends the process early (nogc.exit_holding): called
+    with arguments, from a test or an embedding, `runs ls` returns and keeps nothing."""
+    from wandb_cli import nogc
+
+    helpers.record_runs(store_dir, ["inproc1"])
+    with pytest.raises(SystemExit) as done:
+        main(["runs", "ls", "--format", "ids", "--dir", str(store_dir)])
+    assert done.value.code == 0 and nogc._HELD == []

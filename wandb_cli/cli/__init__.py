@@ -32,6 +32,9 @@ def _fast_path(argv: list[str]):
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The program (`argv` None: the arguments are sys.argv's), or one command run by a
+    caller in its own process (a test, an embedding), which the command never ends early."""
+    as_program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv in (["--version"], ["-V"]):
         from wandb_cli._version import __version__
@@ -48,13 +51,19 @@ def main(argv: list[str] | None = None) -> None:
         fast = _fast_path(argv)
         if fast is not None:
             sys.exit(fast())
+        from wandb_cli import nogc
         from wandb_cli.cli.app import build_app
-        from wandb_cli.nogc import no_cycle_collection
 
         # The Typer commands are short-lived and build large acyclic structures (100,000
         # runs' records); the one long command, `runs logs --follow`, only prints bytes.
-        with no_cycle_collection():
-            sys.exit(_run_app(build_app(), argv))
+        try:
+            with nogc.no_cycle_collection():
+                status = _run_app(build_app(), argv)
+            if as_program:
+                nogc.exit_holding(status)  # a listing's records are left to the kernel to free
+        finally:
+            nogc.release_held()  # (a caller's process goes on: nothing is kept for it)
+        sys.exit(status)
     except WbrunError as exc:
         _fail(exc.render(), int(exc.exit_code))
     except KeyboardInterrupt:

@@ -35,6 +35,7 @@ def ls(
 
     Example: wbrun runs ls --filter 'val_loss < 0.5' --sort -accuracy --columns id,name,accuracy
     """
+    from wandb_cli.nogc import hold_until_exit
     from wandb_cli.query.filter import narrow_runs
     from wandb_cli.views import listing
     from wandb_cli.views.columns import split_keys
@@ -42,8 +43,10 @@ def ls(
     check_format(fmt, ("table", "json", "jsonl", "csv", "ids"))
     check_crop(crop)
     keys = split_keys(columns) if columns is not None else None
-    rows, total = narrow_runs(listing.load_runs(open_store(dir), deleted=deleted), project=project,
-                              state=state, filter_expr=filter_expr, search=search, sort=sort, limit=limit)
+    records = listing.load_runs(open_store(dir), deleted=deleted)
+    hold_until_exit(records)  # not freed one by one at the end (nogc.exit_holding)
+    rows, total = narrow_runs(records, project=project, state=state, filter_expr=filter_expr,
+                              search=search, sort=sort, limit=limit)
     if fmt == "table":
         listing.note_limit(rows, total, limit)
     if group_by:
