@@ -683,3 +683,43 @@ def test_group_statistics_of_values_near_the_float_limit_do_not_crash():
     assert stats.std == float("inf")
     assert ColumnStats.of([1, 2, 3, "x", None, float("nan")]).to_dict() == \
         {"n": 3, "mean": 2.0, "min": 1, "max": 3, "std": 1.0}
+
+
+_MIXED = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6),
+                   st.booleans(), st.none(), st.just("x"), st.just(0.0), st.just(1.0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_MIXED, max_size=60), st.lists(_MIXED, max_size=60), st.integers(1, 12))
+def test_histogram_bins_each_finite_number_as_the_formula_says(spanned, counted, most):
+    """The C-level binning gives each value the bin `int((v - low) / width * count)`,
+    clamped, as a per-value loop does; NaN, infinities, bools, text and None are left out."""
+    from wandb_cli.query.group import _Bins
+
+    bins = _Bins.spanning(spanned + counted, most)
+    finite = [v for v in spanned + counted if type(v) in (int, float) and math.isfinite(v)]
+    if bins is None:
+        assert not finite
+        return
+    expected = [0] * bins.count
+    width = bins.high - bins.low
+    for value in (v for v in counted if type(v) in (int, float) and math.isfinite(v)):
+        index = int((value - bins.low) / width * bins.count) if width else 0
+        expected[min(max(index, 0), bins.count - 1)] += 1
+    assert bins.histogram(counted) == expected
+    assert bins.histogram(iter(counted)) == expected
+
+
+def test_group_statistics_from_columns_the_caller_read_equal_reading_them_again():
+    """`known` (the listing's own column values) gives the groups what reading each key
+    again would; a `known` that is not the runs' own values shows in the result."""
+    runs = query.sort_runs(seeded_runs())
+    plain = query.group_runs(runs, ["opt"], stats=["loss", "seed"], spark="loss", presorted=True)
+    known = {"loss": [r.summary["loss"] for r in runs], "seed": [r.config["seed"] for r in runs]}
+    reused = query.group_runs(runs, ["opt"], stats=["loss", "seed"], spark="loss", presorted=True,
+                              known=known)
+    assert [g.to_dict() for g in reused] == [g.to_dict() for g in plain]
+    doubled = query.group_runs(runs, ["opt"], stats=["loss"], presorted=True,
+                               known={"loss": [2 * v for v in known["loss"]]})
+    assert [g.stats["loss"].mean for g in doubled] == \
+        pytest.approx([2 * g.stats["loss"].mean for g in plain])

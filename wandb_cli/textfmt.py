@@ -126,8 +126,11 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
+NUMBER_TYPES = frozenset({int, float})  # what counts as a number (a bool does not)
+
+
 def is_number(value: Any) -> bool:
-    return type(value) in (int, float)
+    return type(value) in NUMBER_TYPES
 
 
 # -- widths and cropping -------------------------------------------------------------------

@@ -10,24 +10,25 @@ from __future__ import annotations
 
 import math
 import operator
+from collections import Counter
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Any, Iterable, Sequence
+from operator import attrgetter
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from wandb_cli.errors import UsageError
 from wandb_cli.query.values import KeyResolver, key_getter, order_by, parse_sort_key, sort_runs, values_of
 from wandb_cli.store.model import STATES, RunRecord
-from wandb_cli.textfmt import SPARK_BARS
+from wandb_cli.textfmt import NUMBER_TYPES, SPARK_BARS
 
 NONE_LABEL = "(none)"
 
 
-_NUMBERS = frozenset({int, float})
 
 
 def finite_numbers(values: Iterable[Any]) -> list[float]:
     isfinite = math.isfinite
-    return [v for v in values if type(v) in _NUMBERS and isfinite(v)]
+    return [v for v in values if type(v) in NUMBER_TYPES and isfinite(v)]
 
 
 @dataclass
@@ -43,36 +44,46 @@ class ColumnStats:
     @classmethod
     def of(cls, values: Iterable[Any]) -> ColumnStats:
         values = values if isinstance(values, list) else list(values)
-        # All plain numbers with a finite sum (so none is NaN or infinite): no Python-level
-        # filtering; the sums below iterate in C.
-        if set(map(type, values)) <= _NUMBERS and _finite_sum(values):
-            numbers = values
-        else:
-            numbers = finite_numbers(values)
+        total = _plain_total(values)  # all plain finite numbers: no Python-level filtering
+        numbers = values if total is not None else finite_numbers(values)
         if not numbers:
             return cls(0)
-        try:
-            mean = math.fsum(numbers) / len(numbers)
-        except OverflowError:  # finite values whose sum is not (1e308 twice)
-            mean = math.fsum(x / len(numbers) for x in numbers)
+        n = len(numbers)
+        if total is None:
+            try:
+                total = math.fsum(numbers)
+            except OverflowError:  # finite values whose sum is not (1e308 twice)
+                total = None
+        mean = total / n if total is not None else math.fsum(x / n for x in numbers)
         std = None
-        if len(numbers) > 1:
+        if n > 1:
             squares = map(pow, map(operator.sub, numbers, repeat(mean)), repeat(2))
             try:
-                std = math.sqrt(math.fsum(squares) / (len(numbers) - 1))
+                std = math.sqrt(math.fsum(squares) / (n - 1))
             except OverflowError:  # deviations past 1e154: their squares are not finite
                 std = math.inf
-        return cls(len(numbers), mean, min(numbers), max(numbers), std)
+        return cls(n, mean, min(numbers), max(numbers), std)
 
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.n, "mean": self.mean, "min": self.min, "max": self.max, "std": self.std}
 
 
-def _finite_sum(values: list) -> bool:
+def _finite(values: Iterable[Any]) -> list:
+    """`finite_numbers(values)`, with C-level passes only when all are (the usual case)."""
+    values = values if isinstance(values, list) else list(values)
+    return values if _plain_total(values) is not None else finite_numbers(values)
+
+
+def _plain_total(values: list) -> float | None:
+    """The exact sum of `values` when all are plain numbers with a finite sum (so none is
+    NaN or infinite), else None; C-level passes only."""
+    if not set(map(type, values)) <= NUMBER_TYPES:
+        return None
     try:
-        return math.isfinite(math.fsum(values))
+        total = math.fsum(values)
     except OverflowError:
-        return False
+        return None
+    return total if math.isfinite(total) else None
 
 
 @dataclass
@@ -137,9 +148,7 @@ def _identity(value: Any) -> tuple:
 
 def count_states(runs: Iterable[RunRecord]) -> dict[str, int]:
     """Runs per state, known states in their usual order first."""
-    counts: dict[str, int] = {}
-    for record in runs:
-        counts[record.state] = counts.get(record.state, 0) + 1
+    counts = Counter(map(attrgetter("state"), runs))
     rank = {state: index for index, state in enumerate(STATES)}
     return dict(sorted(counts.items(), key=lambda item: rank.get(item[0], len(STATES))))
 
@@ -152,18 +161,24 @@ class _Bins:
 
     @classmethod
     def spanning(cls, values: Iterable[Any], most: int) -> _Bins | None:
-        numbers = finite_numbers(values)
+        numbers = _finite(values)
         if not numbers:
             return None
         low, high = min(numbers), max(numbers)
         return cls(low, high, max(1, most) if high > low else 1)
 
     def histogram(self, values: Iterable[Any]) -> list[int]:
+        """How many finite values fall in each bin (those outside the span in the end bins);
+        each value's bin computed by C-level maps, then tallied."""
+        numbers = _finite(values)
         counts = [0] * self.count
         width = self.high - self.low
-        for value in finite_numbers(values):
-            index = int((value - self.low) / width * self.count) if width else 0
-            counts[min(max(index, 0), self.count - 1)] += 1
+        if not width:
+            counts[0] = len(numbers)
+            return counts
+        offsets = map(operator.truediv, map(operator.sub, numbers, repeat(self.low)), repeat(width))
+        for index, n in Counter(map(int, map(operator.mul, offsets, repeat(self.count)))).items():
+            counts[min(max(index, 0), self.count - 1)] += n
         return counts
 
 
@@ -208,54 +223,72 @@ def _aggregate(values: Iterable[Any]) -> Any:
 
 def group_runs(records: Sequence[RunRecord], by: Sequence[str], *, stats: Sequence[str] = (),
                spark: str | None = None, sort: Sequence[str] = (), bins: int = 8,
-               presorted: bool = False) -> list[Group]:
+               presorted: bool = False, known: Mapping[str, list] | None = None) -> list[Group]:
     """Groups of `records` by the keys `by` (one group per distinct value tuple).
 
     `stats`: columns to summarise (mean, min, max, std) in each group; `spark`: the key whose
     histogram each group draws (None: no histogram); `sort`: the --sort keys, ordering the
     runs inside each group and the groups themselves (see `_order_groups`); `presorted`:
-    `records` are already in that order (as `narrow_runs` leaves them)."""
+    `records` are already in that order (as `narrow_runs` leaves them); `known`: the values
+    of some of those keys over `records`, in their order, already read by the caller (with
+    `presorted` only).  Each key is read once over all runs, and each group takes its
+    runs' values by position (100,000 runs: one lookup per run and key, not a pass per
+    group)."""
     if not by:
         raise UsageError("grouping needs at least one key")
     resolver = KeyResolver(records)
     by_keys = [resolver.resolve(text) for text in by]
     getters = [key_getter(key) for key in by_keys]
     ordered = records if presorted else sort_runs(records, sort, resolver=resolver)
+    known = known if presorted else None
     members = _partition(ordered, getters)
-    stat_keys = {column: resolver.resolve(column) for column in stats}
-    spark_get = resolver.getter(spark) if spark else None
-    layout = _Bins.spanning(map(spark_get, records), bins) if spark_get else None
+
+    def over_all(key: str) -> list:
+        if known is not None and key in known:
+            return known[key]
+        return values_of(resolver.resolve(key), ordered)
+
+    columns = {column: over_all(column) for column in stats}
+    spark_values = over_all(spark) if spark else None
+    layout = _Bins.spanning(spark_values, bins) if spark_values is not None else None
     groups = []
-    for values, runs in members:
-        counts = layout.histogram(map(spark_get, runs)) if layout and spark_get else []
+    for values, positions in members:
+        pick = _picker(positions)
+        counts = layout.histogram(pick(spark_values)) if layout and spark_values is not None else []
+        runs = pick(ordered)
         groups.append(Group(
             keys=tuple(by), values=values, runs=runs, states=count_states(runs),
-            stats={column: ColumnStats.of(values_of(key, runs)) for column, key in stat_keys.items()},
+            stats={column: ColumnStats.of(pick(column_values)) for column, column_values in columns.items()},
             histogram=counts, spark=sparkline(counts),
         ))
     return _order_groups(groups, by_keys, sort, resolver)
 
 
-def _partition(runs: Iterable[RunRecord], getters: list) -> list[tuple[tuple, list[RunRecord]]]:
-    """(values, runs) per distinct tuple of values, in order of first appearance."""
-    members: dict[tuple, tuple[tuple, list[RunRecord]]] = {}
+def _picker(positions: list[int]) -> Callable[[Sequence], list]:
+    """The items of a sequence at `positions`, in order (C-level)."""
+    return lambda items: list(map(items.__getitem__, positions))
+
+
+def _partition(runs: Sequence[RunRecord], getters: list) -> list[tuple[tuple, list[int]]]:
+    """(values, the positions in `runs` holding them) per distinct tuple of values, in order
+    of first appearance."""
+    members: dict[tuple, tuple[tuple, list[int]]] = {}
     if len(getters) == 1:  # the usual case, without the per-run generator (100,000 runs: 2x)
         (get,) = getters
-        by_value: dict[Any, tuple[tuple, list[RunRecord]]] = {}
-        for record in runs:
-            value = get(record)
+        by_value: dict[Any, tuple[tuple, list[int]]] = {}
+        for position, value in enumerate(map(get, runs)):
             if type(value) is str:  # a str is its own stand-in: no tuple to build
                 hit = by_value.get(value)
                 if hit is None:
                     hit = by_value[value] = members.setdefault((_identity(value),), ((value,), []))
-                hit[1].append(record)
+                hit[1].append(position)
                 continue
             value = _none_if_empty(value)
-            members.setdefault((_identity(value),), ((value,), []))[1].append(record)
+            members.setdefault((_identity(value),), ((value,), []))[1].append(position)
         return list(members.values())
-    for record in runs:
+    for position, record in enumerate(runs):
         values = tuple(_none_if_empty(get(record)) for get in getters)
-        members.setdefault(tuple(map(_identity, values)), (values, []))[1].append(record)
+        members.setdefault(tuple(map(_identity, values)), (values, []))[1].append(position)
     return list(members.values())
 
 

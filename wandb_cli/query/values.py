@@ -223,23 +223,23 @@ def collect_keys(records: Iterable[RunRecord], *, attributes_too: bool = True,
 def numeric_leaf_counts(records: Iterable[RunRecord], scope: str = "summary") -> dict[tuple, int]:
     """Leaf path -> how many of the runs hold a number (not a bool) there.
 
-    Top-level keys are counted with C-level iteration (a Counter of the keys, then of the
-    types under each): 100,000 runs in ~0.1 s instead of ~1 s of Python loops; only keys
-    holding a namespace (a dict without `_type`) are walked in Python."""
+    Top-level keys are counted by `_kinds_of` (C-level iteration); only keys holding a
+    namespace (a dict without `_type`) are walked in Python."""
     mappings = list(map(attrgetter(scope), records))
     counts: dict[tuple, int] = {}
-    for name in Counter(chain.from_iterable(mappings)):
-        types = Counter(map(type, map(methodcaller("get", name), mappings)))
-        numbers = types[int] + types[float]
-        if numbers:
-            counts[(str(name),)] = numbers
-        if types[dict]:
-            for mapping in mappings:
-                value = mapping.get(name)
-                if type(value) is dict and value and "_type" not in value:
-                    for path in leaf_paths(value, (str(name),)):
-                        if type(lookup(value, path[1:])) in (int, float):
-                            counts[path] = counts.get(path, 0) + 1
+    nested = set()
+    for (name, kind), n in _kinds_of(mappings).items():
+        if kind is int or kind is float:
+            counts[(str(name),)] = counts.get((str(name),), 0) + n
+        elif kind is dict:
+            nested.add(name)
+    for name in nested:
+        for mapping in mappings:
+            value = mapping.get(name)
+            if type(value) is dict and value and "_type" not in value:
+                for path in leaf_paths(value, (str(name),)):
+                    if type(lookup(value, path[1:])) in (int, float):
+                        counts[path] = counts.get(path, 0) + 1
     return counts
 
 
@@ -247,19 +247,32 @@ def leaf_key_paths(records: Iterable[RunRecord], scope: str = "config") -> set[t
     """The leaf paths `collect_keys` finds in `scope`, as a set, with C-level iteration over
     the top-level keys (see numeric_leaf_counts)."""
     mappings = list(map(attrgetter(scope), records))
+    seen: Counter = Counter()
+    nested = set()
+    for (name, kind), n in _kinds_of(mappings).items():
+        seen[name] += n
+        if kind is dict:
+            nested.add(name)
     paths: set[tuple] = set()
-    for name, seen in Counter(chain.from_iterable(mappings)).items():
+    for name, times in seen.items():
         namespaces = 0
-        types = Counter(map(type, map(methodcaller("get", name), mappings)))
-        if types[dict]:
+        if name in nested:
             for mapping in mappings:
                 value = mapping.get(name)
                 if type(value) is dict and value and "_type" not in value:
                     namespaces += 1
                     paths.update(leaf_paths(value, (str(name),)))
-        if seen > namespaces:
+        if times > namespaces:
             paths.add((str(name),))
     return paths
+
+
+def _kinds_of(mappings: list[dict]) -> Counter:
+    """(top-level name, type of its value) -> how many of `mappings` hold that, in one
+    C-level sweep over every key and every value (a dict yields both in the same order):
+    100,000 runs' summaries in ~0.2 s here, where a sweep per name took ~0.2 s each."""
+    return Counter(zip(chain.from_iterable(mappings),
+                       map(type, chain.from_iterable(map(dict.values, mappings)))))
 
 
 def values_of(key: KeyRef, records: Iterable[RunRecord]) -> list:

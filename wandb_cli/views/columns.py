@@ -18,11 +18,11 @@ from wandb_cli.query.parse import format_key, parse_key
 from wandb_cli.query.values import KeyResolver, leaf_key_paths, numeric_leaf_counts, values_of
 from wandb_cli.store.model import RunRecord, iso
 from wandb_cli.textfmt import (
+    NUMBER_TYPES,
     cell_width,
     crop,
     fmt_duration,
     fmt_time,
-    is_number,
     printable,
 )
 
@@ -87,8 +87,8 @@ def make_column(key: str, header: str, values: list[Any], priority: float, *,
     `cells=False`: no text (a column only looked at for its key, kind and values)."""
     texts = [printable(text_of(value)) for value in values] if cells else []
     header = printable(header)
-    present = [value for value in values if value is not None]
-    if present and all(map(is_number, present)):
+    kinds = set(map(type, values)) - {type(None)}  # (C-level: 100,000 runs, ~10x a Python pass)
+    if kinds and kinds <= NUMBER_TYPES:
         widest = max(map(cell_width, texts), default=0)
         defaults = {"align": "right", "croppable": False,
                     "shrink_to": max(widest, min(cell_width(header), 8))}

@@ -93,7 +93,8 @@ def print_groups(rows: list, group_by: List[str], *, keys, sort, spark, fmt: str
     dist = group_table.distribution_key(
         sort, stats, lambda key: map(value_getter(key, rows), rows))
     groups = group_runs(rows, group_by, stats=[c.key for c in stats], spark=dist, sort=sort,
-                        presorted=True)  # (narrow_runs sorted them by the same keys)
+                        presorted=True,  # (narrow_runs sorted them by the same keys)
+                        known={c.key: c.values for c in stats})
     if fmt in ("json", "jsonl"):
         print_json([g.to_dict() for g in groups], lines=fmt == "jsonl")
     elif fmt == "csv":
