@@ -46,6 +46,14 @@ def printable(text: object, *, keep_newlines: bool = False) -> str:
     return pattern.sub(_escape, value)
 
 
+def all_printable(texts: list[str]) -> list[str]:
+    """`printable` of each text; the list itself when one C-level check finds nothing to
+    escape in any (the usual case)."""
+    if "".join(texts).isprintable():
+        return texts
+    return [printable(text) for text in texts]
+
+
 # CSI, OSC, then any other escape (intermediates, then one final byte: charset switches such
 # as ESC ( 0, ESC c which resets the terminal); then what no sequence explains: a lone ESC,
 # and the C1 controls as UTF-8 (U+009B is CSI to some terminals).
@@ -134,6 +142,14 @@ def is_number(value: Any) -> bool:
 
 
 # -- widths and cropping -------------------------------------------------------------------
+def widest(texts: list[str]) -> int:
+    """The most cells any of `texts` takes (0 for none); one C-level pass when all are
+    ASCII (a table's columns of 20,000 cells, the usual case)."""
+    if "".join(texts).isascii():
+        return max(map(len, texts), default=0)
+    return max(map(cell_width, texts), default=0)
+
+
 def cell_width(text: str) -> int:
     """Terminal cells `text` takes: wide East Asian characters 2, combining marks 0."""
     if text.isascii():

@@ -6,9 +6,10 @@ markup, so `[bold]` in a run name prints as `[bold]` and no escape sequence gets
 from __future__ import annotations
 
 import sys
+from itertools import repeat
 from typing import Any, Iterable
 
-from wandb_cli.textfmt import printable
+from wandb_cli.textfmt import all_printable, printable
 from wandb_cli.views.columns import Fitted, fmt_value
 
 
@@ -123,12 +124,15 @@ def fitted_lines(fitted: Fitted, *, styled: bool = False) -> list[str]:
     headers = [_sgr(pad(printable(h), w, r), "bold", styled)
                for h, w, r in zip(fitted.headers, widths, right)]
     lines = [gap.join(headers), "\u2500" * fitted.total_width]
-    states = [column.style == "state" for column in fitted.columns]
-    layout = list(zip(widths, right, states))
-    for row in fitted.rows():
-        cells = []
-        for cell, (width, to_right, is_state) in zip(row, layout):
-            text = pad(printable(cell), width, to_right)
-            cells.append(_sgr(text, STATE_STYLES.get(cell), styled) if is_state else text)
-        lines.append(gap.join(cells))
+    padded = []  # column by column: C-level where a column is plain ASCII (the usual case)
+    for cells, column, width, to_right in zip(fitted.cut_columns(), fitted.columns, widths, right):
+        texts = all_printable(cells)
+        if "".join(texts).isascii():
+            texts = list(map(str.rjust if to_right else str.ljust, texts, repeat(width)))
+        else:
+            texts = [pad(text, width, to_right) for text in texts]
+        if styled and column.style == "state":
+            texts = [_sgr(text, STATE_STYLES.get(cell), True) for text, cell in zip(texts, cells)]
+        padded.append(texts)
+    lines += map(gap.join, zip(*padded))
     return lines
