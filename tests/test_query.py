@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 from helpers import make_record as make_run
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from wandb_cli.errors import FilterError, UsageError
@@ -683,6 +683,9 @@ def test_group_statistics_of_values_near_the_float_limit_do_not_crash():
     assert stats.std == float("inf")
     assert ColumnStats.of([1, 2, 3, "x", None, float("nan")]).to_dict() == \
         {"n": 3, "mean": 2.0, "min": 1, "max": 3, "std": 1.0}
+    inf = float("inf")  # one run diverged up, another down: fsum refuses inf + -inf
+    assert ColumnStats.of([inf, -inf, 2.0]).to_dict() == \
+        {"n": 1, "mean": 2.0, "min": 2.0, "max": 2.0, "std": None}
 
 
 _MIXED = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6),
@@ -690,7 +693,10 @@ _MIXED = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_MIXED, max_size=60), st.lists(_MIXED, max_size=60), st.integers(1, 12))
+@given(st.one_of(st.lists(_MIXED, max_size=60), st.lists(st.floats(), max_size=60)),
+       st.one_of(st.lists(_MIXED, max_size=60), st.lists(st.floats(), max_size=60)),
+       st.integers(1, 12))
+@example([math.inf, -math.inf, 1.0, 2.0], [math.inf, -math.inf, 1.5, 2.0], 4)  # fsum refuses
 def test_histogram_bins_each_finite_number_as_the_formula_says(spanned, counted, most):
     """The C-level binning gives each value the bin `int((v - low) / width * count)`,
     clamped, as a per-value loop does; NaN, infinities, bools, text and None are left out."""
@@ -723,3 +729,17 @@ def test_group_statistics_from_columns_the_caller_read_equal_reading_them_again(
                                known={"loss": [2 * v for v in known["loss"]]})
     assert [g.stats["loss"].mean for g in doubled] == \
         pytest.approx([2 * g.stats["loss"].mean for g in plain])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_MIXED, st.lists(_MIXED, max_size=3),
+                          st.dictionaries(st.just("k"), _MIXED, max_size=1)), max_size=30))
+def test_the_nonfinite_check_of_a_listing_equals_walking_each_value(values):
+    """`runs ls --format json` checks its records' summaries and configs for NaN and
+    infinities with C-level passes (views.output); it must say what the walk says."""
+    from wandb_cli.store.jsonio import has_nonfinite
+    from wandb_cli.views.output import has_nonfinite_value, may_hold_nonfinite
+
+    assert has_nonfinite_value(values) == has_nonfinite(values)
+    records = [{"summary": {"a": v}, "config": {}} for v in values]
+    assert may_hold_nonfinite(records) == has_nonfinite(values)

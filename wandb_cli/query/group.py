@@ -81,7 +81,7 @@ def _plain_total(values: list) -> float | None:
         return None
     try:
         total = math.fsum(values)
-    except OverflowError:
+    except (OverflowError, ValueError):  # a finite sum past the float limit; inf with -inf
         return None
     return total if math.isfinite(total) else None
 

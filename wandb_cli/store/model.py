@@ -100,6 +100,7 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable form used by `--format json`."""
+        ended = iso(self.ended)  # (an ended run's last heartbeat is its end: spelt once)
         return {
             "id": self.id,
             "name": self.name,
@@ -108,8 +109,8 @@ class RunRecord:
             "path": self.path,
             "state": self.state,
             "created": iso(self.created),
-            "ended": iso(self.ended),
-            "heartbeat": iso(self.heartbeat),
+            "ended": ended,
+            "heartbeat": ended if self.heartbeat == self.ended else iso(self.heartbeat),
             "runtime": None if self.runtime is None else round(self.runtime, 3),
             "exit_code": self.exit_code,
             "host": self.host,

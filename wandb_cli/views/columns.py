@@ -119,7 +119,7 @@ _SIX_DIGITS = "{:.6g}"  # fmt_value's spelling of a finite float
 def _finite(values: list[float]) -> bool:
     try:
         return math.isfinite(math.fsum(values))
-    except OverflowError:
+    except (OverflowError, ValueError):  # a finite sum past the float limit; inf with -inf
         return False
 
 

@@ -6,8 +6,11 @@ while text for a pipe is exact.  No Rich here.
 """
 from __future__ import annotations
 
+import math
+import operator
 import os
 import sys
+from itertools import chain, compress, repeat
 
 
 def print_json(value, *, lines: bool = False) -> None:
@@ -35,9 +38,29 @@ def may_hold_nonfinite(value) -> bool:
     from wandb_cli.store.jsonio import has_nonfinite
 
     if isinstance(value, list) and all(isinstance(item, dict) and "summary" in item for item in value):
-        return any(has_nonfinite(item.get("summary")) or has_nonfinite(item.get("config"))
-                   for item in value)
+        mappings = [item.get(scope) for item in value for scope in ("summary", "config")]
+        if all(type(mapping) is dict for mapping in mappings):
+            return has_nonfinite_value(list(chain.from_iterable(map(dict.values, mappings))))
+        return any(map(has_nonfinite, mappings))
     return has_nonfinite(value)
+
+
+def has_nonfinite_value(values: list) -> bool:
+    """`has_nonfinite` over `values`, with C-level passes where each is a plain float, str,
+    int, bool or None (28,000 records' flat summaries and configs: ~0.25 s of walking)."""
+    from wandb_cli.store.jsonio import has_nonfinite
+
+    kinds = list(map(type, values))
+    if not set(kinds) <= _FLAT:
+        return has_nonfinite(values)
+    floats = list(compress(values, map(operator.is_, kinds, repeat(float))))
+    try:
+        return not math.isfinite(math.fsum(floats))
+    except (OverflowError, ValueError):  # finite values whose sum is not; inf with -inf
+        return has_nonfinite(floats)
+
+
+_FLAT = frozenset({float, str, int, bool, type(None)})
 
 
 def stdout_is_tty() -> bool:
