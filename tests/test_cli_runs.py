@@ -481,14 +481,18 @@ def test_a_listing_whose_reader_left_ends_quietly(store_dir):
 
 
 def test_exit_holding_flushes_both_streams_and_keeps_the_status():
-    script = ("import sys; from wandb_cli import nogc\n"
+    """It ends the process as an ordinary exit would, exit handlers (coverage's) included,
+    only without freeing what is held."""
+    script = ("import atexit, sys; from wandb_cli import nogc\n"
               "nogc.exit_holding(5)\n"  # nothing held: an ordinary return
+              "atexit.register(lambda: print('handler ran', end=''))\n"
               "print('o' * 100000, end=''); print('e' * 5000, end='', file=sys.stderr)\n"
               "nogc.hold_until_exit([object()] * 10)\n"
               "nogc.exit_holding(3)\n"
               "raise SystemExit('not reached')\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
-    assert (done.returncode, done.stdout, done.stderr) == (3, b"o" * 100000, b"e" * 5000)
+    assert (done.returncode, done.stdout, done.stderr) == \
+        (3, b"o" * 100000 + b"handler ran", b"e" * 5000)
 
 
 def test_a_listing_run_inside_a_process_returns_and_holds_nothing(store_dir):

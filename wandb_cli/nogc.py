@@ -41,12 +41,16 @@ def hold_until_exit(structure: Any) -> None:
 
 
 def exit_holding(status: int) -> None:
-    """When anything is held: flush the standard streams and end the process now with
-    `status`, without freeing what is held (nor running exit handlers: one-shot commands
-    register none).  Otherwise return, for an ordinary exit."""
+    """When anything is held: run the exit handlers (a coverage tool's, an embedder's), flush
+    the standard streams and end the process now with `status`, without freeing what is
+    held.  Otherwise return, for an ordinary exit."""
     if not _HELD:
         return
+    import atexit
+
     sys.stdout.flush()  # (a reader that left raises BrokenPipeError here, as at exit)
+    atexit._run_exitfuncs()  # what an ordinary exit runs before it frees anything
+    sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
 
