@@ -738,8 +738,8 @@ def test_the_nonfinite_check_of_a_listing_equals_walking_each_value(values):
     """`runs ls --format json` checks its records' summaries and configs for NaN and
     infinities with C-level passes (views.output); it must say what the walk says."""
     from wandb_cli.store.jsonio import has_nonfinite
-    from wandb_cli.views.output import has_nonfinite_value, may_hold_nonfinite
+    from wandb_cli.views.output import has_nonfinite_in, may_hold_nonfinite
 
-    assert has_nonfinite_value(values) == has_nonfinite(values)
+    assert has_nonfinite_in([dict(enumerate(values)), {}]) == has_nonfinite(values)
     records = [{"summary": {"a": v}, "config": {}} for v in values]
     assert may_hold_nonfinite(records) == has_nonfinite(values)
