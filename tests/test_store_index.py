@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from helpers import record_run
@@ -173,22 +172,26 @@ def test_an_index_of_other_fields_is_ignored_and_rebuilt(store):
     assert path.read_bytes().splitlines()[0] == jsonio.dumps(index.header(RECORD_FIELDS))
 
 
-def test_the_index_keeps_runs_newest_first_and_lists_them_in_its_order(store):
-    """Folders the index lacks come first, newest first by name (the run's start), then the
-    index's own order, which its rewrite keeps: a listing builds its records in about the
-    order it shows them."""
-    for run_id in ("aaa", "bbb", "ccc"):
-        record_run(store, id=run_id)
+def test_runs_come_newest_first_by_folder_whichever_the_index_holds(store):
+    """Runs come in the order of their folders' names, newest first (a name starts with the
+    run's start), cached or not (a NaN summary is never cached), in every listing; the index
+    is kept in that order, and an index in another order is rewritten in it."""
+    for run_id, loss in (("aaa", 1.0), ("bbb", float("nan")), ("ccc", 2.0)):
+        record_run(store, id=run_id, metrics=[{"loss": loss}])
         time.sleep(1.05)  # a folder name holds its start to the second
     age(store, 3600)
-    first = [r.dir for r in Store(store.root).iter_runs()]
-    folders = [jsonio.loads(line)[0] for line in index.index_path(store.root).read_bytes().splitlines()[1:]]
-    assert folders == sorted(folders, reverse=True) == [os.path.basename(d) for d in first]
-    assert [Store(store.root).read(Path(d)).id for d in first] == ["ccc", "bbb", "aaa"]
+    listings = [[r.id for r in Store(store.root).iter_runs()] for _ in range(3)]
+    assert listings == [["ccc", "bbb", "aaa"]] * 3
+    path = index.index_path(store.root)
+    header, *lines = path.read_bytes().splitlines()
+    folders = [jsonio.loads(line)[0] for line in lines]
+    assert folders == sorted(folders, reverse=True) and len(folders) == 2  # (NaN: not cached)
+    path.write_bytes(b"\n".join([header, *reversed(lines)]) + b"\n")
+    assert [r.id for r in Store(store.root).iter_runs()] == ["ccc", "bbb", "aaa"]
+    assert path.read_bytes().splitlines()[1:] == lines
     time.sleep(1.05)
     record_run(store, id="ddd")
     age(store, 3600)
     assert [r.id for r in Store(store.root).iter_runs()] == ["ddd", "ccc", "bbb", "aaa"]
-    lines = index.index_path(store.root).read_bytes().splitlines()[1:]
-    assert [jsonio.loads(line)[0] for line in lines] == \
+    assert [jsonio.loads(line)[0] for line in path.read_bytes().splitlines()[1:]] == \
         [os.path.basename(Store(store.root).find("ddd").dir), *folders]
