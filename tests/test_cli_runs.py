@@ -480,6 +480,14 @@ def test_a_listing_whose_reader_left_ends_quietly(store_dir):
     assert proc.stderr.read() == b""
 
 
+def test_a_listing_with_stdout_closed_ends_as_before(store_dir):
+    """stdout closed when wbrun starts (sys.stdout is None): no runs to list still exits 0."""
+    done = subprocess.run(" ".join(wbrun_cmd("runs", "ls", "--project", "none", "--dir",
+                                             str(store_dir))) + " >&-",
+                          shell=True, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "wbrun: no runs to list\n")
+
+
 def test_exit_holding_flushes_both_streams_and_keeps_the_status():
     """It ends the process as an ordinary exit would, exit handlers (coverage's) included,
     only without freeing what is held."""

@@ -48,11 +48,16 @@ def exit_holding(status: int) -> None:
         return
     import atexit
 
-    sys.stdout.flush()  # (a reader that left raises BrokenPipeError here, as at exit)
+    _flush(sys.stdout)  # (a reader that left raises BrokenPipeError here, as at exit)
     atexit._run_exitfuncs()  # what an ordinary exit runs before it frees anything
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush(sys.stdout)
+    _flush(sys.stderr)
     os._exit(status)
+
+
+def _flush(stream) -> None:
+    if stream is not None:  # (None where the descriptor was closed when Python started)
+        stream.flush()
 
 
 def release_held() -> None:

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
 
         # The Typer commands are short-lived and build large acyclic structures (100,000
         # runs' records); the one long command, `runs logs --follow`, only prints bytes.
+        nogc.release_held()  # (only what this command holds counts)
         try:
             with nogc.no_cycle_collection():
                 status = _run_app(build_app(), argv)
