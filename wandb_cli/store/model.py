@@ -99,19 +99,21 @@ class RunRecord:
         return getattr(self, key)
 
     def to_dict(self) -> dict[str, Any]:
-        """The machine-readable form used by `--format json`."""
+        """The machine-readable form used by `--format json` (the optional keys last, only
+        when set; `runs ls --format json` builds 28,000 of these in one go)."""
         ended = iso(self.ended)  # (an ended run's last heartbeat is its end: spelt once)
-        return {
+        runtime = self.runtime
+        out = {
             "id": self.id,
             "name": self.name,
             "project": self.project,
             "entity": self.entity,
-            "path": self.path,
+            "path": f"{self.entity}/{self.project}/{self.id}",
             "state": self.state,
             "created": iso(self.created),
             "ended": ended,
             "heartbeat": ended if self.heartbeat == self.ended else iso(self.heartbeat),
-            "runtime": None if self.runtime is None else round(self.runtime, 3),
+            "runtime": None if runtime is None else round(runtime, 3),
             "exit_code": self.exit_code,
             "host": self.host,
             "pid": self.pid,
@@ -123,10 +125,13 @@ class RunRecord:
             "config": self.config,
             "summary": self.summary,
             "dir": self.dir,
-            **({"slurm": self.slurm} if self.slurm else {}),
-            **({"dist": self.dist} if self.dist else {}),
-            **({"problems": self.problems} if self.problems else {}),
-            **({"oversize": self.oversize} if self.oversize else {}),
-            **({"parent": self.parent} if self.parent else {}),
-            **({"wandb_compat": self.wandb_compat} if self.wandb_compat else {}),
         }
+        for key in _OPTIONAL_KEYS:
+            value = getattr(self, key)
+            if value:
+                out[key] = value
+        return out
+
+
+# Keys `to_dict` gives only when they hold something, in this order.
+_OPTIONAL_KEYS = ("slurm", "dist", "problems", "oversize", "parent", "wandb_compat")
