@@ -13,7 +13,7 @@ import datetime as _dt
 import math
 import re
 import unicodedata
-from typing import Any
+from typing import Any, Iterable
 
 from wandb_cli.errors import UsageError
 
@@ -139,6 +139,16 @@ NUMBER_TYPES = frozenset({int, float})  # what counts as a number (a bool does n
 
 def is_number(value: Any) -> bool:
     return type(value) in NUMBER_TYPES
+
+
+def finite_sum(numbers: Iterable[float]) -> float | None:
+    """The exact sum (`math.fsum`, C-level) of `numbers`, None where it is not finite: a NaN
+    or an infinity among them (inf with -inf included), or a sum past the float limit."""
+    try:
+        total = math.fsum(numbers)
+    except (OverflowError, ValueError):  # past the float limit; inf + -inf
+        return None
+    return total if math.isfinite(total) else None
 
 
 # -- widths and cropping -------------------------------------------------------------------

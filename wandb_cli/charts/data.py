@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence, Union
 
 from wandb_cli.errors import UsageError
+from wandb_cli.textfmt import NUMBER_TYPES
 
-_NUMBER_TYPES = (int, float)
 # Larger magnitudes are treated like infinities: an axis spanning them overflows floats.
 DRAWABLE_LIMIT = 1e300
 
@@ -106,7 +106,7 @@ def clean_points(xs: Sequence[Any], ys: Sequence[Any]) -> tuple[list[float], lis
     out_y: list[float] = []
     limit = DRAWABLE_LIMIT
     for x, y in zip(xs, ys):
-        if type(x) in _NUMBER_TYPES and type(y) in _NUMBER_TYPES:
+        if type(x) in NUMBER_TYPES and type(y) in NUMBER_TYPES:
             try:
                 fx, fy = float(x), float(y)
             except OverflowError:  # an int too large for a float

@@ -19,14 +19,17 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from wandb_cli.errors import UsageError
 from wandb_cli.query.values import KeyResolver, key_getter, order_by, parse_sort_key, sort_runs, values_of
 from wandb_cli.store.model import STATES, RunRecord
-from wandb_cli.textfmt import NUMBER_TYPES, SPARK_BARS
+from wandb_cli.textfmt import NUMBER_TYPES, SPARK_BARS, finite_sum
 
 NONE_LABEL = "(none)"
 
 
-
-
 def finite_numbers(values: Iterable[Any]) -> list[float]:
+    """The finite ints and floats among `values`: the list itself, after C-level passes
+    only, when all are (the usual case)."""
+    values = values if isinstance(values, list) else list(values)
+    if _plain_total(values) is not None:
+        return values
     isfinite = math.isfinite
     return [v for v in values if type(v) in NUMBER_TYPES and isfinite(v)]
 
@@ -68,22 +71,10 @@ class ColumnStats:
         return {"n": self.n, "mean": self.mean, "min": self.min, "max": self.max, "std": self.std}
 
 
-def _finite(values: Iterable[Any]) -> list:
-    """`finite_numbers(values)`, with C-level passes only when all are (the usual case)."""
-    values = values if isinstance(values, list) else list(values)
-    return values if _plain_total(values) is not None else finite_numbers(values)
-
-
 def _plain_total(values: list) -> float | None:
     """The exact sum of `values` when all are plain numbers with a finite sum (so none is
     NaN or infinite), else None; C-level passes only."""
-    if not set(map(type, values)) <= NUMBER_TYPES:
-        return None
-    try:
-        total = math.fsum(values)
-    except (OverflowError, ValueError):  # a finite sum past the float limit; inf with -inf
-        return None
-    return total if math.isfinite(total) else None
+    return finite_sum(values) if set(map(type, values)) <= NUMBER_TYPES else None
 
 
 @dataclass
@@ -137,7 +128,7 @@ def _identity(value: Any) -> tuple:
         return (1,)
     if kind is bool:
         return (2, value)
-    if kind in (int, float):
+    if kind in NUMBER_TYPES:
         return (3, value)
     if kind is str:
         return (4, value)
@@ -161,7 +152,7 @@ class _Bins:
 
     @classmethod
     def spanning(cls, values: Iterable[Any], most: int) -> _Bins | None:
-        numbers = _finite(values)
+        numbers = finite_numbers(values)
         if not numbers:
             return None
         low, high = min(numbers), max(numbers)
@@ -170,7 +161,7 @@ class _Bins:
     def histogram(self, values: Iterable[Any]) -> list[int]:
         """How many finite values fall in each bin (those outside the span in the end bins);
         each value's bin computed by C-level maps, then tallied."""
-        numbers = _finite(values)
+        numbers = finite_numbers(values)
         counts = [0] * self.count
         width = self.high - self.low
         if not width:

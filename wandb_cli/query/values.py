@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 from wandb_cli.errors import UsageError
 from wandb_cli.query.parse import KeyRef, format_key, parse_key
 from wandb_cli.store.model import ATTRIBUTES, RunRecord
+from wandb_cli.textfmt import NUMBER_TYPES
 
 Getter = Callable[[RunRecord], Any]
 
@@ -229,7 +230,7 @@ def numeric_leaf_counts(records: Iterable[RunRecord], scope: str = "summary") ->
     counts: dict[tuple, int] = {}
     nested = set()
     for (name, kind), n in _kinds_of(mappings).items():
-        if kind is int or kind is float:
+        if kind in NUMBER_TYPES:
             counts[(str(name),)] = counts.get((str(name),), 0) + n
         elif kind is dict:
             nested.add(name)
@@ -238,7 +239,7 @@ def numeric_leaf_counts(records: Iterable[RunRecord], scope: str = "summary") ->
             value = mapping.get(name)
             if type(value) is dict and value and "_type" not in value:
                 for path in leaf_paths(value, (str(name),)):
-                    if type(lookup(value, path[1:])) in (int, float):
+                    if type(lookup(value, path[1:])) in NUMBER_TYPES:
                         counts[path] = counts.get(path, 0) + 1
     return counts
 
@@ -284,16 +285,13 @@ def values_of(key: KeyRef, records: Iterable[RunRecord]) -> list:
 
 
 # -- ordering values of mixed types ------------------------------------------------------
-_NUMBER_TYPES = (int, float)
-
-
 def sort_rank(value: Any, descending: bool) -> tuple:
     """A sort key putting missing (None, NaN, empty list) last whichever the direction.
 
     Present values order numbers < strings < booleans < anything else (by its text), so
     mixed columns sort the same way every time; the caller sorts with reverse=descending."""
     kind = type(value)
-    if kind in _NUMBER_TYPES and not (kind is float and math.isnan(value)):
+    if kind in NUMBER_TYPES and not (kind is float and math.isnan(value)):
         return (1, 0, value)
     if value is None or kind is float or (kind is list and not value):
         return (0,) if descending else (2,)

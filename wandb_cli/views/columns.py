@@ -22,6 +22,7 @@ from wandb_cli.textfmt import (
     all_printable,
     cell_width,
     crop,
+    finite_sum,
     fmt_duration,
     fmt_time,
     printable,
@@ -108,19 +109,12 @@ def _texts(values: list[Any], kinds: set[type], text_of: Callable[[Any], str]) -
             return list(values)
         if kinds == {int}:
             return list(map(str, values))
-        if kinds == {float} and _finite(values):
+        if kinds == {float} and finite_sum(values) is not None:
             return list(map(_SIX_DIGITS.format, values))
     return list(map(text_of, values))
 
 
 _SIX_DIGITS = "{:.6g}"  # fmt_value's spelling of a finite float
-
-
-def _finite(values: list[float]) -> bool:
-    try:
-        return math.isfinite(math.fsum(values))
-    except (OverflowError, ValueError):  # a finite sum past the float limit; inf with -inf
-        return False
 
 
 def _attribute_column(name: str, records: Sequence[RunRecord], get: Callable,
