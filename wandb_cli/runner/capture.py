@@ -185,7 +185,7 @@ def _read_plain(lines: list[bytes]) -> list[dict]:
         except orjson.JSONDecodeError:  # nan, inf, +3, .5, 1., 007: read one by one
             pass
     if values is None or len(values) != len(raws):
-        values = [int(raw) if raw.lstrip(b"+-").isdigit() else float(raw) for raw in raws]
+        values = [_number(raw.decode()) for raw in raws]
     key_tokens = tokens[0::2]
     names = {key: key.decode("ascii") for key in set(key_tokens)}  # one str for each key
     items = zip(map(names.__getitem__, key_tokens), values)
