@@ -167,3 +167,24 @@ def _check_ui_series(store: Path) -> None:
         with open(f"/proc/{server.proc.pid}/status") as fh:
             peak_kb = int(next(line for line in fh if line.startswith("VmHWM")).split()[1])
         assert peak_kb < 150 * 1024, peak_kb
+
+
+@pytest.mark.parametrize("block_bytes", [7, 64, 1 << 20])
+def test_blocks_are_the_whole_lines_once_each_with_their_end_offsets(tmp_path, monkeypatch, block_bytes):
+    """Blocks cover every whole line from `start` once, in order, each ending where its
+    offset says; a line longer than a block comes whole; a torn last line is left out."""
+    monkeypatch.setattr(digests, "BLOCK_BYTES", block_bytes)
+    lines = [b'{"a":%d}' % i + b"x" * (i * 37 % 200) for i in range(300)]
+    data = b"\n".join(lines) + b"\n" + b'{"torn":'
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(data)
+    start = len(lines[0]) + 1
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        blocks = list(digests.iter_blocks(fh, start, len(data)))
+    assert b"".join(block for block, _ in blocks) == data[start:data.rindex(b"\n") + 1]
+    ends = [end for _, end in blocks]
+    assert ends == sorted(ends) and ends[-1] == data.rindex(b"\n") + 1
+    assert all(block.endswith(b"\n") and data[end - len(block):end] == block for block, end in blocks)
+    if block_bytes == 7:
+        assert len(blocks) == len(lines) - 1  # each line longer than a block: one block each

@@ -121,3 +121,37 @@ def test_numbers_beyond_json_and_broken_lines_write_what_parsing_writes(keys, bl
     value of a single column, a raw stand-in byte and a + outside an exponent passed."""
     writer = CsvWriter(keys)
     assert writer.block_text(block) == _slow(writer, block)
+
+
+@pytest.mark.parametrize("edge", [False, True])
+def test_columns_respelt_in_place_equal_parsing(edge, monkeypatch):
+    """Lines in the columns' own order take the in-place respelling (a comma split, each
+    inner column respelt once per distinct cell); a first or last cell that needs it falls
+    back to cutting rows.  Both write what parsing writes."""
+    from wandb_cli.store import history
+
+    taken = []
+    in_place = history._respelt_interior
+    monkeypatch.setattr(history, "_respelt_interior",
+                        lambda *args: taken.append(in_place(*args) is not None) or in_place(*args))
+    as_spelt = [v for v in PLAIN_VALUES if b"e" not in jsonio.dumps(v) and b"0.0000" not in jsonio.dumps(v)]
+    small = [v for v in PLAIN_VALUES if v not in as_spelt]  # 1e-05, 1e+16: spelt again
+    rng = random.Random(5)
+    for _ in range(60):
+        keys = history.order_columns(rng.sample(["_step", "loss", "lr", "acc", "grad", "w"],
+                                                rng.randint(3, 6)))
+        writer = CsvWriter(keys)
+        assert writer._order is None
+        lines = []
+        for step in range(rng.randint(1, 300)):
+            row = {k: rng.choice(as_spelt) for k in keys}
+            inner = keys[1 + rng.randrange(len(keys) - 2)]
+            row[inner] = small[step // 50 % len(small)]  # repeated, as a schedule holds a value
+            if edge and rng.random() < 0.1:
+                row[rng.choice([keys[0], keys[-1]])] = rng.choice(small)
+            lines.append(jsonio.dumps(row))
+        block = b"\n".join(lines) + b"\n"
+        fast = writer.plain_rows(block)
+        assert fast is not None
+        assert fast.decode("ascii") == _slow(writer, block)
+    assert taken and all(taken) != edge

@@ -272,7 +272,10 @@ def _read_from(digest: Digest, fh, size: int) -> None:
 
 
 def iter_blocks(fh, start: int, size: int) -> Iterator[tuple[bytes, int]]:
-    """Blocks of whole lines (each about BLOCK_BYTES), with the offset each one ends at."""
+    """Blocks of whole lines (each about BLOCK_BYTES), with the offset each one ends at.
+    A block's unfinished last line is read again with the next block (a seek back, so a
+    block is copied once, not joined to the last one's tail); only a line longer than a
+    block is carried over."""
     carry = b""
     pos = start  # the file offset after what was read
     while pos < size:
@@ -280,11 +283,16 @@ def iter_blocks(fh, start: int, size: int) -> Iterator[tuple[bytes, int]]:
         if not chunk:
             return
         pos += len(chunk)
-        data = carry + chunk if carry else chunk
-        cut = data.rfind(b"\n") + 1
-        carry = data[cut:]
-        if cut:
-            yield data[:cut], pos - len(carry)
+        cut = chunk.rfind(b"\n") + 1
+        if not cut:
+            carry += chunk
+            continue
+        if cut < len(chunk):
+            fh.seek(cut - len(chunk), os.SEEK_CUR)
+            pos -= len(chunk) - cut
+            chunk = chunk[:cut]
+        yield (carry + chunk if carry else chunk), pos
+        carry = b""
 
 
 def parse_block(block: bytes) -> tuple[list[dict], int]:

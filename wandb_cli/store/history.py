@@ -178,14 +178,21 @@ class CsvWriter:
 
     def block_text(self, block: bytes) -> str:
         """The CSV rows of a block of whole JSONL lines."""
+        plain = self.plain_rows(block)
+        return plain.decode("ascii") if plain is not None else self.parsed_rows(block)
+
+    def plain_rows(self, block: bytes) -> bytes | None:
+        """The CSV rows of a block, as ASCII, where every line has the writer's exact shape
+        (no parsing); else None."""
+        try:
+            return self._plain_csv(block) if self._fast else None
+        except ValueError:  # a number JSON cannot read (1e400, 00): the lines are parsed
+            return None
+
+    def parsed_rows(self, block: bytes) -> str:
+        """The CSV rows of a block, its lines parsed (any shape)."""
         from wandb_cli.store.digest import parse_block
 
-        try:
-            text = self._plain_csv(block) if self._fast else None
-        except ValueError:  # a number JSON cannot read (1e400, 00): the lines are parsed
-            text = None
-        if text is not None:
-            return text.decode("ascii")
         out = io.StringIO()
         write_csv_rows(out, self.columns, parse_block(block)[0])
         return out.getvalue()
@@ -212,6 +219,10 @@ class CsvWriter:
         if self._order is None and not respell:
             return text
         width = len(self.columns)
+        if self._order is None and width >= 3:
+            respelt = _respelt_interior(text, width)
+            if respelt is not None:
+                return respelt
         cells = flat.split(b",")
         cells.pop()  # after the last line's newline
         columns = [cells[i::width] for i in (self._order or range(width))]
@@ -227,18 +238,36 @@ class CsvWriter:
         return rest == skeleton * (len(rest) // len(skeleton))
 
 
+def _respelt_interior(text: bytes, width: int) -> bytes | None:
+    """`text` (lines of `width` >= 3 cells, in the columns' order) with its cells respelt
+    where they need it, in place, without cutting it into rows: split at commas only, a
+    line's last cell and the next line's first stay joined across their newline and every
+    other column is a plain slice.  None when a first or last cell needs respelling."""
+    cells = text.split(b",")
+    step = width - 1
+    edges = b"\n".join(cells[::step])  # first and last cells (and the newlines between them)
+    if _E in edges or b"0.0000" in edges:
+        return None
+    for i in range(1, step):
+        cells[i::step] = _respelt(cells[i::step])
+    return b",".join(cells)
+
+
 def _respelt(column: list[bytes]) -> list[bytes]:
     """A column's cells as str() spells their values, where any cell needs it: the column
-    read back as JSON reads it (ints as ints) in one parse, and written with str()."""
+    read back as JSON reads it (ints as ints) in one parse, and written with str().  Each
+    distinct cell is respelt once (a learning rate holds one value for thousands of steps)."""
     joined = b"," + b",".join(column)
     if _E not in joined and b",0.0000" not in joined and b",-0.0000" not in joined:
         return column
-    joined = joined.replace(_E, b"e")
+    distinct = list(set(column))
+    joined = b",".join(distinct).replace(_E, b"e")
     if jsonio.has_long_digits(joined):  # read as parse_block reads the lines (jsonio's rule)
-        values = [jsonio.loads(cell) for cell in joined[1:].split(b",")]
+        values = [jsonio.loads(cell) for cell in joined.split(b",")]
     else:
-        values = orjson.loads(b"[" + joined[1:] + b"]")
-    return "\0".join(map(str, values)).encode().split(b"\0")
+        values = orjson.loads(b"[" + joined + b"]")
+    spelt = dict(zip(distinct, "\0".join(map(str, values)).encode().split(b"\0")))
+    return list(map(spelt.__getitem__, column))
 
 
 def write_csv(out, columns: list[str], blocks: Iterable[list[dict]]) -> None:

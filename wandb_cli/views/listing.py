@@ -10,7 +10,7 @@ import sys
 from typing import List, Optional
 
 from wandb_cli.errors import UsageError
-from wandb_cli.views.output import print_json, table_width, write_table_text
+from wandb_cli.views.output import print_json, stdout_is_tty, table_width, write_table_text
 
 
 def load_runs(store, *, deleted: bool) -> list:
@@ -143,8 +143,16 @@ def _print_csv_stream(run_dir, keys: list[str], end: int) -> None:
 
     writer = CsvWriter(keys)
     write_table_text(writer.header())
+    raw = None if stdout_is_tty() else sys.stdout  # piped: plain rows go out as they are
     for block in raw_blocks(run_dir, end):
-        write_table_text(writer.block_text(block))
+        plain = writer.plain_rows(block)
+        if plain is None:
+            write_table_text(writer.parsed_rows(block))
+        elif raw is None:
+            write_table_text(plain.decode("ascii"))
+        else:
+            raw.flush()
+            raw.buffer.write(plain)
 
 
 def _print_blocks(columns: list[str], blocks, fmt: str) -> None:
