@@ -118,6 +118,19 @@ def test_streamed_csv_and_json_equal_the_whole_history(run_dir, tmp_path):
     assert len(json.loads(out.stdout)) == len(rows)
 
 
+def test_an_integer_beyond_a_float_is_shown_not_a_crash(run_dir):
+    """Found while making the digest column-wise: a big history holding an integer no float
+    can hold (JSON allows any) made `runs show` fail with an internal error (OverflowError
+    in the digest); the digest now leaves such a value out, as it does a string."""
+    assert os.path.getsize(_history(run_dir)) >= digests.SMALL_BYTES
+    with open(_history(run_dir), "ab") as fh:
+        fh.write(b'{"_step": 30000, "loss": 1' + b"0" * 400 + b"}\n")
+    out = subprocess.run(wbrun_cmd("runs", "show", "bighist1", "--dir", str(run_dir.parent)),
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert digests.load_digest(run_dir).history_stats()["loss"]["count"] == 30_000
+
+
 @pytest.mark.slow
 def test_half_a_million_step_history_in_bounded_memory(tmp_path):
     """show, history (csv, json), plot and ls --spark on 1,000,000 steps by a real wbrun:
@@ -188,3 +201,123 @@ def test_blocks_are_the_whole_lines_once_each_with_their_end_offsets(tmp_path, m
     assert all(block.endswith(b"\n") and data[end - len(block):end] == block for block, end in blocks)
     if block_bytes == 7:
         assert len(blocks) == len(lines) - 1  # each line longer than a block: one block each
+
+
+def _row_by_row(rows: list[dict]) -> digests.Digest:
+    digest = digests.Digest()
+    for row in rows:
+        digest._add(row)
+    return digest
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_column_wise_blocks_make_the_row_by_row_digest(monkeypatch, seed):
+    """Blocks whose rows hold the same keys, all finite numbers, are added a column at a
+    time: the digest (buckets, their first/min/max/last rows, sums, kept rows, statistics)
+    is byte for byte what adding the rows one by one makes, across halvings and prunes,
+    for ties, ints mixed with floats, -0.0, and blocks of any other shape between them."""
+    import random
+
+    monkeypatch.setattr(digests, "MAX_BUCKETS", 8)
+    rng = random.Random(seed)
+    plain = [0, 1, -1, 2.5, -0.0, 0.0, 1e300, -1e300, 3, 3.0, 0.1, 7]
+    odd = [True, False, None, "x", float("nan"), float("inf"), -float("inf"), [1], 10**400, 2**1023 + 1]
+    keys = ["a", "b", "c"]
+    blocks = []
+    for _ in range(rng.randint(5, 40)):
+        shape = rng.random()
+        count = rng.choice([1, 2, 3, 7, 50, 300])
+        if shape < 0.6:  # the plain shape (keys in any order in a row)
+            block = [dict(rng.sample([(k, rng.choice(plain)) for k in keys], len(keys))) for _ in range(count)]
+        elif shape < 0.8:  # an odd value somewhere
+            block = [{k: rng.choice(plain) for k in keys} for _ in range(count)]
+            block[rng.randrange(count)][rng.choice(keys)] = rng.choice(odd)
+        else:  # keys that come and go
+            block = [{k: rng.choice(plain) for k in rng.sample(keys + ["d"], rng.randint(0, 3))}
+                     for _ in range(count)]
+        blocks.append(block)
+    added = []
+    real = digests.Digest._add_plain
+    monkeypatch.setattr(digests.Digest, "_add_plain",
+                        lambda self, rows, *rest: added.append(len(rows)) or real(self, rows, *rest))
+    digest = digests.Digest()
+    for block in blocks:
+        digest.add_rows(block)
+    reference = _row_by_row([row for block in blocks for row in block])
+    assert digest.to_bytes() == reference.to_bytes()
+    assert digest.width > 1 and added  # halved, and the column-wise path taken
+
+
+def test_column_wise_sums_keep_the_sign_of_zero_and_row_order(monkeypatch):
+    """A bucket's sum is added in row order from its first value, as row by row: -0.0
+    stays -0.0, and 1e16 + 1 + 1... stays 1e16 (the order floats are added in shows)."""
+    monkeypatch.setattr(digests, "MAX_BUCKETS", 1)  # one bucket: every row in it
+    rows = [{"a": -0.0, "b": 1e16}] + [{"a": -0.0, "b": 1.0}] * 7
+    digest = digests.Digest()
+    digest.add_rows(rows)
+    assert digest.to_bytes() == _row_by_row(rows).to_bytes()
+    assert len(digest.buckets) == 1 and digest.width == 8
+    assert str(digest.buckets[0]["a"][digests.SUM]) == "-0.0"
+    assert digest.buckets[0]["b"][digests.SUM] == 1e16
+
+
+def _digest_fields(digest: digests.Digest) -> tuple:
+    return digest.rows, digest.width, digest.buckets, digest.kept, digest.stats, list(digest.columns)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_live_runs_ticker_keeps_a_big_historys_digest(tmp_path, monkeypatch, keep):
+    """The wrapper's ticker brings the digest up to date as the history grows past
+    LIVE_BYTES, every LIVE_STEP (the sizes made small here); what it built is what a
+    reader builds from scratch.  A ticker without keep_digest (a program's own SDK run)
+    writes none."""
+    import time
+
+    from wandb_cli.store.layout import Store
+    from wandb_cli.store.recorder import RunSpec, Ticker, start_run
+
+    monkeypatch.setattr(digests, "LIVE_BYTES", 40_000)
+    monkeypatch.setattr(digests, "LIVE_STEP", 20_000)
+    live = start_run(Store(tmp_path / "wandb"), RunSpec(id="livedig1"), pid=os.getpid(), recorder="test")
+    ticker = Ticker(live, poll_s=0.01, flush_s=0.02, keep_digest=keep)
+    ticker.start()
+    run_dir, stored = Path(live.paths.dir), Path(live.paths.dir) / digests.DIGEST
+    try:
+        for step in range(3000):
+            live.log({"loss": 1 / (step + 1), "acc": step % 7})
+            if step % 500 == 499:
+                time.sleep(0.2)  # ticks happen
+    finally:
+        ticker.stop()
+    size = os.path.getsize(_history(run_dir))
+    assert size > 100_000
+    if not keep:
+        assert not stored.exists()
+        return
+    kept = digests._stored(stored)
+    assert kept is not None and digests.LIVE_BYTES <= kept.covered <= size
+    assert kept.rows == sum(1 for _ in open(_history(run_dir), "rb").read(kept.covered).splitlines())
+    live.finish("finished", 0)
+    brought_up = digests.load_digest(run_dir)  # a reader reads on from where the ticker stopped
+    stored.unlink()
+    assert _digest_fields(brought_up) == _digest_fields(digests.load_digest(run_dir))  # from scratch
+    assert brought_up.rows == 3000
+
+
+@pytest.mark.slow
+def test_a_wrapped_run_past_the_live_size_leaves_its_digest_built(tmp_path):
+    """End to end at the real sizes: a wrapped program prints metric lines until its history
+    is past LIVE_BYTES, then idles; the wrapper's digest covers it when the run ends."""
+    store = tmp_path / "wandb"
+    rows = digests.LIVE_BYTES // 100 + 50_000  # history rows are ~110 bytes here
+    program = ("import sys, time\nw = sys.stdout.write\n"
+               f"for i in range({rows}):\n    w(f'step={{i}} loss={{1 / (i + 1):.6f}} acc={{i % 97}}\\n')\n"
+               "sys.stdout.flush()\ntime.sleep(3)\n")
+    subprocess.run(wbrun_cmd("-q", "--dir", str(store), "--", sys.executable, "-c", program),
+                   check=True, stdout=subprocess.DEVNULL)
+    [run_dir] = [p for p in store.iterdir() if p.name.startswith("run-")]
+    size = os.path.getsize(_history(run_dir))
+    assert size >= digests.LIVE_BYTES
+    kept = digests._stored(run_dir / digests.DIGEST)
+    assert kept is not None and kept.covered >= digests.LIVE_BYTES
+    assert kept.covered > size - digests.LIVE_STEP - 5_000_000  # at most a step (and a tick) behind

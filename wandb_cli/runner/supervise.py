@@ -243,7 +243,7 @@ class Wrapper:
             raise CannotStart(f"cannot run {self.argv[0]!r}: {exc.strerror or exc}", status) from None
         self.child = pump.child
         self.metadata_thread.start()
-        self.ticker = Ticker(self.live, on_stop=self._on_stop_request)
+        self.ticker = Ticker(self.live, on_stop=self._on_stop_request, keep_digest=True)
         self.ticker.start()
         sample = self.options.system and system_enabled(self.options.env)
         self.sampler = start_system_sampler(self.live, self.child.pid, self.interval) if sample else None

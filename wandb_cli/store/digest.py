@@ -21,8 +21,11 @@ line: memory is bounded by the digest, never the history's length.
 from __future__ import annotations
 
 import math
+import operator
 import os
 import time
+from functools import reduce
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -35,6 +38,10 @@ DIGEST = ".history-digest.json"
 FORMAT = 1
 MAX_BUCKETS = 1024
 SMALL_BYTES = 4 << 20  # below this, callers read the history whole (exact and fast)
+# A wrapped run's digest is kept up to date as it goes once its history is this big, each
+# time it has grown by LIVE_STEP (about 230,000 rows of 8 numbers; ~1 s of reading here).
+LIVE_BYTES = 64 << 20
+LIVE_STEP = 32 << 20
 FINGERPRINT = 64
 RACY_NS = 2_000_000_000
 BLOCK_BYTES = 1 << 20
@@ -61,8 +68,13 @@ class Digest:
 
     # --- building ------------------------------------------------------------------------
     def add_rows(self, rows: Iterable[dict]) -> None:
-        for row in rows:
-            self._add(row)
+        rows = rows if isinstance(rows, list) else list(rows)
+        columns = _plain_columns(rows)
+        if columns is None:
+            for row in rows:
+                self._add(row)
+        else:
+            self._add_plain(rows, *columns)
 
     def _add(self, row: dict) -> None:
         index = self.rows
@@ -70,15 +82,15 @@ class Digest:
         slot = index // self.width
         if slot == len(self.buckets):
             if self.buckets:
-                self._prune(self.buckets[-1], index - self.width)
+                self._prune(self.buckets[-1], index - self.width, index)
             self.buckets.append({})
         bucket = self.buckets[slot]
         numeric = {}
         for key, value in row.items():
             if key not in self.columns:
                 self.columns[key] = None
-            if type(value) is int or type(value) is float:
-                numeric[key] = value
+            if type(value) is float or (type(value) is int and -_INT_LIMIT < value < _INT_LIMIT):
+                numeric[key] = value  # (an integer no float can hold is kept out, as a string is)
         if not numeric:
             return
         self.kept[index] = numeric
@@ -89,17 +101,8 @@ class Digest:
 
     def _add_value(self, bucket: dict, key: str, value: float, index: int) -> None:
         finite = math.isfinite(value)
-        stats = self.stats.get(key)
-        if stats is None:
-            self.stats[key] = [1, value, value, value] if finite else [1, None, None, value]
-        else:
-            stats[0] += 1
-            stats[3] = value
-            if finite:
-                if stats[1] is None or value < stats[1]:
-                    stats[1] = value
-                if stats[2] is None or value > stats[2]:
-                    stats[2] = value
+        bound = value if finite else None
+        self._count(key, 1, bound, bound, value)
         cell = bucket.get(key)
         if cell is None:
             bucket[key] = [1 if finite else 0, value if finite else 0.0, index, index, index, index]
@@ -117,12 +120,73 @@ class Digest:
         if value > high or not math.isfinite(high):
             cell[HIGH] = index
 
-    def _prune(self, bucket: dict, first_row: int) -> None:
-        """Forget the rows of a closed bucket that none of its keys names."""
+    def _add_plain(self, rows: list[dict], keys: list[str], columns: list[tuple]) -> None:
+        """Rows that all hold the same keys, every value a finite int or float, added a
+        bucket's share at a time, a column at a time (C-level min, max, index, sum): what
+        `_add` row by row makes, the same digest, at a fraction of the cost."""
+        self.columns.update(dict.fromkeys(keys))
+        by_key = dict(zip(keys, columns))
+        start, count, done = self.rows, len(rows), 0
+        while done < count:
+            index = start + done
+            slot = index // self.width
+            stop = min(count, (slot + 1) * self.width - start)
+            if slot == len(self.buckets):
+                if self.buckets:
+                    self._prune(self.buckets[-1], index - self.width, index)
+                self.buckets.append({})
+                if len(self.buckets) > MAX_BUCKETS:
+                    stop = done + 1  # _add halves after a new bucket's first row: so here
+            bucket = self.buckets[slot]
+            self.kept.update(zip(range(index, start + stop), rows[done:stop]))
+            for key in rows[done]:  # (in the order _add meets them: new cells in that order)
+                self._add_column(bucket, key, by_key[key][done:stop], index)
+            self.rows = start + stop
+            if len(self.buckets) > MAX_BUCKETS:
+                self._halve()
+            done = stop
+
+    def _add_column(self, bucket: dict, key: str, values: tuple, first: int) -> None:
+        """`_add_value` for consecutive finite values of one key, rows `first`...: the
+        first smallest and first largest win ties, as there; sums add in row order."""
+        low, high = min(values), max(values)
+        self._count(key, len(values), low, high, values[-1])
+        cell = bucket.get(key)
+        if cell is None:
+            bucket[key] = [len(values), reduce(operator.add, islice(values, 1, None), values[0]), first,
+                           first + values.index(low), first + values.index(high), first + len(values) - 1]
+            return
+        cell[LAST] = first + len(values) - 1
+        cell[N] += len(values)
+        cell[SUM] = reduce(operator.add, values, cell[SUM])
+        kept = self.kept
+        was = kept[cell[LOW]][key]
+        if low < was or not math.isfinite(was):
+            cell[LOW] = first + values.index(low)
+        was = kept[cell[HIGH]][key]
+        if high > was or not math.isfinite(was):
+            cell[HIGH] = first + values.index(high)
+
+    def _count(self, key: str, count: int, low: float | None, high: float | None, last: float) -> None:
+        """`key`'s statistics after `count` more values: `low` and `high` the smallest and
+        largest finite one (None: none finite; an earlier equal one stays), `last` the last."""
+        stats = self.stats.get(key)
+        if stats is None:
+            self.stats[key] = [count, low, high, last]
+            return
+        stats[0] += count
+        stats[3] = last
+        if low is not None and (stats[1] is None or low < stats[1]):
+            stats[1] = low
+        if high is not None and (stats[2] is None or high > stats[2]):
+            stats[2] = high
+
+    def _prune(self, bucket: dict, first_row: int, end: int) -> None:
+        """Forget the rows of a closed bucket (those before `end`) that none of its keys
+        names."""
         named = {index for cell in bucket.values() for index in cell[2:]}
-        for index in range(max(first_row, 0), self.rows - 1):
-            if index not in named:
-                self.kept.pop(index, None)
+        stale = set(range(max(first_row, 0), end)).difference(named)
+        list(map(self.kept.pop, stale, repeat(None)))
 
     def _halve(self) -> None:
         """Twice as many rows per bucket: neighbours merged, rows no longer named dropped."""
@@ -196,6 +260,35 @@ class Digest:
         digest.buckets = doc["buckets"]
         digest.kept = {int(index): row for index, row in doc["kept"]}
         return digest
+
+
+def _plain_columns(rows: list[dict]) -> tuple[list[str], list[tuple]] | None:
+    """(keys, each key's values in row order) where every row holds the same keys and every
+    value is a finite int or float (a history's usual block); else None."""
+    if not rows or not rows[0]:
+        return None
+    keys = list(rows[0])
+    if set(map(len, rows)) != {len(keys)}:
+        return None
+    values = operator.itemgetter(*keys)  # (of one key: the value, not a 1-tuple)
+    try:  # (as many keys as the first row, all of them: the same keys)
+        columns = [tuple(map(values, rows))] if len(keys) == 1 else list(zip(*map(values, rows)))
+    except KeyError:
+        return None
+    if not set(map(type, chain.from_iterable(columns))) <= _NUMBERS:
+        return None
+    try:  # a NaN or an infinity makes its column's sum so; no integer beyond a float
+        if not all(math.isfinite(sum(column)) and -_INT_LIMIT < min(column) and max(column) < _INT_LIMIT
+                   for column in columns):
+            return None
+    except OverflowError:
+        return None
+    return keys, columns
+
+
+_NUMBERS = frozenset({int, float})
+_INT_LIMIT = 2**1023  # (math.isfinite and float() raise OverflowError from about 2**1024)
+_DICT = frozenset({dict})
 
 
 def _order(value: float, *, high: bool = False) -> float:
@@ -298,16 +391,16 @@ def iter_blocks(fh, start: int, size: int) -> Iterator[tuple[bytes, int]]:
 def parse_block(block: bytes) -> tuple[list[dict], int]:
     """The rows of a block of whole JSONL lines, and how many lines were torn or corrupt
     (skipped, as iter_jsonl does): one parse for the block when every line is sound."""
-    lines = [line for line in block.split(b"\n") if line.strip()]
+    lines = list(filter(None, block.split(b"\n")))  # (a blank line fails the one parse)
     if not jsonio.has_long_digits(block):
         try:
             rows = orjson.loads(b"[" + b",".join(lines) + b"]")
-            if all(type(row) is dict for row in rows):
+            if set(map(type, rows)) <= _DICT:
                 return rows, 0
         except orjson.JSONDecodeError:
             pass
     out, bad = [], 0
-    for line in lines:
+    for line in filter(bytes.strip, lines):
         try:
             row = jsonio.loads(line)
         except ValueError:

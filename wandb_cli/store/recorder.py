@@ -480,10 +480,15 @@ class Ticker(threading.Thread):
     """Background upkeep of a live run: heartbeat, summary flush, stop-request polling."""
 
     def __init__(self, run: LiveRun, on_stop: Callable[[], None] | None = None,
-                 poll_s: float = 0.25, flush_s: float = 1.0):
+                 poll_s: float = 0.25, flush_s: float = 1.0, keep_digest: bool = False):
+        """`keep_digest`: keep a big history's digest up to date as the run goes (the
+        wrapper does, beside the program; a program's own SDK run does not, so as not to
+        take its time)."""
         super().__init__(name="wbrun-ticker", daemon=True)
         self.live, self.on_stop = run, on_stop
         self.poll_s, self.flush_s = poll_s, flush_s
+        self.keep_digest = keep_digest
+        self._digested = 0  # the history's size when the digest was last brought up to date
         self._halt = threading.Event()
         self._stop_seen = False
 
@@ -510,8 +515,27 @@ class Ticker(threading.Thread):
             self.on_stop()
         if now >= next_flush:
             self.live.flush_summary()
+            if self.keep_digest:
+                self._update_digest()
         if now >= next_beat:
             self.live.heartbeat()
+
+    def _update_digest(self) -> None:
+        """Once the history is past LIVE_BYTES, read what it gained (every LIVE_STEP bytes)
+        into its digest, so the first `runs show`/`plot`/`ls --spark` or UI chart after the
+        run reads only the last stretch, not the whole history (5M steps: ~40 s).  The
+        digest is a cache that readers check and extend themselves: a failure here only
+        leaves them more to read."""
+        from wandb_cli.store import digest
+
+        size = digest.history_size(self.live.paths.dir)
+        if size < digest.LIVE_BYTES or size - self._digested < digest.LIVE_STEP:
+            return
+        try:
+            digest.load_digest(self.live.paths.dir)
+        except (OSError, ValueError):
+            return
+        self._digested = size
 
     def stop(self) -> None:
         self._halt.set()
