@@ -289,6 +289,8 @@ def test_a_live_runs_ticker_keeps_a_big_historys_digest(tmp_path, monkeypatch, k
                 time.sleep(0.2)  # ticks happen
     finally:
         ticker.stop()
+    if ticker._digesting is not None:
+        ticker._digesting.join()
     size = os.path.getsize(_history(run_dir))
     assert size > 100_000
     if not keep:
@@ -307,12 +309,15 @@ def test_a_live_runs_ticker_keeps_a_big_historys_digest(tmp_path, monkeypatch, k
 @pytest.mark.slow
 def test_a_wrapped_run_past_the_live_size_leaves_its_digest_built(tmp_path):
     """End to end at the real sizes: a wrapped program prints metric lines until its history
-    is past LIVE_BYTES, then idles; the wrapper's digest covers it when the run ends."""
+    is past LIVE_BYTES, then waits (at most a minute) for the digest to appear while it
+    still runs: the wrapper builds it as the run goes."""
     store = tmp_path / "wandb"
     rows = digests.LIVE_BYTES // 100 + 50_000  # history rows are ~110 bytes here
-    program = ("import sys, time\nw = sys.stdout.write\n"
+    program = ("import glob, sys, time\nw = sys.stdout.write\n"
                f"for i in range({rows}):\n    w(f'step={{i}} loss={{1 / (i + 1):.6f}} acc={{i % 97}}\\n')\n"
-               "sys.stdout.flush()\ntime.sleep(3)\n")
+               "sys.stdout.flush()\nend = time.time() + 60\n"
+               f"while not glob.glob({str(store)!r} + '/run-*/{digests.DIGEST}') and time.time() < end:\n"
+               "    time.sleep(0.2)\n")
     subprocess.run(wbrun_cmd("-q", "--dir", str(store), "--", sys.executable, "-c", program),
                    check=True, stdout=subprocess.DEVNULL)
     [run_dir] = [p for p in store.iterdir() if p.name.startswith("run-")]

@@ -489,6 +489,7 @@ class Ticker(threading.Thread):
         self.poll_s, self.flush_s = poll_s, flush_s
         self.keep_digest = keep_digest
         self._digested = 0  # the history's size when the digest was last brought up to date
+        self._digesting: threading.Thread | None = None
         self._halt = threading.Event()
         self._stop_seen = False
 
@@ -523,24 +524,36 @@ class Ticker(threading.Thread):
     def _update_digest(self) -> None:
         """Once the history is past LIVE_BYTES, read what it gained (every LIVE_STEP bytes)
         into its digest, so the first `runs show`/`plot`/`ls --spark` or UI chart after the
-        run reads only the last stretch, not the whole history (5M steps: ~40 s).  The
-        digest is a cache that readers check and extend themselves: a failure here only
-        leaves them more to read."""
+        run reads only the last stretch, not the whole history (5M steps: ~40 s).  On a
+        thread of its own, one at a time: heartbeats and stop requests never wait for it
+        (a resumed run's first reading can take that long)."""
         from wandb_cli.store import digest
 
         size = digest.history_size(self.live.paths.dir)
         if size < digest.LIVE_BYTES or size - self._digested < digest.LIVE_STEP:
             return
-        try:
-            digest.load_digest(self.live.paths.dir)
-        except (OSError, ValueError):
+        if self._digesting is not None and self._digesting.is_alive():
             return
         self._digested = size
+        self._digesting = threading.Thread(target=_bring_digest_up_to_date, args=(self.live.paths.dir,),
+                                           name="wbrun-digest", daemon=True)
+        self._digesting.start()
 
     def stop(self) -> None:
         self._halt.set()
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout=5)
+
+
+def _bring_digest_up_to_date(run_dir: os.PathLike[str] | str) -> None:
+    """The digest is a cache that readers check and extend themselves: a failure here only
+    leaves them more to read (and an exit mid-way, a daemon thread, leaves the old one)."""
+    from wandb_cli.store.digest import load_digest
+
+    try:
+        load_digest(run_dir)
+    except (OSError, ValueError):
+        pass
 
 
 def _warn_once(run: LiveRun, message: str) -> None:
