@@ -15,6 +15,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from itertools import chain
+from pathlib import Path
 from typing import Any, Callable
 
 from wandb_cli.errors import RunExists, RunNotFound, StoreError, UsageError
@@ -545,7 +546,7 @@ class Ticker(threading.Thread):
             self.join(timeout=5)
 
 
-def _bring_digest_up_to_date(run_dir: os.PathLike[str] | str) -> None:
+def _bring_digest_up_to_date(run_dir: Path) -> None:
     """The digest is a cache that readers check and extend themselves: a failure here only
     leaves them more to read (and an exit mid-way, a daemon thread, leaves the old one)."""
     from wandb_cli.store.digest import load_digest
