@@ -125,10 +125,13 @@ def test_an_integer_beyond_a_float_is_shown_not_a_crash(run_dir):
     assert os.path.getsize(_history(run_dir)) >= digests.SMALL_BYTES
     with open(_history(run_dir), "ab") as fh:
         fh.write(b'{"_step": 30000, "loss": 1' + b"0" * 400 + b"}\n")
+        for step, value in ((30_001, 2**1023 - 1), (30_002, 2**1023 - 1), (30_003, 0.5)):
+            fh.write(b'{"_step": %d, "n": %d}\n' % (step, value))  # (review: their sum, then a float)
     out = subprocess.run(wbrun_cmd("runs", "show", "bighist1", "--dir", str(run_dir.parent)),
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert digests.load_digest(run_dir).history_stats()["loss"]["count"] == 30_000
+    stats = digests.load_digest(run_dir).history_stats()
+    assert stats["loss"]["count"] == 30_000 and stats["n"]["count"] == 1
 
 
 @pytest.mark.slow
@@ -210,22 +213,22 @@ def _row_by_row(rows: list[dict]) -> digests.Digest:
     return digest
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_column_wise_blocks_make_the_row_by_row_digest(monkeypatch, seed):
+@pytest.mark.parametrize(("seed", "buckets"), [(seed, buckets) for seed in range(10) for buckets in (2, 3, 8)])
+def test_column_wise_blocks_make_the_row_by_row_digest(monkeypatch, seed, buckets):
     """Blocks whose rows hold the same keys, all finite numbers, are added a column at a
     time: the digest (buckets, their first/min/max/last rows, sums, kept rows, statistics)
     is byte for byte what adding the rows one by one makes, across halvings and prunes,
     for ties, ints mixed with floats, -0.0, and blocks of any other shape between them."""
     import random
 
-    monkeypatch.setattr(digests, "MAX_BUCKETS", 8)
-    rng = random.Random(seed)
-    plain = [0, 1, -1, 2.5, -0.0, 0.0, 1e300, -1e300, 3, 3.0, 0.1, 7]
+    monkeypatch.setattr(digests, "MAX_BUCKETS", buckets)
+    rng = random.Random(seed * 10 + buckets)
+    plain = [0, 1, -1, 2.5, -0.0, 0.0, 1e280, -1e280, 3, 3.0, 0.1, 7]
     odd = [True, False, None, "x", float("nan"), float("inf"), -float("inf"), [1], 10**400, 2**1023 + 1]
     keys = ["a", "b", "c"]
     blocks = []
-    for _ in range(rng.randint(5, 40)):
-        shape = rng.random()
+    for i in range(rng.randint(5, 40)):
+        shape = 0.0 if i == 0 else rng.random()  # (the first block plain: the path is taken)
         count = rng.choice([1, 2, 3, 7, 50, 300])
         if shape < 0.6:  # the plain shape (keys in any order in a row)
             block = [dict(rng.sample([(k, rng.choice(plain)) for k in keys], len(keys))) for _ in range(count)]
@@ -246,6 +249,18 @@ def test_column_wise_blocks_make_the_row_by_row_digest(monkeypatch, seed):
     reference = _row_by_row([row for block in blocks for row in block])
     assert digest.to_bytes() == reference.to_bytes()
     assert digest.width > 1 and added  # halved, and the column-wise path taken
+
+
+def test_a_row_without_numbers_that_opens_a_bucket_delays_the_halving_in_both_ways(monkeypatch):
+    """Found by review: `_add` halves only after a row holding a number, so a bucket opened
+    by a row without one waits; the column-wise path then halved a whole block later and
+    dropped that bucket's rows earlier."""
+    monkeypatch.setattr(digests, "MAX_BUCKETS", 2)
+    blocks = [[{"a": 1}] * 8 + [{"s": "x"}], [{"a": 1}] * 3]
+    digest = digests.Digest()
+    for block in blocks:
+        digest.add_rows(block)
+    assert digest.to_bytes() == _row_by_row([row for block in blocks for row in block]).to_bytes()
 
 
 def test_column_wise_sums_keep_the_sign_of_zero_and_row_order(monkeypatch):
@@ -290,7 +305,7 @@ def test_a_live_runs_ticker_keeps_a_big_historys_digest(tmp_path, monkeypatch, k
     finally:
         ticker.stop()
     if ticker._digesting is not None:
-        ticker._digesting.join()
+        ticker._digesting.wait(60)
     size = os.path.getsize(_history(run_dir))
     assert size > 100_000
     if not keep:
@@ -304,6 +319,36 @@ def test_a_live_runs_ticker_keeps_a_big_historys_digest(tmp_path, monkeypatch, k
     stored.unlink()
     assert _digest_fields(brought_up) == _digest_fields(digests.load_digest(run_dir))  # from scratch
     assert brought_up.rows == 3000
+
+
+def test_one_parse_of_a_block_never_reads_two_objects_on_one_line():
+    """Found by review: the block's one parse read `{..},{..}` on one line as two rows,
+    where reading line by line (small histories) skips it as corrupt."""
+    block = b'{"a":1},{"b":2}\n{"a":3}\n'
+    assert digests.parse_block(block) == ([{"a": 3}], 1)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", None])
+def test_big_csv_goes_out_in_the_output_encoding_or_to_an_in_process_stream(run_dir, encoding):
+    """Found by review: the piped fast path wrote ASCII bytes beneath the text layer, so a
+    UTF-16 stdout got a UTF-16 header and raw rows, and an in-process caller's StringIO
+    (no .buffer) made `main()` fail; both now get the text path."""
+    import contextlib
+
+    from wandb_cli.cli import main
+
+    rows = read_history(run_dir)
+    args = ["runs", "history", "bighist1", "--format", "csv", "--dir", str(run_dir.parent)]
+    if encoding:
+        out = subprocess.run(wbrun_cmd(*args), capture_output=True, check=True,
+                             env={**os.environ, "PYTHONIOENCODING": encoding})
+        assert out.stdout.decode(encoding) == to_csv(rows, columns_of(rows))
+        return
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text), pytest.raises(SystemExit) as ended:
+        main(args)
+    assert ended.value.code in (0, None)
+    assert text.getvalue() == to_csv(rows, columns_of(rows))
 
 
 @pytest.mark.slow

@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 import operator
 import os
+import subprocess
+import sys
 import time
 from functools import reduce
 from itertools import chain, islice, repeat
@@ -45,6 +47,13 @@ LIVE_STEP = 32 << 20
 FINGERPRINT = 64
 RACY_NS = 2_000_000_000
 BLOCK_BYTES = 1 << 20
+
+# Numbers summarised: ints and floats; an integer beyond _INT_LIMIT is left out, as a string
+# is (math.isfinite() and float() raise OverflowError from 2**1024, and a bucket's sum of
+# up to 2**63 such integers must still convert to a float).
+_NUMBERS = frozenset({int, float})
+_INT_LIMIT = 2**960
+_DICT = frozenset({dict})
 
 # per key in a bucket: [n, sum, first_row, min_row, max_row, last_row]; n and sum count
 # finite values only, min/max rows are those of finite values (or of any, if none is).
@@ -90,7 +99,7 @@ class Digest:
             if key not in self.columns:
                 self.columns[key] = None
             if type(value) is float or (type(value) is int and -_INT_LIMIT < value < _INT_LIMIT):
-                numeric[key] = value  # (an integer no float can hold is kept out, as a string is)
+                numeric[key] = value
         if not numeric:
             return
         self.kept[index] = numeric
@@ -135,8 +144,8 @@ class Digest:
                 if self.buckets:
                     self._prune(self.buckets[-1], index - self.width, index)
                 self.buckets.append({})
-                if len(self.buckets) > MAX_BUCKETS:
-                    stop = done + 1  # _add halves after a new bucket's first row: so here
+            if len(self.buckets) > MAX_BUCKETS:  # (a row without numbers opened it: _add
+                stop = done + 1  # halves after the next row holding one) halve after one row
             bucket = self.buckets[slot]
             self.kept.update(zip(range(index, start + stop), rows[done:stop]))
             for key in rows[done]:  # (in the order _add meets them: new cells in that order)
@@ -286,10 +295,6 @@ def _plain_columns(rows: list[dict]) -> tuple[list[str], list[tuple]] | None:
     return keys, columns
 
 
-_NUMBERS = frozenset({int, float})
-_INT_LIMIT = 2**1023  # (math.isfinite and float() raise OverflowError from about 2**1024)
-_DICT = frozenset({dict})
-
 
 def _order(value: float, *, high: bool = False) -> float:
     """Finite values compare as they are; NaN and infinities lose to every finite value."""
@@ -332,6 +337,19 @@ def load_digest(run_dir: str | Path) -> Digest:
         digest.mtime_ns = 0 if racy or digest.covered != info.st_size else info.st_mtime_ns
     _store(digest_path, digest)
     return digest
+
+
+def refresh_in_background(run_dir: str | Path) -> subprocess.Popen | None:
+    """Bring the run's digest up to date in a separate, low-priority process (`python -m
+    wandb_cli.store.digest RUN_DIR`): it takes neither the caller's time (no GIL shared with
+    an output pump) nor its exit (it finishes on its own, and its output goes nowhere).
+    None where it cannot be started: the digest is a cache, readers extend it themselves."""
+    try:  # (no preexec_fn: the caller has threads)
+        return subprocess.Popen([sys.executable, "-m", "wandb_cli.store.digest", str(run_dir)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    except OSError:
+        return None
 
 
 def _stored(path: Path) -> Digest | None:
@@ -395,7 +413,7 @@ def parse_block(block: bytes) -> tuple[list[dict], int]:
     if not jsonio.has_long_digits(block):
         try:
             rows = orjson.loads(b"[" + b",".join(lines) + b"]")
-            if set(map(type, rows)) <= _DICT:
+            if len(rows) == len(lines) and set(map(type, rows)) <= _DICT:  # (not `{..},{..}`)
                 return rows, 0
         except orjson.JSONDecodeError:
             pass
@@ -484,3 +502,11 @@ def _merge_cells(digest: Digest, key: str, cells: list[list], max_points: int) -
             paired.append([a[N] + b[N], a[SUM] + b[SUM], a[FIRST], low, high, b[LAST]])
         cells = paired
     return cells
+
+
+if __name__ == "__main__":  # refresh_in_background's process
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+    load_digest(sys.argv[1])

@@ -255,19 +255,21 @@ def _respelt_interior(text: bytes, width: int) -> bytes | None:
 
 def _respelt(column: list[bytes]) -> list[bytes]:
     """A column's cells as str() spells their values, where any cell needs it: the column
-    read back as JSON reads it (ints as ints) in one parse, and written with str().  Each
-    distinct cell is respelt once (a learning rate holds one value for thousands of steps)."""
+    read back as JSON reads it (ints as ints) in one parse, and written with str().  Where
+    at most half the cells are distinct, each distinct one is respelt once (a learning rate
+    holds one value for thousands of steps)."""
     joined = b"," + b",".join(column)
     if _E not in joined and b",0.0000" not in joined and b",-0.0000" not in joined:
         return column
-    distinct = list(set(column))
-    joined = b",".join(distinct).replace(_E, b"e")
+    distinct = list(dict.fromkeys(column))
+    few = 2 * len(distinct) <= len(column)  # else mapping costs more than it saves
+    joined = b",".join(distinct if few else column).replace(_E, b"e")
     if jsonio.has_long_digits(joined):  # read as parse_block reads the lines (jsonio's rule)
         values = [jsonio.loads(cell) for cell in joined.split(b",")]
     else:
         values = orjson.loads(b"[" + joined + b"]")
-    spelt = dict(zip(distinct, "\0".join(map(str, values)).encode().split(b"\0")))
-    return list(map(spelt.__getitem__, column))
+    spelt = "\0".join(map(str, values)).encode().split(b"\0")
+    return list(map(dict(zip(distinct, spelt)).__getitem__, column)) if few else spelt
 
 
 def write_csv(out, columns: list[str], blocks: Iterable[list[dict]]) -> None:

@@ -15,7 +15,6 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from itertools import chain
-from pathlib import Path
 from typing import Any, Callable
 
 from wandb_cli.errors import RunExists, RunNotFound, StoreError, UsageError
@@ -490,7 +489,7 @@ class Ticker(threading.Thread):
         self.poll_s, self.flush_s = poll_s, flush_s
         self.keep_digest = keep_digest
         self._digested = 0  # the history's size when the digest was last brought up to date
-        self._digesting: threading.Thread | None = None
+        self._digesting: Any = None  # the subprocess.Popen bringing the digest up to date
         self._halt = threading.Event()
         self._stop_seen = False
 
@@ -525,36 +524,23 @@ class Ticker(threading.Thread):
     def _update_digest(self) -> None:
         """Once the history is past LIVE_BYTES, read what it gained (every LIVE_STEP bytes)
         into its digest, so the first `runs show`/`plot`/`ls --spark` or UI chart after the
-        run reads only the last stretch, not the whole history (5M steps: ~40 s).  On a
-        thread of its own, one at a time: heartbeats and stop requests never wait for it
-        (a resumed run's first reading can take that long)."""
+        run reads only the last stretch, not the whole history (5M steps: ~45 s).  In a
+        low-priority process of its own, one at a time (digest.refresh_in_background):
+        neither heartbeats, stop requests nor the output pump wait for it."""
         from wandb_cli.store import digest
 
         size = digest.history_size(self.live.paths.dir)
         if size < digest.LIVE_BYTES or size - self._digested < digest.LIVE_STEP:
             return
-        if self._digesting is not None and self._digesting.is_alive():
+        if self._digesting is not None and self._digesting.poll() is None:
             return
         self._digested = size
-        self._digesting = threading.Thread(target=_bring_digest_up_to_date, args=(self.live.paths.dir,),
-                                           name="wbrun-digest", daemon=True)
-        self._digesting.start()
+        self._digesting = digest.refresh_in_background(self.live.paths.dir)
 
     def stop(self) -> None:
         self._halt.set()
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout=5)
-
-
-def _bring_digest_up_to_date(run_dir: Path) -> None:
-    """The digest is a cache that readers check and extend themselves: a failure here only
-    leaves them more to read (and an exit mid-way, a daemon thread, leaves the old one)."""
-    from wandb_cli.store.digest import load_digest
-
-    try:
-        load_digest(run_dir)
-    except (OSError, ValueError):
-        pass
 
 
 def _warn_once(run: LiveRun, message: str) -> None:

@@ -10,7 +10,7 @@ import sys
 from typing import List, Optional
 
 from wandb_cli.errors import UsageError
-from wandb_cli.views.output import print_json, stdout_is_tty, table_width, write_table_text
+from wandb_cli.views.output import ascii_bytes_stream, print_json, stdout_is_tty, table_width, write_table_text
 
 
 def load_runs(store, *, deleted: bool) -> list:
@@ -143,7 +143,7 @@ def _print_csv_stream(run_dir, keys: list[str], end: int) -> None:
 
     writer = CsvWriter(keys)
     write_table_text(writer.header())
-    raw = None if stdout_is_tty() else sys.stdout  # piped: plain rows go out as they are
+    raw = None if stdout_is_tty() else ascii_bytes_stream(sys.stdout)  # piped: rows as they are
     for block in raw_blocks(run_dir, end):
         plain = writer.plain_rows(block)
         if plain is None:
@@ -151,8 +151,8 @@ def _print_csv_stream(run_dir, keys: list[str], end: int) -> None:
         elif raw is None:
             write_table_text(plain.decode("ascii"))
         else:
-            raw.flush()
-            raw.buffer.write(plain)
+            sys.stdout.flush()  # (what the text layer holds goes first)
+            raw.write(plain)
 
 
 def _print_blocks(columns: list[str], blocks, fmt: str) -> None:

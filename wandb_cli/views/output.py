@@ -10,7 +10,7 @@ import operator
 import os
 import sys
 from itertools import chain, compress, repeat
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 
 def print_json(value, *, lines: bool = False) -> None:
@@ -70,6 +70,23 @@ def stdout_is_tty() -> bool:
         return os.isatty(1)
     except (OSError, ValueError):
         return False
+
+
+def ascii_bytes_stream(stream) -> BinaryIO | None:
+    """The binary stream beneath a text stream whose encoding writes ASCII text as its own
+    bytes (UTF-8, ASCII, Latin-1), where ASCII bytes may go directly; else None (a StringIO,
+    UTF-16)."""
+    import codecs
+
+    buffer = getattr(stream, "buffer", None)
+    try:
+        as_is = codecs.lookup(getattr(stream, "encoding", None) or "").name in _ASCII_AS_IS
+    except LookupError:
+        return None
+    return buffer if as_is else None
+
+
+_ASCII_AS_IS = frozenset({"utf-8", "ascii", "iso8859-1"})
 
 
 def write_table_text(text: str) -> None:
