@@ -180,9 +180,36 @@ def _check_ui_series(store: Path) -> None:
             assert rows(int(step), int(step) + 1, 500_000)[0]["loss"] == value
         status, tail = server.json("/api/runs/bighist1/history?keys=lr&after_step=499000")
         assert status == 200 and tail["series"]["lr"]["x"] and min(tail["series"]["lr"]["x"]) > 499_000
+        # smoothing (the UI's slider) from the digest too: it read every point before
+        status, smooth = server.json("/api/runs/bighist1/history?keys=loss&smooth=1000&max_points=2000")
+        assert status == 200 and smooth["digest"]
+        line = smooth["series"]["loss"]
+        assert 500 <= len(line["x"]) <= 2000 and line["x"] == sorted(line["x"]) and line["sampled"]
+        assert max(line["y"]) < SPIKE  # the spike averaged over its window
         with open(f"/proc/{server.proc.pid}/status") as fh:
             peak_kb = int(next(line for line in fh if line.startswith("VmHWM")).split()[1])
         assert peak_kb < 150 * 1024, peak_kb
+
+
+def test_a_big_historys_smoothing_is_the_trailing_mean_at_each_buckets_end(run_dir):
+    """The web UI's smoothing of a big history comes from the digest: at each bucket's end,
+    the mean of the last `window` values (the window whole buckets here, every row holding
+    the key: exact), a window smaller than a bucket widened to one bucket."""
+    import math
+
+    digest = digests.load_digest(run_dir)
+    loss = [row["loss"] for row in read_history(run_dir)]
+    width = digest.width
+    for window in (4 * width, 1):
+        xs, ys, count = digests.smoothed(digest, "loss", "_step", window, 10_000)
+        assert count == len(loss) and len(xs) == len(digest.buckets) and xs == sorted(xs)
+        span = max(window, width)
+        whole = [(int(step) + 1, value) for step, value in zip(xs, ys) if (int(step) + 1) % width == 0]
+        assert len(whole) >= len(xs) - 1  # (only the last bucket may be part-filled)
+        for end, value in whole:
+            assert math.isclose(value, math.fsum(loss[max(0, end - span):end]) / min(end, span), rel_tol=1e-12)
+    xs, ys, _ = digests.smoothed(digest, "loss", "_step", 4 * width, 100)  # neighbours joined
+    assert len(xs) <= 100 and xs == sorted(xs)
 
 
 @pytest.mark.parametrize("block_bytes", [7, 64, 1 << 20])

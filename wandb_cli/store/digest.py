@@ -490,6 +490,39 @@ def points(digest: Digest, key: str, x: str, max_buckets: int) -> tuple[list, li
     return xs, ys, digest.stats[key][0] if key in digest.stats else 0
 
 
+def smoothed(digest: Digest, key: str, x: str, window: int, max_buckets: int) -> tuple[list, list, int]:
+    """(xs, ys, count) of `key`'s trailing moving average over `window` of its points, at the
+    digest's resolution (the web UI's smoothing of a big history; W&B too smooths the points
+    it sampled): one point at the end of each bucket (at most `max_buckets`, neighbours
+    joined), the mean of the finite values of that bucket and the ones before it, back to
+    where they hold at least `window` values.  That is the exact trailing mean at the
+    bucket's end when every row holds a finite `key` and the window is whole buckets; a
+    window smaller than a bucket is widened to it.  Rows whose `x` is not a number are left
+    out, as in `points`."""
+    groups = [(cell[N], cell[SUM], cell[LAST]) for bucket in digest.buckets
+              if (cell := bucket.get(key)) is not None and cell[N]]
+    while len(groups) > max(1, max_buckets):
+        groups = [pair[0] if len(pair) == 1 else (pair[0][0] + pair[1][0], pair[0][1] + pair[1][1], pair[1][2])
+                  for pair in (groups[i:i + 2] for i in range(0, len(groups), 2))]
+    xs, ys = [], []
+    start = count = 0
+    total = 0.0
+    for end, (n, value_sum, last) in enumerate(groups):
+        count += n
+        total += value_sum
+        first = start
+        while start < end and count - groups[start][0] >= window:
+            count -= groups[start][0]
+            start += 1
+        if start != first:  # summed again, not subtracted: no drift
+            total = math.fsum(group[1] for group in groups[start:end + 1])
+        values = digest.kept[last]
+        if x in values:
+            xs.append(values[x])
+            ys.append(total / count)
+    return xs, ys, digest.stats[key][0] if key in digest.stats else 0
+
+
 def _merge_cells(digest: Digest, key: str, cells: list[list], max_points: int) -> list[list]:
     max_points = max(1, max_points)
     while len(cells) > max_points:

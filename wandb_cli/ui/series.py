@@ -201,9 +201,10 @@ def series_of(cache: SeriesCache, path: Path, *, keys: Sequence[str] | None, x: 
     `step_metrics` (key -> its define_metric step metric) draws those keys against their
     own axis instead of `x`, where the history holds it; such a series comes whole (`full`:
     `after` is a cursor on `x`, not on their axis).  Each series names its axis (`x_key`)."""
-    if smooth_window == 1 and _is_big_history(path):
+    if _is_big_history(path):
         return _digest_series(path, keys=keys, x=x, max_points=max_points, after=after,
-                              private=private, step_metrics=step_metrics, hidden=hidden)
+                              private=private, step_metrics=step_metrics, hidden=hidden,
+                              smooth_window=smooth_window)
     cols = cache.columns(path)
     available = [k for k in cols.values if (private or not k.startswith("_")) and k not in hidden]
     wanted = available if keys is None else [k for k in keys if k in cols.values]
@@ -246,9 +247,10 @@ def _is_big_history(path: Path) -> bool:
 
 def _digest_series(path: Path, *, keys: Sequence[str] | None, x: str, max_points: int,
                    after: float | None, private: bool, step_metrics: dict[str, str] | None,
-                   hidden: Sequence[str]) -> dict[str, Any]:
+                   hidden: Sequence[str], smooth_window: int = 1) -> dict[str, Any]:
     """series_of's answer for a big history, from its digest: the same fields, each series
-    its buckets' first, min, max and last points (at most `max_points`)."""
+    its buckets' first, min, max and last points (at most `max_points`); smoothed, a
+    trailing mean at each bucket's end (digest.smoothed), never a read of every point."""
     from wandb_cli.store import digest as digests
 
     digest = digests.load_digest(path.parent.parent)
@@ -261,7 +263,10 @@ def _digest_series(path: Path, *, keys: Sequence[str] | None, x: str, max_points
         axis = _axis_of(key, x, step_metrics, numeric)
         if key == axis:
             continue
-        xs, ys, count = digests.points(digest, key, axis, max(1, max_points // 4))
+        if smooth_window > 1:
+            xs, ys, count = digests.smoothed(digest, key, axis, smooth_window, max_points)
+        else:
+            xs, ys, count = digests.points(digest, key, axis, max(1, max_points // 4))
         if after is not None and axis == x:  # (row order: x need not be sorted)
             kept = [i for i, value in enumerate(xs) if value > after]
             xs, ys = [xs[i] for i in kept], [ys[i] for i in kept]
