@@ -398,3 +398,26 @@ def test_a_wrapped_run_past_the_live_size_leaves_its_digest_built(tmp_path):
     kept = digests._stored(run_dir / digests.DIGEST)
     assert kept is not None and kept.covered >= digests.LIVE_BYTES
     assert kept.covered > size - digests.LIVE_STEP - 5_000_000  # at most a step (and a tick) behind
+
+
+@pytest.mark.parametrize("smooth", ["1", "200"])
+def test_grouped_ui_charts_of_big_histories_come_from_their_digests(tmp_path, monkeypatch, smooth):
+    """`/api/groups/history` (the workspace's grouped charts) reads a big history's digest,
+    not its every point (it read them all, per member run, before): the band is drawn, the
+    per-point cache stays empty, and the mean stays within the members' values."""
+    from wandb_cli.store.layout import Store
+    from wandb_cli.ui import api, series
+
+    monkeypatch.setattr(series, "BIG_HISTORY_BYTES", 1 << 20)  # these 4.5 MB histories count as big
+    for run_id in ("biggrp1", "biggrp2"):
+        generate(tmp_path / "wandb", 30_000, run_id=run_id)
+    view = api.StoreView(Store(tmp_path / "wandb"))
+    answer = api.group_history(view, {"runs": "biggrp1,biggrp2", "group_by": "state",
+                                      "smooth": smooth, "max_points": "500"})
+    assert view.series._files == {}  # no per-point arrays
+    [group] = answer["groups"]
+    assert sorted(group["runs"]) == ["biggrp1", "biggrp2"] and "lr" in answer["keys"]
+    band = group["series"]["loss"]
+    assert 10 <= len(band["x"]) <= 500 and band["x"] == sorted(band["x"])
+    assert all(lo <= mean <= hi for lo, mean, hi in zip(band["lo"], band["mean"], band["hi"]))
+    assert max(band["mean"]) <= SPIKE and min(band["mean"]) > 0

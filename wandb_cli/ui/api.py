@@ -341,7 +341,7 @@ def group_history(view: StoreView, params: Mapping[str, str]) -> dict[str, Any]:
     """Grouped charts: the runs `runs` split by `group_by` (the `runs ls --group-by` groups),
     and per group and metric the members' mean with its min-max band (`charts.data.group_band`,
     as `runs plot --group-by` draws it), each member smoothed first."""
-    from wandb_cli.charts.data import group_band, smooth
+    from wandb_cli.charts.data import group_band
     from wandb_cli.query.group import group_runs
 
     group_by = _split(params.get("group_by"))
@@ -357,18 +357,16 @@ def group_history(view: StoreView, params: Mapping[str, str]) -> dict[str, Any]:
     if not keys:
         found: dict[str, None] = {}
         for path in files.values():
-            found.update(dict.fromkeys(k for k in view.series.columns(path).values if not k.startswith("_")))
+            found.update(dict.fromkeys(k for k in series.member_keys(view.series, path) if not k.startswith("_")))
         keys = [k for k in found if k != x]
+    lines = {run_id: series.member_series(view.series, path, keys, x, smooth_window=window, max_points=points)
+             for run_id, path in files.items()}
     out = []
     for group in group_runs(records, group_by):
         label = ", ".join(group.labels)
         charts = {}
         for key in keys:
-            members = []
-            for record in group.runs:
-                xs, ys = series.aligned_series(view.series, files[record.id], key, x)
-                members.append((xs, smooth(ys, window) if window > 1 else ys))
-            band = group_band(label, members, points)
+            band = group_band(label, [lines[record.id][key] for record in group.runs], points)
             if band.xs:
                 charts[key] = {"x": band.xs, "mean": band.mean, "lo": band.lo, "hi": band.hi,
                                "runs": band.runs}
