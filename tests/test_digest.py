@@ -421,3 +421,13 @@ def test_grouped_ui_charts_of_big_histories_come_from_their_digests(tmp_path, mo
     assert 10 <= len(band["x"]) <= 500 and band["x"] == sorted(band["x"])
     assert all(lo <= mean <= hi for lo, mean, hi in zip(band["lo"], band["mean"], band["hi"]))
     assert max(band["mean"]) <= SPIKE and min(band["mean"]) > 0
+
+
+def test_smoothing_against_a_sparse_axis_keeps_its_points():
+    """Found by review: a bucket's smoothed point was dropped where the key's last row in it
+    lacked the x key (an epoch logged every few steps); it is drawn at the bucket's last x."""
+    digest = digests.Digest()
+    digest.add_rows([{"_step": i, "loss": 1.0 + i % 3, **({"epoch": i // 4} if i % 4 == 0 else {})}
+                     for i in range(4000)])
+    xs, ys, _ = digests.smoothed(digest, "loss", "epoch", 8, 2000)
+    assert len(xs) == len(digest.buckets) and xs == sorted(xs) and all(1.0 <= y <= 3.0 for y in ys)

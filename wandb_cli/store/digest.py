@@ -499,15 +499,17 @@ def smoothed(digest: Digest, key: str, x: str, window: int, max_buckets: int) ->
     bucket's end when every row holds a finite `key` and the window is whole buckets; a
     window smaller than a bucket is widened to it.  Rows whose `x` is not a number are left
     out, as in `points`."""
-    groups = [(cell[N], cell[SUM], cell[LAST]) for bucket in digest.buckets
+    groups = [(cell[N], cell[SUM], _bucket_x(digest, bucket, cell, x)) for bucket in digest.buckets
               if (cell := bucket.get(key)) is not None and cell[N]]
     while len(groups) > max(1, max_buckets):
-        groups = [pair[0] if len(pair) == 1 else (pair[0][0] + pair[1][0], pair[0][1] + pair[1][1], pair[1][2])
+        groups = [pair[0] if len(pair) == 1 else
+                  (pair[0][0] + pair[1][0], pair[0][1] + pair[1][1],
+                   pair[0][2] if pair[1][2] is None else pair[1][2])
                   for pair in (groups[i:i + 2] for i in range(0, len(groups), 2))]
     xs, ys = [], []
     start = count = 0
     total = 0.0
-    for end, (n, value_sum, last) in enumerate(groups):
+    for end, (n, value_sum, at) in enumerate(groups):
         count += n
         total += value_sum
         first = start
@@ -516,11 +518,20 @@ def smoothed(digest: Digest, key: str, x: str, window: int, max_buckets: int) ->
             start += 1
         if start != first:  # summed again, not subtracted: no drift
             total = math.fsum(group[1] for group in groups[start:end + 1])
-        values = digest.kept[last]
-        if x in values:
-            xs.append(values[x])
+        if at is not None:
+            xs.append(at)
             ys.append(total / count)
     return xs, ys, digest.stats[key][0] if key in digest.stats else 0
+
+
+def _bucket_x(digest: Digest, bucket: dict, cell: list, x: str) -> Any:
+    """Where a bucket's smoothed point is drawn: the `x` of its last row holding the key,
+    else of its last row holding `x` (a sparse axis, an epoch every few rows); None if none."""
+    values = digest.kept[cell[LAST]]
+    if x in values:
+        return values[x]
+    own = bucket.get(x)
+    return None if own is None else digest.kept[own[LAST]].get(x)
 
 
 def _merge_cells(digest: Digest, key: str, cells: list[list], max_points: int) -> list[list]:

@@ -354,19 +354,21 @@ def group_history(view: StoreView, params: Mapping[str, str]) -> dict[str, Any]:
     window = _int(params, "smooth", 1, 1, 10_000)
     keys = _split(params.get("keys"))
     files = {r.id: RunPaths(Path(r.dir)).file(HISTORY) for r in records}
+    digests = {run_id: series.big_digest(path) for run_id, path in files.items()}  # (big runs)
     if not keys:
         found: dict[str, None] = {}
-        for path in files.values():
-            found.update(dict.fromkeys(k for k in series.member_keys(view.series, path) if not k.startswith("_")))
+        for run_id, path in files.items():
+            found.update(dict.fromkeys(k for k in series.member_keys(view.series, path, digests[run_id])
+                                       if not k.startswith("_")))
         keys = [k for k in found if k != x]
-    lines = {run_id: series.member_series(view.series, path, keys, x, smooth_window=window, max_points=points)
-             for run_id, path in files.items()}
     out = []
     for group in group_runs(records, group_by):
         label = ", ".join(group.labels)
         charts = {}
-        for key in keys:
-            band = group_band(label, [lines[record.id][key] for record in group.runs], points)
+        for key in keys:  # (one key's members at a time: memory of one chart, not all)
+            members = [series.member_series(view.series, files[r.id], key, x, smooth_window=window,
+                                            max_points=points, digest=digests[r.id]) for r in group.runs]
+            band = group_band(label, members, points)
             if band.xs:
                 charts[key] = {"x": band.xs, "mean": band.mean, "lo": band.lo, "hi": band.hi,
                                "runs": band.runs}

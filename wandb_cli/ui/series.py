@@ -180,42 +180,44 @@ def aligned_series(cache: SeriesCache, path: Path, key: str, x: str) -> tuple[li
     return list(xs), list(ys)
 
 
-def member_keys(cache: SeriesCache, path: Path) -> list[str]:
-    """The numeric keys a history holds (a big one's from its digest, not its points)."""
-    if _is_big_history(path):
-        from wandb_cli.store import digest as digests
+def big_digest(path: Path) -> Any:
+    """A big history's digest (loaded once for a request's several uses), else None."""
+    if not _is_big_history(path):
+        return None
+    from wandb_cli.store import digest as digests
 
-        summary = digests.load_digest(path.parent.parent)
-        return [k for k in summary.columns if k in summary.stats]
+    return digests.load_digest(path.parent.parent)
+
+
+def member_keys(cache: SeriesCache, path: Path, digest: Any = None) -> list[str]:
+    """The numeric keys a history holds (a big one's, `digest`, from its statistics: keys
+    with a finite value, as the per-point arrays hold them)."""
+    if digest is not None:
+        return [k for k in digest.columns if k in digest.stats and digest.stats[k][1] is not None]
     return list(cache.columns(path).values)
 
 
-def member_series(cache: SeriesCache, path: Path, keys: Sequence[str], x: str, *,
-                  smooth_window: int, max_points: int) -> dict[str, tuple[list, list]]:
-    """Each key's (xs, ys) against `x` for a grouped chart, smoothed (a trailing mean of
-    `smooth_window` points): a small history's every point; a big one's from its digest
-    (its buckets' first/min/max/last points, or when smoothed its buckets' trailing means),
-    never a read of every point."""
+def member_series(cache: SeriesCache, path: Path, key: str, x: str, *, smooth_window: int,
+                  max_points: int, digest: Any = None) -> tuple[list, list]:
+    """One key's (xs, ys) against `x` for a grouped chart, sorted by x, smoothed (a
+    trailing mean of `smooth_window` points): a small history's every point; a big one's
+    (`digest`: big_digest's) its buckets' first/min/max/last points, or when smoothed its
+    buckets' trailing means, never a read of every point."""
     from wandb_cli.charts.data import smooth
 
-    out: dict[str, tuple[list, list]] = {}
-    if not _is_big_history(path):
-        for key in keys:
-            xs, ys = aligned_series(cache, path, key, x)
-            out[key] = (xs, smooth(ys, smooth_window) if smooth_window > 1 else ys)
-        return out
+    if digest is None:
+        xs, ys = aligned_series(cache, path, key, x)
+        return xs, smooth(ys, smooth_window) if smooth_window > 1 else ys
     from wandb_cli.store import digest as digests
 
-    summary = digests.load_digest(path.parent.parent)
-    for key in keys:
-        if key == x or key not in summary.stats:
-            out[key] = ([], [])
-        elif smooth_window > 1:
-            out[key] = digests.smoothed(summary, key, x, smooth_window, max_points)[:2]
-        else:
-            pairs = sorted(zip(*digests.points(summary, key, x, max(1, max_points // 4))[:2]))
-            out[key] = ([p[0] for p in pairs], [p[1] for p in pairs])
-    return out
+    if key == x or key not in digest.stats:
+        return [], []
+    if smooth_window > 1:
+        found = digests.smoothed(digest, key, x, smooth_window, max_points)
+    else:
+        found = digests.points(digest, key, x, max(1, max_points // 4))
+    pairs = sorted(zip(found[0], found[1]))
+    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def check_max_points(value: Any) -> int:
