@@ -86,15 +86,19 @@ class Digest:
         else:
             self._add_plain(rows, *columns)
 
-    def _add(self, row: dict) -> None:
-        index = self.rows
-        self.rows += 1
+    def _slot(self, index: int) -> int:
+        """The bucket of row `index`, opened (and the one before pruned) when it is new."""
         slot = index // self.width
         if slot == len(self.buckets):
             if self.buckets:
                 self._prune(self.buckets[-1], index - self.width, index)
             self.buckets.append({})
-        bucket = self.buckets[slot]
+        return slot
+
+    def _add(self, row: dict) -> None:
+        index = self.rows
+        self.rows += 1
+        bucket = self.buckets[self._slot(index)]
         numeric = {}
         for key, value in row.items():
             if key not in self.columns:
@@ -139,12 +143,8 @@ class Digest:
         start, count, done = self.rows, len(rows), 0
         while done < count:
             index = start + done
-            slot = index // self.width
+            slot = self._slot(index)
             stop = min(count, (slot + 1) * self.width - start)
-            if slot == len(self.buckets):
-                if self.buckets:
-                    self._prune(self.buckets[-1], index - self.width, index)
-                self.buckets.append({})
             if len(self.buckets) > MAX_BUCKETS:  # (a row without numbers opened it: _add
                 stop = done + 1  # halves after the next row holding one) halve after one row
             bucket = self.buckets[slot]

@@ -208,14 +208,9 @@ def member_series(cache: SeriesCache, path: Path, key: str, x: str, *, smooth_wi
     if digest is None:
         xs, ys = aligned_series(cache, path, key, x)
         return xs, smooth(ys, smooth_window) if smooth_window > 1 else ys
-    from wandb_cli.store import digest as digests
-
     if key == x or key not in digest.stats:
         return [], []
-    if smooth_window > 1:
-        found = digests.smoothed(digest, key, x, smooth_window, max_points)
-    else:
-        found = digests.points(digest, key, x, max(1, max_points // 4))
+    found = _digest_line(digest, key, x, smooth_window, max_points)
     pairs = sorted(zip(found[0], found[1]))
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
@@ -303,10 +298,7 @@ def _digest_series(path: Path, *, keys: Sequence[str] | None, x: str, max_points
         axis = _axis_of(key, x, step_metrics, numeric)
         if key == axis:
             continue
-        if smooth_window > 1:
-            xs, ys, count = digests.smoothed(digest, key, axis, smooth_window, max_points)
-        else:
-            xs, ys, count = digests.points(digest, key, axis, max(1, max_points // 4))
+        xs, ys, count = _digest_line(digest, key, axis, smooth_window, max_points)
         if after is not None and axis == x:  # (row order: x need not be sorted)
             kept = [i for i, value in enumerate(xs) if value > after]
             xs, ys = [xs[i] for i in kept], [ys[i] for i in kept]
@@ -316,6 +308,17 @@ def _digest_series(path: Path, *, keys: Sequence[str] | None, x: str, max_points
         "x_keys": [k for k in digest.columns if k in numeric and numeric[k][0] == digest.rows],
         "last_x": numeric[x][3] if x in numeric else None, "digest": True,
     }
+
+
+def _digest_line(digest: Any, key: str, x: str, smooth_window: int, max_points: int) -> tuple[list, list, int]:
+    """(xs, ys, count) of one key of a big history, in row order: its buckets' first, min,
+    max and last points (a quarter of `max_points` buckets), or when smoothed the trailing
+    means at its buckets' ends."""
+    from wandb_cli.store import digest as digests
+
+    if smooth_window > 1:
+        return digests.smoothed(digest, key, x, smooth_window, max_points)
+    return digests.points(digest, key, x, max(1, max_points // 4))
 
 
 def _axis_of(key: str, x: str, step_metrics: dict[str, str] | None, known) -> str:
