@@ -36,6 +36,7 @@ import orjson
 from wandb_cli.nogc import no_cycle_collection
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import HISTORY, RunPaths
+from wandb_cli.textfmt import finite_sum
 
 DIGEST = ".history-digest.json"
 FORMAT = 1
@@ -287,11 +288,8 @@ def _plain_columns(rows: list[dict]) -> tuple[list[str], list[tuple]] | None:
         return None
     if not set(map(type, chain.from_iterable(columns))) <= _NUMBERS:
         return None
-    try:  # a NaN or an infinity makes its column's sum so; no integer beyond a float
-        if not all(math.isfinite(sum(column)) and -_INT_LIMIT < min(column) and max(column) < _INT_LIMIT
-                   for column in columns):
-            return None
-    except OverflowError:
+    if not all(finite_sum(column) is not None and -_INT_LIMIT < min(column) and max(column) < _INT_LIMIT
+               for column in columns):  # no NaN, no infinity, no integer beyond a float
         return None
     return keys, columns
 
