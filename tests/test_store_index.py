@@ -33,6 +33,12 @@ def listed(store: Store) -> dict[str, dict]:
     return {r.id: r for r in Store(store.root).iter_runs()}
 
 
+def index_lines(store: Store) -> tuple[bytes, list[bytes], dict]:
+    """The index's header, its entry lines and its trailer."""
+    header, *lines, trailer = index.index_path(store.root).read_bytes().splitlines()
+    return header, lines, jsonio.loads(trailer)
+
+
 @pytest.fixture
 def store(store_dir) -> Store:
     return Store(store_dir)
@@ -92,28 +98,35 @@ def test_a_corrupt_or_missing_index_is_rebuilt(store):
     assert path.exists()
 
 
-def test_a_stale_entry_with_a_wrong_signature_is_not_used(store):
+@pytest.mark.parametrize("trailer", ["kept", "forged too", "dropped"])
+def test_a_stale_entry_with_a_wrong_signature_is_not_used(store, trailer):
+    """A line whose signature is not its folder's is read again, whether the trailer
+    agrees with the line, still holds the right signature, or is gone."""
     make_runs(store, 2)
     listed(store)
     path = index.index_path(store.root)
-    lines = path.read_bytes().splitlines()
+    header, lines, tail = index_lines(store)
     forged = []
-    for line in lines[1:]:
+    for line in lines:
         name, sig, entry = jsonio.loads(line)
         entry[0][RECORD_FIELDS.index("name")] = "forged"
         forged.append(jsonio.dumps([name, sig - 1, entry]))
-    path.write_bytes(b"\n".join([lines[0], *forged]) + b"\n")
+    if trailer == "forged too":
+        tail["signatures"] = [sig - 1 for sig in tail["signatures"]]
+    ends = [] if trailer == "dropped" else [jsonio.dumps(tail)]
+    path.write_bytes(b"\n".join([header, *forged, *ends]) + b"\n")
     assert all(r.name != "forged" for r in listed(store).values())
+    assert len(listed(store)) == 2
 
 
 def test_recent_changes_are_never_cached(store):
     make_runs(store, 2, age_s=0)  # folders changed just now: inside the racy window
     assert len(listed(store)) == 2
     path = index.index_path(store.root)
-    assert not path.exists() or len(path.read_bytes().splitlines()) == 1  # no entry cached
+    assert not path.exists() or index_lines(store)[1] == []  # no entry cached
     age(store, 3600)  # once the folders are old enough, the next listing caches them
     assert len(listed(store)) == 2
-    assert len(path.read_bytes().splitlines()) == 3
+    assert len(index_lines(store)[1]) == 2
 
 
 def test_crash_judgement_is_not_cached(store):
@@ -149,7 +162,7 @@ def test_a_listing_stopped_early_keeps_the_old_index_and_leaves_no_temp(store):
     assert index.index_path(store.root).read_bytes() == before
     assert [p.name for p in index.index_path(store.root).parent.iterdir() if ".tmp-" in p.name] == []
     assert len(listed(store)) == 4  # and the next full listing writes the new index
-    assert len(index.index_path(store.root).read_bytes().splitlines()) == 5
+    assert len(index_lines(store)[1]) == 4
 
 
 def test_an_index_of_other_fields_is_ignored_and_rebuilt(store):
@@ -158,14 +171,14 @@ def test_an_index_of_other_fields_is_ignored_and_rebuilt(store):
     ids = make_runs(store, 3)
     listed(store)
     path = index.index_path(store.root)
-    lines = path.read_bytes().splitlines()
+    _, lines, tail = index_lines(store)
     other = jsonio.dumps(index.header([*RECORD_FIELDS, "new_field"]))
     forged = []
-    for line in lines[1:]:
+    for line in lines:
         name, sig, entry = jsonio.loads(line)
         entry[0][RECORD_FIELDS.index("name")] = "from-another-version"
         forged.append(jsonio.dumps([name, sig, entry]))
-    path.write_bytes(b"\n".join([other, *forged]) + b"\n")
+    path.write_bytes(b"\n".join([other, *forged, jsonio.dumps(tail)]) + b"\n")
     records = listed(store)
     assert set(records) == set(ids)
     assert all(r.name != "from-another-version" for r in records.values())
@@ -183,15 +196,87 @@ def test_runs_come_newest_first_by_folder_whichever_the_index_holds(store):
     listings = [[r.id for r in Store(store.root).iter_runs()] for _ in range(3)]
     assert listings == [["ccc", "bbb", "aaa"]] * 3
     path = index.index_path(store.root)
-    header, *lines = path.read_bytes().splitlines()
+    header, lines, tail = index_lines(store)
     folders = [jsonio.loads(line)[0] for line in lines]
     assert folders == sorted(folders, reverse=True) and len(folders) == 2  # (NaN: not cached)
+    assert tail["folders"] == folders and tail["complete"] is False  # (bbb: not cached)
     path.write_bytes(b"\n".join([header, *reversed(lines)]) + b"\n")
     assert [r.id for r in Store(store.root).iter_runs()] == ["ccc", "bbb", "aaa"]
-    assert path.read_bytes().splitlines()[1:] == lines
+    assert index_lines(store)[1] == lines
     time.sleep(1.05)
     record_run(store, id="ddd")
     age(store, 3600)
     assert [r.id for r in Store(store.root).iter_runs()] == ["ddd", "ccc", "bbb", "aaa"]
-    assert [jsonio.loads(line)[0] for line in path.read_bytes().splitlines()[1:]] == \
+    assert [jsonio.loads(line)[0] for line in index_lines(store)[1]] == \
         [os.path.basename(Store(store.root).find("ddd").dir), *folders]
+
+
+def test_an_unchanged_store_folder_is_not_listed_again_and_a_change_to_it_is_seen(store, monkeypatch):
+    """The index records the store folder's modification time when it held every run
+    folder; while that time stands, a listing takes the folders from the index.  A run
+    folder created, removed or renamed changes it, and the next listing lists the store."""
+    ids = make_runs(store, 3)
+    old = time.time() - 3600
+    os.utime(store.root, (old, old))
+    listed(store)
+    assert index_lines(store)[2]["complete"] is True
+    assert index_lines(store)[2]["store_mtime_ns"] == os.stat(store.root).st_mtime_ns
+    listings = []
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path=".": listings.append(path) or real(path))
+    assert set(listed(store)) == set(ids)
+    assert listings == []
+    moved = store.root / "run-19990101_000000-moved"
+    os.rename(store.find(ids[0]).dir, moved)
+    runs = listed(store)
+    assert set(runs) == set(ids) and runs[ids[0]].dir == str(moved)
+    assert listings == [store.root]
+    shutil.rmtree(moved)
+    assert set(listed(store)) == set(ids[1:])
+    fresh = record_run(store, project="p")
+    assert set(listed(store)) == {*ids[1:], fresh}
+
+
+def test_a_store_folder_changed_within_the_racy_window_is_not_recorded(store):
+    make_runs(store, 2)  # (the store folder changed just now)
+    listed(store)
+    assert index_lines(store)[2]["store_mtime_ns"] is None
+
+
+_FORKED_LISTING = """
+import json, os, sys
+from wandb_cli.store import index
+from wandb_cli.store.layout import Store
+index.FORK_MIN = 1
+forks = []
+real_fork = os.fork
+os.fork = lambda: forks.append(1) or real_fork()
+if sys.argv[2] == "child stops early":
+    def send_one(fd, names, stat_one):
+        os.write(fd, index.array("q", [stat_one(names[0])]).tobytes())
+    index._send_signatures = send_one
+runs = {r.id: [r.name, r.tags, r.summary] for r in Store(sys.argv[1]).iter_runs()}
+print(json.dumps({"forks": len(forks), "runs": runs}))
+"""
+
+
+@pytest.mark.parametrize("child", ["child sends all", "child stops early"])
+def test_a_big_store_is_stated_by_a_forked_child_with_the_same_result(store, child):
+    """Where a store is big, a forked child stat()s the folders: the listing is the same,
+    a changed run is still read again, and if the child sends fewer signatures than asked,
+    the rest are stat()ed by the listing itself."""
+    ids = make_runs(store, 4)
+    listed(store)
+    target = store.find(ids[2])
+    files = os.path.join(target.dir, "files")
+    old = os.stat(files).st_mtime_ns
+    subprocess.run([sys.executable, "-m", "wandb_cli", "runs", "tag", ids[2], "changed",
+                    "--dir", str(store.root)], check=True, capture_output=True)
+    os.utime(files, ns=(old + 10**9, old + 10**9))  # changed, and outside the racy window
+    result = subprocess.run([sys.executable, "-c", _FORKED_LISTING, str(store.root), child],
+                            check=True, capture_output=True, text=True)
+    out = jsonio.loads(result.stdout)
+    assert out["forks"] == 1
+    expected = {r.id: [r.name, r.tags, r.summary] for r in Store(store.root).iter_runs(use_index=False)}
+    assert out["runs"] == expected and out["runs"][ids[2]][1] == ["changed"]
+    assert result.stderr == ""

@@ -114,7 +114,7 @@ def _indexed_runs(root: Path) -> dict[str, dict]:
     if index.header_matches(header, RECORD_FIELDS):
         for line in body.split(b"\n"):
             head = _INDEX_HEAD.match(line)
-            if head is None and line.strip():
+            if head is None and line.strip() and not index.is_trailer(line):
                 break
             if head is not None:
                 folder, run_id, name = head.groups()
