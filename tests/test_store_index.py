@@ -280,3 +280,22 @@ def test_a_big_store_is_stated_by_a_forked_child_with_the_same_result(store, chi
     expected = {r.id: [r.name, r.tags, r.summary] for r in Store(store.root).iter_runs(use_index=False)}
     assert out["runs"] == expected and out["runs"][ids[2]][1] == ["changed"]
     assert result.stderr == ""
+
+
+def test_an_index_of_the_format_before_is_used_and_rewritten_in_this_one(store, monkeypatch):
+    """Format 2 had the same lines and no trailer: after an upgrade its entries are used
+    (no run's documents read again) and the index is rewritten with a trailer."""
+    ids = make_runs(store, 3)
+    listed(store)
+    path = index.index_path(store.root)
+    _, lines, _ = index_lines(store)
+    old_header = jsonio.dumps({**index.header(RECORD_FIELDS), "format": 2})
+    path.write_bytes(b"\n".join([old_header, *lines]) + b"\n")
+    reads = []
+    real = __import__("wandb_cli.store.layout", fromlist=["read_raw"]).read_raw
+    monkeypatch.setattr("wandb_cli.store.layout.read_raw", lambda d: reads.append(d) or real(d))
+    assert set(listed(store)) == set(ids)
+    assert reads == []
+    header, new_lines, trailer = index_lines(store)
+    assert header == jsonio.dumps(index.header(RECORD_FIELDS)) and new_lines == lines
+    assert len(trailer["folders"]) == 3

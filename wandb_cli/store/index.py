@@ -50,11 +50,18 @@ def header(schema: Sequence[str]) -> dict:
     return {"format": FORMAT, "fields": list(schema)}
 
 
+# Formats whose lines this one reads (2: the same lines, without the trailer), so an
+# upgrade does not read every run's documents again; the index is then rewritten as FORMAT.
+READABLE_FORMATS = (2, FORMAT)
+
+
 def header_matches(line: bytes, schema: Sequence[str]) -> bool:
     try:
-        return jsonio.loads(line) == header(schema)
+        found = jsonio.loads(line)
     except ValueError:
         return False
+    return type(found) is dict and found.get("format") in READABLE_FORMATS \
+        and found == {**header(schema), "format": found["format"]}
 
 
 def load(root: Path, schema: Sequence[str]) -> dict[str, tuple[int, list]]:
