@@ -60,15 +60,21 @@ def _pump_rows(ctx: Context, mb: int) -> list[Row]:
     rows = []
     store = ctx.fresh_dir("big-pump-store")
     wbrun = shlex.join([*ctx.wbrun, "-q", "--dir", str(store), "--"])
+    tee_file = store.parent / "big-pump-tee.out"
     for label, command, _size in _workloads(ctx, mb):
         bare = ctx.time(["sh", "-c", f"{command} | cat > /dev/null"])
         wrapped = ctx.time(["sh", "-c", f"{wbrun} sh -c {shlex.quote(command)} | cat > /dev/null"])
+        # what keeping a copy of the output costs with no tracker at all: coreutils' tee
+        tee = ctx.time(["sh", "-c", f"{command} | tee {shlex.quote(str(tee_file))} | cat > /dev/null"])
+        tee_file.unlink(missing_ok=True)
         check = _check_pipe(ctx, command, store, wbrun)
         times = ratio(wrapped.median, bare.median)
         rows.append(Row("big", f"pipe mode: {label}, wrapped / bare", times, "x",
-                        [("bare", bare.median, "s"), ("wrapped", wrapped.median, "s")],
+                        [("bare", bare.median, "s"), ("wrapped", wrapped.median, "s"),
+                         ("bare | tee FILE", tee.median, "s")],
                         target=f"<= {PUMP_MAX_RATIO}x", ok=at_most(times, PUMP_MAX_RATIO),
-                        detail=check, data={"bare": bare.as_json(), "wrapped": wrapped.as_json()}))
+                        detail=check, data={"bare": bare.as_json(), "wrapped": wrapped.as_json(),
+                                            "tee": tee.as_json()}))
         bare_pty = _pty_time(["sh", "-c", command], ctx)
         wrapped_pty = _pty_time(["sh", "-c", f"{wbrun} sh -c {shlex.quote(command)}"], ctx)
         times = ratio(wrapped_pty.median, bare_pty.median)
