@@ -25,6 +25,7 @@ import functools
 import operator
 import os
 import signal
+import sys
 import threading
 import time
 from array import array
@@ -231,8 +232,7 @@ def _signatures(names: Sequence[str], base: str,
     process parses and uses the entries, the child a pipe's worth ahead: the same check,
     made concurrently (100,000 runs: ~0.55 s off a listing).  Threads cannot do this: a
     stat() gives the GIL up and must win it back for every call.  Only where the fork is
-    safe and can help (POSIX, one thread, more than one usable core); if the child ends
-    early, the rest are stat()ed here."""
+    safe and can help (`_may_fork`); if the child ends early, the rest are stat()ed here."""
     stat_one = functools.partial(_signature_at, base, dir_fd)
     if len(names) < FORK_MIN or not _may_fork():
         yield from map(stat_one, names)
@@ -288,13 +288,11 @@ def _read_full(pipe: BinaryIO, size: int) -> bytes:
 
 
 def _may_fork() -> bool:
-    if not hasattr(os, "fork") or threading.active_count() != 1:
-        return False  # (a thread could hold a lock the child would need)
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return cores > 1
+    """Linux only (measured there; macOS warns against a fork without exec), one thread (a
+    thread could hold a lock the child would need), and more than one usable core."""
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return False
+    return len(os.sched_getaffinity(0)) > 1
 
 
 def _signature_at(base: str, dir_fd: int | None, name: str) -> int | None:
