@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from helpers import record_run
@@ -199,7 +200,8 @@ def test_runs_come_newest_first_by_folder_whichever_the_index_holds(store):
     header, lines, tail = index_lines(store)
     folders = [jsonio.loads(line)[0] for line in lines]
     assert folders == sorted(folders, reverse=True) and len(folders) == 2  # (NaN: not cached)
-    assert tail["folders"] == folders and tail["complete"] is False  # (bbb: not cached)
+    assert tail["folders"] == folders  # (bbb: not cached, named as such)
+    assert tail["uncached"] == [os.path.basename(Store(store.root).find("bbb").dir)]
     path.write_bytes(b"\n".join([header, *reversed(lines)]) + b"\n")
     assert [r.id for r in Store(store.root).iter_runs()] == ["ccc", "bbb", "aaa"]
     assert index_lines(store)[1] == lines
@@ -211,60 +213,187 @@ def test_runs_come_newest_first_by_folder_whichever_the_index_holds(store):
         [os.path.basename(Store(store.root).find("ddd").dir), *folders]
 
 
-def test_an_unchanged_store_folder_is_not_listed_again_and_a_change_to_it_is_seen(store, monkeypatch):
-    """The index records the store folder's modification time when it held every run
-    folder; while that time stands, a listing takes the folders from the index.  A run
-    folder created, removed or renamed changes it, and the next listing lists the store."""
-    ids = make_runs(store, 3)
-    old = time.time() - 3600
-    os.utime(store.root, (old, old))
-    listed(store)
-    assert index_lines(store)[2]["complete"] is True
-    assert index_lines(store)[2]["store_mtime_ns"] == os.stat(store.root).st_mtime_ns
-    listings = []
+@pytest.fixture
+def quick_settle(monkeypatch):
+    """Index entries and the store folder's identity count as settled 0.1 s after a change
+    (2 s by default, for coarse file system clocks: ext4's and tmpfs's are in ns)."""
+    monkeypatch.setattr(index, "RACY_NS", 100_000_000)
+    return lambda: time.sleep(0.15)
+
+
+@pytest.fixture
+def scandirs(monkeypatch) -> list:
+    """The folders os.scandir is asked to list from now on (by path; shutil lists by
+    descriptor too)."""
+    calls: list = []
     real = os.scandir
-    monkeypatch.setattr(os, "scandir", lambda path=".": listings.append(path) or real(path))
+
+    def spy(path="."):
+        if not isinstance(path, int):
+            calls.append(Path(path))
+        return real(path)
+    monkeypatch.setattr(os, "scandir", spy)
+    return calls
+
+
+def test_an_unchanged_store_folder_is_not_listed_again_and_a_change_to_it_is_seen(
+        store, quick_settle, scandirs):
+    """The trailer identifies the store folder (device, inode, status change time) once that
+    time has settled; while it is the same, a listing takes the folders from the index.  A
+    run folder renamed, removed or created changes it, and the next listing lists the store."""
+    ids = make_runs(store, 3)
+    quick_settle()
+    listed(store)
+    st = os.stat(store.root)
+    assert index_lines(store)[2]["store"] == [st.st_dev, st.st_ino, st.st_ctime_ns]
+    scandirs.clear()
     assert set(listed(store)) == set(ids)
-    assert listings == []
+    assert scandirs == []  # taken from the index
     moved = store.root / "run-19990101_000000-moved"
     os.rename(store.find(ids[0]).dir, moved)
     runs = listed(store)
     assert set(runs) == set(ids) and runs[ids[0]].dir == str(moved)
-    assert listings == [store.root]
-    shutil.rmtree(moved)
-    assert set(listed(store)) == set(ids[1:])
-    fresh = record_run(store, project="p")
-    assert set(listed(store)) == {*ids[1:], fresh}
+    assert scandirs == [store.root]
+    for change in (lambda: shutil.rmtree(moved), lambda: record_run(store, id="fresh")):
+        quick_settle()
+        listed(store)  # (settled: the identity is recorded again, and then trusted)
+        scandirs.clear()
+        listed(store)
+        assert scandirs == []
+        change()
+        scandirs.clear()
+        listed(store)
+        assert scandirs == [store.root]
+    assert set(listed(store)) == {*ids[1:], "fresh"}
+
+
+def test_a_run_never_cached_is_still_listed_from_the_trailer(store, quick_settle, scandirs):
+    """A run the index cannot hold (a NaN in its summary) is named in the trailer's
+    `uncached`: listings that trust the store folder's identity still show it."""
+    make_runs(store, 2)
+    record_run(store, id="nanrun", metrics=[{"loss": float("nan")}])
+    age(store, 3600)
+    quick_settle()
+    listed(store)
+    assert len(index_lines(store)[2]["uncached"]) == 1
+    scandirs.clear()
+    for _ in range(2):
+        runs = listed(store)
+        assert "nanrun" in runs and len(runs) == 3
+    assert scandirs == []
 
 
 def test_a_store_folder_changed_within_the_racy_window_is_not_recorded(store):
     make_runs(store, 2)  # (the store folder changed just now)
     listed(store)
-    assert index_lines(store)[2]["store_mtime_ns"] is None
+    assert index_lines(store)[2]["store"] is None
+
+
+def test_a_copy_over_the_store_that_restores_its_times_is_still_seen(store, quick_settle, tmp_path):
+    """`cp -a` of another store into this one brings its index and sets this store folder's
+    modification time to the other's; the identity (inode, status change time) still
+    differs, so this store's own runs are listed with the other's."""
+    ids = make_runs(store, 1)
+    other = Store(tmp_path / "other")
+    other_ids = make_runs(other, 2)
+    quick_settle()
+    listed(other)
+    assert index_lines(other)[2]["store"] is not None
+    subprocess.run(["cp", "-a", f"{other.root}/.", str(store.root)], check=True)
+    assert os.stat(store.root).st_mtime_ns == os.stat(other.root).st_mtime_ns
+    assert set(listed(store)) == {*ids, *other_ids}
+
+
+@pytest.mark.parametrize("case", ["a path out of the store", "not a run folder's name", "gone"])
+def test_a_trailer_naming_what_is_no_run_folder_here_is_not_followed(store, quick_settle, tmp_path, case):
+    """A trailer name with a separator, or not a run folder's, makes the trailer unreadable
+    (the lines are read by their heads, the store listed); a run folder named in it that is
+    gone is left out, and the store listed next time."""
+    ids = make_runs(store, 2)
+    outside = Store(tmp_path / "outside")
+    record_run(outside, id="outsider")
+    quick_settle()
+    listed(store)
+    inside = os.path.basename(store.find(ids[0]).dir)
+    name = {"a path out of the store": "",
+            "not a run folder's name": "outside", "gone": "run-19990101_000000-gone"}[case]
+    if case == "a path out of the store":
+        name = os.path.join(inside, os.path.relpath(outside.find("outsider").dir, store.root / inside))
+        assert os.path.isdir(os.path.join(store.root, name, "files"))
+    path = index.index_path(store.root)
+    header, lines, tail = index_lines(store)
+    tail["uncached"].append(name)
+    path.write_bytes(b"\n".join([header, *lines, jsonio.dumps(tail)]) + b"\n")
+    runs = listed(store)
+    assert set(runs) == set(ids)
+    assert name not in index_lines(store)[2]["uncached"]
 
 
 _FORKED_LISTING = """
-import json, os, sys
-from wandb_cli.store import index
+import json, os, signal, sys
+from wandb_cli.store import index, layout, statchild
 from wandb_cli.store.layout import Store
 index.FORK_MIN = 1
-forks = []
-real_fork = os.fork
-os.fork = lambda: forks.append(1) or real_fork()
-if sys.argv[2] == "child stops early":
-    def send_one(fd, names, stat_one):
-        os.write(fd, index.array("q", [stat_one(names[0])]).tobytes())
-    index._send_signatures = send_one
+statchild.may_fork = lambda: True  # (this test's subject is the fork, wherever it runs)
+case = sys.argv[2]
+forks, reads, seen = [], [], {}
+real_fork, real_read = os.fork, layout.read_raw
+def fork():
+    if case == "fork refused":
+        raise OSError(11, "Resource temporarily unavailable")
+    pid = real_fork()
+    forks.append(pid)
+    if pid and case == "child killed":
+        os.kill(pid, signal.SIGTERM)
+    return pid
+os.fork = fork
+layout.read_raw = lambda run_dir: reads.append(os.path.basename(run_dir)) or real_read(run_dir)
+if case == "child stops early":
+    statchild._send = lambda fd, names, stat_one: os.write(
+        fd, statchild.array("q", [stat_one(names[0])]).tobytes())
+if case == "child killed":
+    marks = sys.argv[3]
+    signal.signal(signal.SIGTERM, lambda *_: open(marks, "a").write(f"handler in {os.getpid()}\\n"))
+    real_send = statchild._send
+    def slow_send(fd, names, stat_one):
+        import time
+        time.sleep(2)  # (the parent's SIGTERM arrives first)
+        real_send(fd, names, stat_one)
+    statchild._send = slow_send
+if case == "descriptors":
+    held = open(sys.argv[3], "w")
+    real_send = statchild._send
+    def report_send(fd, names, stat_one):
+        try:
+            os.fstat(held.fileno())
+            seen["open"] = True
+        except OSError:
+            seen["open"] = False
+        os.write(fd, statchild.array("q", [statchild.NONE if seen["open"] else 0]).tobytes())
+    statchild._send = report_send
+    print(json.dumps({"child saw the parent's file open": next(statchild.stat_all(
+        ["x"], lambda name: 1, keep_fd=None, forked=True)) is None}))
+    sys.exit(0)
 runs = {r.id: [r.name, r.tags, r.summary] for r in Store(sys.argv[1]).iter_runs()}
-print(json.dumps({"forks": len(forks), "runs": runs}))
+print(json.dumps({"forks": len(forks), "runs": runs, "reads": reads}))
 """
 
 
-@pytest.mark.parametrize("child", ["child sends all", "child stops early"])
-def test_a_big_store_is_stated_by_a_forked_child_with_the_same_result(store, child):
-    """Where a store is big, a forked child stat()s the folders: the listing is the same,
-    a changed run is still read again, and if the child sends fewer signatures than asked,
-    the rest are stat()ed by the listing itself."""
+def _forked_listing(store: Store, case: str, *extra: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", _FORKED_LISTING, str(store.root), case, *extra],
+                            check=True, capture_output=True, text=True)
+    assert result.stderr == ""
+    return jsonio.loads(result.stdout)
+
+
+@pytest.mark.parametrize("case", ["child sends all", "child stops early", "child killed",
+                                  "fork refused"])
+def test_a_big_store_is_stated_by_a_forked_child_with_the_same_result(store, case, tmp_path):
+    """Where a store is big, a forked child stat()s the folders and its results are used:
+    only the changed run's documents are read again.  If the child sends fewer results
+    than asked, is killed (by a signal whose handler the program set: the child runs the
+    default, not the handler), or the fork is refused, the listing stat()s the rest itself
+    and is the same."""
     ids = make_runs(store, 4)
     listed(store)
     target = store.find(ids[2])
@@ -273,29 +402,43 @@ def test_a_big_store_is_stated_by_a_forked_child_with_the_same_result(store, chi
     subprocess.run([sys.executable, "-m", "wandb_cli", "runs", "tag", ids[2], "changed",
                     "--dir", str(store.root)], check=True, capture_output=True)
     os.utime(files, ns=(old + 10**9, old + 10**9))  # changed, and outside the racy window
-    result = subprocess.run([sys.executable, "-c", _FORKED_LISTING, str(store.root), child],
-                            check=True, capture_output=True, text=True)
-    out = jsonio.loads(result.stdout)
-    assert out["forks"] == 1
+    marks = tmp_path / "handler-marks"
+    out = _forked_listing(store, case, str(marks))
+    assert out["forks"] == (0 if case == "fork refused" else 1)
     expected = {r.id: [r.name, r.tags, r.summary] for r in Store(store.root).iter_runs(use_index=False)}
     assert out["runs"] == expected and out["runs"][ids[2]][1] == ["changed"]
-    assert result.stderr == ""
+    assert out["reads"] == [os.path.basename(target.dir)]
+    assert not marks.exists()  # no handler of the program's ran, in the child or here
 
 
-def test_an_index_of_the_format_before_is_used_and_rewritten_in_this_one(store, monkeypatch):
-    """Format 2 had the same lines and no trailer: after an upgrade its entries are used
-    (no run's documents read again) and the index is rewritten with a trailer."""
+def test_the_forked_child_keeps_no_descriptor_of_the_parent_open(store, tmp_path):
+    out = _forked_listing(store, "descriptors", str(tmp_path / "held"))
+    assert out == {"child saw the parent's file open": False}
+
+
+def test_no_fork_while_another_thread_runs():
+    code = ("import threading, time; from wandb_cli.store import statchild; "
+            "alone = statchild.may_fork(); "
+            "threading.Thread(target=time.sleep, args=(1,), daemon=True).start(); "
+            "print(alone, statchild.may_fork())")
+    alone, with_thread = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                        text=True).stdout.split()
+    assert with_thread == "False"
+    assert alone == str(sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) > 1)
+
+
+def test_an_index_without_a_trailer_is_used_and_given_one(store, monkeypatch):
+    """An index written before the trailer existed (the same lines, the same format): its
+    entries are used (no run's documents read again) and it is rewritten with a trailer."""
     ids = make_runs(store, 3)
     listed(store)
     path = index.index_path(store.root)
-    _, lines, _ = index_lines(store)
-    old_header = jsonio.dumps({**index.header(RECORD_FIELDS), "format": 2})
-    path.write_bytes(b"\n".join([old_header, *lines]) + b"\n")
+    header, lines, _ = index_lines(store)
+    path.write_bytes(b"\n".join([header, *lines]) + b"\n")
     reads = []
     real = __import__("wandb_cli.store.layout", fromlist=["read_raw"]).read_raw
     monkeypatch.setattr("wandb_cli.store.layout.read_raw", lambda d: reads.append(d) or real(d))
     assert set(listed(store)) == set(ids)
     assert reads == []
-    header, new_lines, trailer = index_lines(store)
-    assert header == jsonio.dumps(index.header(RECORD_FIELDS)) and new_lines == lines
-    assert len(trailer["folders"]) == 3
+    assert index_lines(store) [:2] == (header, lines)
+    assert len(index_lines(store)[2]["folders"]) == 3

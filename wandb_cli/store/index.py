@@ -4,8 +4,10 @@ Each line is `[folder, signature, entry]`; what an entry holds is the reader's b
 (store.layout: a run's record fields); the header names its format and the entry's fields,
 and an index written with other fields (an older or newer wbrun) is ignored and rebuilt.
 The last line, the trailer, repeats the lines' folders and signatures as two arrays (read
-with two parses instead of one head a line: 100,000 runs ~0.5 -> ~0.1 s here) and says
-whether the index holds every run folder and the store folder's modification time then.
+with two parses instead of one head a line: 100,000 runs ~0.5 -> ~0.3 s here), names the
+run folders the listing saw but did not cache, and identifies the store folder as it was
+(device, inode, change time).  A reader that predates the trailer skips it (its head is not
+a run's), so the format did not change.
 
 Invariant: the index is never trusted blindly.  Each entry carries the modification time
 (ns) of its run's `files/` folder, which every document write changes (writes are renames
@@ -15,32 +17,31 @@ filesystem's timestamp granularity cannot hide behind one signature).  Folders m
 the index are read; entries whose folder is gone are dropped; an unreadable index, or an
 unreadable line of it, is ignored and rebuilt.  Crash judgement is never cached: it is
 made afresh from the cached state record at every read.  The store folder is listed
-again unless the index held every run folder and the store folder's modification time
-(which every run folder created, removed or renamed changes) is still the one recorded,
-recorded only when older than RACY_NS at the time.
+again unless it is the one the trailer identifies, unchanged: its inode status change time
+moves with every entry created, removed or renamed in it and cannot be set back (a copy
+that restores the modification time, `cp -a` or `rsync -a`, still changes it), and is
+recorded only when older than RACY_NS at the time.  The folders are then the trailer's
+(cached and uncached); one that has gone is left out and the store listed next time.
 """
 from __future__ import annotations
 
 import functools
 import operator
 import os
-import signal
-import sys
-import threading
 import time
-from array import array
 from itertools import islice
+from operator import methodcaller
 from pathlib import Path
-from typing import BinaryIO, Callable, Generator, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 import orjson
 
 from wandb_cli.nogc import no_cycle_collection
-from wandb_cli.store import jsonio
+from wandb_cli.store import jsonio, statchild
 
 INDEX_NAME = "index.jsonl"
 RACY_NS = 2_000_000_000
-FORMAT = 3
+FORMAT = 2
 
 
 def index_path(root: Path) -> Path:
@@ -51,18 +52,11 @@ def header(schema: Sequence[str]) -> dict:
     return {"format": FORMAT, "fields": list(schema)}
 
 
-# Formats whose lines this one reads (2: the same lines, without the trailer), so an
-# upgrade does not read every run's documents again; the index is then rewritten as FORMAT.
-READABLE_FORMATS = (2, FORMAT)
-
-
 def header_matches(line: bytes, schema: Sequence[str]) -> bool:
     try:
-        found = jsonio.loads(line)
+        return jsonio.loads(line) == header(schema)
     except ValueError:
         return False
-    return type(found) is dict and found.get("format") in READABLE_FORMATS \
-        and found == {**header(schema), "format": found["format"]}
 
 
 def load(root: Path, schema: Sequence[str]) -> dict[str, tuple[int, list]]:
@@ -76,7 +70,7 @@ def load(root: Path, schema: Sequence[str]) -> dict[str, tuple[int, list]]:
 
 
 def load_lines(root: Path, schema: Sequence[str]) -> tuple[dict[str, tuple[int, bytes]], dict]:
-    """name -> (signature, the entry's whole line), and the trailer's store fields (empty
+    """name -> (signature, the entry's whole line), and the trailer's other fields (empty
     when it has none).  A line is parsed in full only when its run is visited and still
     valid (the parsed documents of 100,000 runs held at once took ~350 MB; their lines take
     72 MB).  An index without its trailer (cut short, edited) is read by each line's head."""
@@ -104,19 +98,30 @@ def is_trailer(line: bytes) -> bool:
 
 
 def _trailer(line: bytes) -> dict | None:
-    """The trailer's fields, or None for any other line or shape."""
+    """The trailer's fields, or None for any other line or shape (a name that is not a run
+    folder's plain name among them)."""
     if not is_trailer(line):
         return None
     try:
         trailer = orjson.loads(line)
     except ValueError:
         return None
-    names, sigs = trailer.get("folders"), trailer.get("signatures")
-    if type(names) is not list or type(sigs) is not list:
+    if type(trailer) is not dict:
         return None
-    if not set(map(type, names)) <= {str} or not set(map(type, sigs)) <= {int}:
+    names, sigs, uncached = (trailer.get(key) for key in ("folders", "signatures", "uncached"))
+    if type(names) is not list or type(sigs) is not list or type(uncached) is not list:
+        return None
+    if not set(map(type, sigs)) <= {int} or not _folder_names(names + uncached):
         return None
     return trailer
+
+
+def _folder_names(names: list) -> bool:
+    """Each a str naming a run folder inside the store: `run-...`, no separator, no NUL."""
+    if not set(map(type, names)) <= {str} or not all(map(methodcaller("startswith", "run-"), names)):
+        return False
+    joined = "".join(names)
+    return "/" not in joined and "\\" not in joined and "\0" not in joined
 
 
 def _head(line: bytes) -> tuple[str, int] | None:
@@ -168,12 +173,12 @@ class _Writer:
             except OSError:
                 self.abort()
 
-    def commit(self, store: dict) -> None:
-        """Put the index in place, its trailer holding `store` (the store's fields)."""
+    def commit(self, fields: dict) -> None:
+        """Put the index in place, its trailer holding `fields` too."""
         if self.fh is None:
             return
         try:
-            self.fh.write(jsonio.dumps({"folders": self.names, "signatures": self.sigs, **store}))
+            self.fh.write(jsonio.dumps({"folders": self.names, "signatures": self.sigs, **fields}))
             self.fh.write(b"\n")
             self.fh.close()
             os.replace(self.tmp, self.path)
@@ -218,81 +223,9 @@ def signature(folder: str, dir_fd: int | None) -> int | None:
         return None
 
 
-# A store of at least this many runs is stat()ed by a forked child (below); under it, the
-# fork costs more than it saves.
+# A store of at least this many runs is stat()ed by a forked child (store/statchild.py);
+# under it, the fork costs more than it saves.
 FORK_MIN = 4096
-_NONE = -(2 ** 63)  # a signature that could not be read, as the child sends it
-_CHUNK = 4096  # signatures a write of the child's, a read of the parent's
-
-
-def _signatures(names: Sequence[str], base: str,
-                dir_fd: int | None) -> Generator[int | None, None, None]:
-    """Each name's signature, in order.  In a big store these stat() calls (~5 us each here,
-    the kernel walking two names) are made by a forked child on another core while this
-    process parses and uses the entries, the child a pipe's worth ahead: the same check,
-    made concurrently (100,000 runs: ~0.55 s off a listing).  Threads cannot do this: a
-    stat() gives the GIL up and must win it back for every call.  Only where the fork is
-    safe and can help (`_may_fork`); if the child ends early, the rest are stat()ed here."""
-    stat_one = functools.partial(_signature_at, base, dir_fd)
-    if len(names) < FORK_MIN or not _may_fork():
-        yield from map(stat_one, names)
-        return
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: stat, send, and leave without running anything of the parent's
-        try:
-            os.close(read_end)
-            _send_signatures(write_end, names, stat_one)
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    done = 0
-    try:
-        with open(read_end, "rb", buffering=0) as pipe:
-            while done < len(names):
-                chunk = _read_full(pipe, 8 * min(_CHUNK, len(names) - done))
-                sigs = array("q", chunk[:len(chunk) // 8 * 8])
-                if not sigs:
-                    break
-                done += len(sigs)
-                for sig in sigs:
-                    yield None if sig == _NONE else sig
-        yield from map(stat_one, names[done:])  # (the child ended early)
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)  # (gone already, unless the caller stopped early)
-            os.waitpid(pid, 0)
-        except OSError:  # (ChildProcessError: reaped by a SIGCHLD handler of the caller's)
-            pass
-
-
-def _send_signatures(fd: int, names: Sequence[str], stat_one: Callable[[str], int | None]) -> None:
-    for start in range(0, len(names), _CHUNK):
-        sigs = array("q", [_NONE if sig is None else sig
-                           for sig in map(stat_one, names[start:start + _CHUNK])])
-        view = memoryview(sigs.tobytes())
-        while view:
-            view = view[os.write(fd, view):]
-
-
-def _read_full(pipe: BinaryIO, size: int) -> bytes:
-    """`size` bytes, or fewer only at the end of the pipe."""
-    parts, got = [], 0
-    while got < size:
-        part = pipe.read(size - got)
-        if not part:
-            break
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)
-
-
-def _may_fork() -> bool:
-    """Linux only (measured there; macOS warns against a fork without exec), one thread (a
-    thread could hold a lock the child would need), and more than one usable core."""
-    if not sys.platform.startswith("linux") or threading.active_count() != 1:
-        return False
-    return len(os.sched_getaffinity(0)) > 1
 
 
 def _signature_at(base: str, dir_fd: int | None, name: str) -> int | None:
@@ -309,11 +242,15 @@ def _start_writer(root: Path, schema: Sequence[str],
     return writer
 
 
-def _mtime(path: Path) -> int | None:
+def _identity(root: Path, dir_fd: int | None) -> list[int] | None:
+    """[device, inode, status change time (ns)] of the store folder, from the descriptor
+    opened on it where there is one (an open revalidates a folder's attributes on NFS, a
+    bare stat() may answer from a cache)."""
     try:
-        return os.stat(path).st_mtime_ns
+        st = os.fstat(dir_fd) if dir_fd is not None else os.stat(root)
     except OSError:
         return None
+    return [st.st_dev, st.st_ino, st.st_ctime_ns]
 
 
 def _open_dir(root: Path) -> int | None:
@@ -343,11 +280,21 @@ def scan(root: Path, read_entry: Callable[[Path], list],
 def _scan(root: Path, read_entry: Callable[[Path], list],
           schema: Sequence[str]) -> Iterator[tuple[str, list]]:
     started = time.time_ns()
-    store_mtime = _mtime(root)  # (before the folder is listed: a change after it shows)
+    dir_fd = _open_dir(root)
+    try:
+        yield from _scan_store(root, dir_fd, started, read_entry, schema)
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+
+
+def _scan_store(root: Path, dir_fd: int | None, started: int, read_entry: Callable[[Path], list],
+                schema: Sequence[str]) -> Iterator[tuple[str, list]]:
+    identity = _identity(root, dir_fd)  # (before the folder is listed: a change after it shows)
     cached, recorded = load_lines(root, schema)
-    if recorded.get("complete") is True and store_mtime is not None \
-            and recorded.get("store_mtime_ns") == store_mtime:
-        folders = set(cached)  # no run folder created, removed or renamed since the index
+    trusted = identity is not None and recorded.get("store") == identity
+    if trusted:  # no entry created, removed or renamed in the store folder since the index
+        folders = set(cached).union(recorded["uncached"])
     else:
         try:
             folders = {entry.name for entry in os.scandir(root)
@@ -366,14 +313,20 @@ def _scan(root: Path, read_entry: Callable[[Path], list],
     order = known + list(folders.difference(cached))
     order.sort(reverse=True)
     kept: list[tuple[str, int, bytes]] | None = []  # valid lines met before the first change
-    writer: _Writer | None = None
+    uncached: list[str] = []
     written = 0
-    dir_fd = _open_dir(root)
+    vanished = False
+    writer: _Writer | None = None
     base = os.path.join(root, "")
-    signatures = _signatures(order, base, dir_fd)
+    stat_one = functools.partial(_signature_at, base, dir_fd)
+    signatures = statchild.stat_all(order, stat_one, keep_fd=dir_fd,
+                                    forked=len(order) >= FORK_MIN and statchild.may_fork())
     try:
         for name, sig in zip(order, signatures):
             path = base + name
+            if sig is None and trusted and not os.path.isdir(path):
+                vanished = True  # (gone with the store folder's time unchanged: list it next time)
+                continue
             hit = cached.get(name)
             parsed = _parse(hit[1], name, sig) if sig is not None and hit is not None \
                 and hit[0] == sig else None
@@ -384,27 +337,25 @@ def _scan(root: Path, read_entry: Callable[[Path], list],
             if writer is None and (reorder or (line is None and (cacheable or hit is not None))):
                 writer = _start_writer(root, schema, kept)  # something differs: a new index
                 kept = None
-            if cacheable and sig is not None:
-                line = line or _encode(name, sig, parsed)
-                if line is not None:
-                    written += 1
-                    if writer is not None:
-                        writer.add(name, sig, line)
-                    else:
-                        assert kept is not None  # None only once a writer exists
-                        kept.append((name, sig, line))
+            line = (line or _encode(name, sig, parsed)) if cacheable and sig is not None else None
+            if line is None or sig is None:
+                uncached.append(name)
+            else:
+                written += 1
+                if writer is not None:
+                    writer.add(name, sig, line)
+                else:
+                    assert kept is not None  # None only once a writer exists
+                    kept.append((name, sig, line))
             yield path, parsed  # a str: building 100,000 Path objects cost ~0.2 s
-        store = {"complete": written == len(order),
-                 "store_mtime_ns": store_mtime if store_mtime is not None
-                 and started - store_mtime > RACY_NS else None}
-        if writer is None and (written != len(cached) or store != recorded):
-            writer = _start_writer(root, schema, kept)  # only removals, or the store's fields
+        settled = identity is not None and not vanished and started - identity[2] > RACY_NS
+        fields = {"uncached": uncached, "store": identity if settled else None}
+        if writer is None and (written != len(cached) or fields != recorded):
+            writer = _start_writer(root, schema, kept)  # only removals, or the other fields
         if writer is not None:
-            writer.commit(store)
+            writer.commit(fields)
             writer = None
     finally:
         signatures.close()
         if writer is not None:  # the caller stopped early: keep the old index
             writer.abort()
-        if dir_fd is not None:
-            os.close(dir_fd)
