@@ -34,6 +34,12 @@ def listed(store: Store) -> dict[str, dict]:
     return {r.id: r for r in Store(store.root).iter_runs()}
 
 
+def _written(store: Store) -> tuple[int, int]:
+    """When and as what the index was last written (a rewrite may reuse a freed inode)."""
+    st = os.stat(index.index_path(store.root))
+    return st.st_ino, st.st_mtime_ns
+
+
 def index_lines(store: Store) -> tuple[bytes, list[bytes], dict]:
     """The index's header, its entry lines and its trailer."""
     header, *lines, trailer = index.index_path(store.root).read_bytes().splitlines()
@@ -238,14 +244,14 @@ def scandirs(monkeypatch) -> list:
 
 def test_an_unchanged_store_folder_is_not_listed_again_and_a_change_to_it_is_seen(
         store, quick_settle, scandirs):
-    """The trailer identifies the store folder (device, inode, status change time) once that
+    """The trailer identifies the store folder (inode, status change time) once that
     time has settled; while it is the same, a listing takes the folders from the index.  A
     run folder renamed, removed or created changes it, and the next listing lists the store."""
     ids = make_runs(store, 3)
     quick_settle()
     listed(store)
     st = os.stat(store.root)
-    assert index_lines(store)[2]["store"] == [st.st_dev, st.st_ino, st.st_ctime_ns]
+    assert index_lines(store)[2]["store"] == [st.st_ino, st.st_ctime_ns]
     scandirs.clear()
     assert set(listed(store)) == set(ids)
     assert scandirs == []  # taken from the index
@@ -269,18 +275,21 @@ def test_an_unchanged_store_folder_is_not_listed_again_and_a_change_to_it_is_see
 
 def test_a_run_never_cached_is_still_listed_from_the_trailer(store, quick_settle, scandirs):
     """A run the index cannot hold (a NaN in its summary) is named in the trailer's
-    `uncached`: listings that trust the store folder's identity still show it."""
+    `uncached`: listings that trust the store folder's identity still show it, and leave
+    the index as it is."""
     make_runs(store, 2)
     record_run(store, id="nanrun", metrics=[{"loss": float("nan")}])
     age(store, 3600)
     quick_settle()
     listed(store)
     assert len(index_lines(store)[2]["uncached"]) == 1
+    written = _written(store)
     scandirs.clear()
     for _ in range(2):
         runs = listed(store)
         assert "nanrun" in runs and len(runs) == 3
     assert scandirs == []
+    assert _written(store) == written  # (not rewritten either)
 
 
 def test_a_store_folder_changed_within_the_racy_window_is_not_recorded(store):
@@ -442,3 +451,19 @@ def test_an_index_without_a_trailer_is_used_and_given_one(store, monkeypatch):
     assert reads == []
     assert index_lines(store) [:2] == (header, lines)
     assert len(index_lines(store)[2]["folders"]) == 3
+
+
+def test_a_run_folder_name_json_cannot_hold_is_listed_without_rewriting_the_index(store, quick_settle):
+    """A folder name that is not UTF-8 (bytes from another system) cannot be written in the
+    trailer: it is left out of it and the store is listed each time, but the index is not
+    rewritten every listing."""
+    ids = make_runs(store, 2)
+    folder = os.fsencode(store.find(ids[0]).dir)
+    os.rename(folder, folder + b"\xff")
+    quick_settle()
+    assert set(listed(store)) == set(ids)
+    written = _written(store)
+    for _ in range(2):
+        assert set(listed(store)) == set(ids)
+    assert _written(store) == written
+    assert index_lines(store)[2]["store"] is None

@@ -6,7 +6,7 @@ and an index written with other fields (an older or newer wbrun) is ignored and 
 The last line, the trailer, repeats the lines' folders and signatures as two arrays (read
 with two parses instead of one head a line: 100,000 runs ~0.5 -> ~0.3 s here), names the
 run folders the listing saw but did not cache, and identifies the store folder as it was
-(device, inode, change time).  A reader that predates the trailer skips it (its head is not
+(inode, status change time).  A reader that predates the trailer skips it (its head is not
 a run's), so the format did not change.
 
 Invariant: the index is never trusted blindly.  Each entry carries the modification time
@@ -121,7 +121,7 @@ def _folder_names(names: list) -> bool:
     if not set(map(type, names)) <= {str} or not all(map(methodcaller("startswith", "run-"), names)):
         return False
     joined = "".join(names)
-    return "/" not in joined and "\\" not in joined and "\0" not in joined
+    return os.sep not in joined and (os.altsep or os.sep) not in joined and "\0" not in joined
 
 
 def _head(line: bytes) -> tuple[str, int] | None:
@@ -243,14 +243,23 @@ def _start_writer(root: Path, schema: Sequence[str],
 
 
 def _identity(root: Path, dir_fd: int | None) -> list[int] | None:
-    """[device, inode, status change time (ns)] of the store folder, from the descriptor
-    opened on it where there is one (an open revalidates a folder's attributes on NFS, a
-    bare stat() may answer from a cache)."""
+    """[inode, status change time (ns)] of the store folder, from the descriptor opened on
+    it where there is one (an open revalidates a folder's attributes on NFS, a bare stat()
+    may answer from a cache).  Not the device: NFS clients number it each their own way, and
+    hosts sharing a store would each find the other's trailer foreign."""
     try:
         st = os.fstat(dir_fd) if dir_fd is not None else os.stat(root)
     except OSError:
         return None
-    return [st.st_dev, st.st_ino, st.st_ctime_ns]
+    return [st.st_ino, st.st_ctime_ns]
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _open_dir(root: Path) -> int | None:
@@ -334,10 +343,11 @@ def _scan_store(root: Path, dir_fd: int | None, started: int, read_entry: Callab
             if parsed is None:
                 parsed = read_entry(Path(path))
             cacheable = sig is not None and started - sig > RACY_NS
-            if writer is None and (reorder or (line is None and (cacheable or hit is not None))):
+            line = (line or _encode(name, sig, parsed)) if cacheable and sig is not None else None
+            # a line added, changed or dropped (not: a run that cannot be cached, as before)
+            if writer is None and (reorder or line is not (hit[1] if hit is not None else None)):
                 writer = _start_writer(root, schema, kept)  # something differs: a new index
                 kept = None
-            line = (line or _encode(name, sig, parsed)) if cacheable and sig is not None else None
             if line is None or sig is None:
                 uncached.append(name)
             else:
@@ -348,8 +358,12 @@ def _scan_store(root: Path, dir_fd: int | None, started: int, read_entry: Callab
                     assert kept is not None  # None only once a writer exists
                     kept.append((name, sig, line))
             yield path, parsed  # a str: building 100,000 Path objects cost ~0.2 s
-        settled = identity is not None and not vanished and started - identity[2] > RACY_NS
-        fields = {"uncached": uncached, "store": identity if settled else None}
+        # (a name JSON cannot hold, not UTF-8, is left out: the store is then listed each time)
+        unnamed = [name for name in uncached if not _utf8(name)]
+        settled = identity is not None and not vanished and not unnamed \
+            and started - identity[-1] > RACY_NS
+        fields = {"uncached": [name for name in uncached if name not in unnamed] if unnamed else uncached,
+                  "store": identity if settled else None}
         if writer is None and (written != len(cached) or fields != recorded):
             writer = _start_writer(root, schema, kept)  # only removals, or the other fields
         if writer is not None:

@@ -12,6 +12,8 @@ every signal the parent handles in Python back to its default before they are un
 Ctrl-C or SIGTERM to the process group ends it, and runs no handler of the program's), it
 closes every descriptor but its pipe and the one it stats relative to (it keeps no lock or
 socket of the parent's alive), and it leaves by `os._exit` (no exit handler, no flush).
+(What a fork itself runs in the child it still runs: hooks registered with
+`os.register_at_fork(after_in_child=...)` and C libraries' `pthread_atfork` handlers.)
 Whatever it does not send (it failed, was killed, the fork was refused) the caller's own
 process stats.
 """
