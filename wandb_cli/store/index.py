@@ -344,7 +344,7 @@ def _scan_store(root: Path, dir_fd: int | None, started: int, read_entry: Callab
                 parsed = read_entry(Path(path))
             cacheable = sig is not None and started - sig > RACY_NS
             line = (line or _encode(name, sig, parsed)) if cacheable and sig is not None else None
-            # a line added, changed or dropped (not: a run that cannot be cached, as before)
+            # a line added, changed or dropped (a run that cannot be cached changes nothing)
             if writer is None and (reorder or line is not (hit[1] if hit is not None else None)):
                 writer = _start_writer(root, schema, kept)  # something differs: a new index
                 kept = None
