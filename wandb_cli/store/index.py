@@ -30,7 +30,6 @@ import operator
 import os
 import time
 from itertools import islice
-from operator import methodcaller
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Sequence
 
@@ -118,7 +117,7 @@ def _trailer(line: bytes) -> dict | None:
 
 def _folder_names(names: list) -> bool:
     """Each a str naming a run folder inside the store: `run-...`, no separator, no NUL."""
-    if not set(map(type, names)) <= {str} or not all(map(methodcaller("startswith", "run-"), names)):
+    if not set(map(type, names)) <= {str} or not all(map(operator.methodcaller("startswith", "run-"), names)):
         return False
     joined = "".join(names)
     return os.sep not in joined and (os.altsep or os.sep) not in joined and "\0" not in joined
@@ -359,11 +358,10 @@ def _scan_store(root: Path, dir_fd: int | None, started: int, read_entry: Callab
                     kept.append((name, sig, line))
             yield path, parsed  # a str: building 100,000 Path objects cost ~0.2 s
         # (a name JSON cannot hold, not UTF-8, is left out: the store is then listed each time)
-        unnamed = [name for name in uncached if not _utf8(name)]
-        settled = identity is not None and not vanished and not unnamed \
+        named = [name for name in uncached if _utf8(name)]
+        settled = identity is not None and not vanished and len(named) == len(uncached) \
             and started - identity[-1] > RACY_NS
-        fields = {"uncached": [name for name in uncached if name not in unnamed] if unnamed else uncached,
-                  "store": identity if settled else None}
+        fields = {"uncached": named, "store": identity if settled else None}
         if writer is None and (written != len(cached) or fields != recorded):
             writer = _start_writer(root, schema, kept)  # only removals, or the other fields
         if writer is not None:

@@ -23,7 +23,7 @@ import os
 import signal
 import sys
 from array import array
-from typing import BinaryIO, Callable, Generator, Sequence
+from typing import Callable, Generator, Sequence
 
 NONE = -(2 ** 63)  # a result that was None, as the child sends it
 CHUNK = 4096  # results a write of the child's, a read of the caller's
@@ -41,9 +41,9 @@ def stat_all(names: Sequence[str], stat_one: Callable[[str], int | None], *,
     pid, read_end = child
     done = 0
     try:
-        with open(read_end, "rb", buffering=0) as pipe:
+        with open(read_end, "rb") as pipe:  # (buffered: a read(n) waits for n bytes or the end)
             while done < len(names):
-                chunk = _read_full(pipe, 8 * min(CHUNK, len(names) - done))
+                chunk = pipe.read(8 * min(CHUNK, len(names) - done))
                 results = array("q", chunk[:len(chunk) // 8 * 8])
                 if not results:
                     break
@@ -120,18 +120,6 @@ def _send(fd: int, names: Sequence[str], stat_one: Callable[[str], int | None]) 
         view = memoryview(results.tobytes())
         while view:
             view = view[os.write(fd, view):]
-
-
-def _read_full(pipe: BinaryIO, size: int) -> bytes:
-    """`size` bytes, or fewer only at the end of the pipe."""
-    parts, got = [], 0
-    while got < size:
-        part = pipe.read(size - got)
-        if not part:
-            break
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)
 
 
 def _end(pid: int, *, stopped_early: bool) -> None:
