@@ -146,6 +146,7 @@ def test_crash_judgement_is_not_cached(store):
         child.kill()
         child.wait()
     live.release_alive()  # this process holds the run's alive lock: as if it died too
+    assert index.columns_path(store.root).exists()  # (the record comes from the columns)
     assert listed(store)[live.id].state == "crashed"
 
 
@@ -467,3 +468,139 @@ def test_a_run_folder_name_json_cannot_hold_is_listed_without_rewriting_the_inde
         assert set(listed(store)) == set(ids)
     assert _written(store) == written
     assert index_lines(store)[2]["store"] is None
+
+
+# -- the columns file: the index's entries a field at a time, built into records at once ----
+def _as_dicts(store: Store) -> dict[str, dict]:
+    return {r.id: r.to_dict() for r in Store(store.root).iter_runs()}
+
+
+def _tag(store: Store, run_id: str, tag: str) -> None:
+    """Tag a run with the CLI, then make its change look old (no other run's time moves, so
+    only this one differs from the index)."""
+    subprocess.run([sys.executable, "-m", "wandb_cli", "runs", "tag", run_id, tag,
+                    "--dir", str(store.root)], check=True, capture_output=True)
+    old = time.time() - 1800
+    os.utime(os.path.join(store.find(run_id).dir, "files"), (old, old))
+
+
+def _no_line_parsed(monkeypatch) -> list:
+    """Count the index lines parsed one by one (none, where the columns file is used)."""
+    parsed = []
+    real = index._parse
+    monkeypatch.setattr(index, "_parse", lambda *a: parsed.append(a[1]) or real(*a))
+    return parsed
+
+
+def test_the_columns_file_gives_the_same_records_as_the_lines_and_the_documents(store, monkeypatch):
+    ids = make_runs(store, 4)
+    record_run(store, id="nested1", config={"opt": {"lr": 0.1, "betas": [0.9, 0.99]}},
+               tags=["a", "b"], group="g", metrics=[{"val_loss": 0.3, "acc": 1}])
+    age(store, 3600)
+    from_documents = {r.id: r.to_dict() for r in store.iter_runs(use_index=False)}
+    assert _as_dicts(store) == from_documents  # (no index yet: the documents, then both files written)
+    assert index.columns_path(store.root).exists()
+    parsed, reads = _no_line_parsed(monkeypatch), []
+    real = __import__("wandb_cli.store.layout", fromlist=["read_raw"]).read_raw
+    monkeypatch.setattr("wandb_cli.store.layout.read_raw", lambda d: reads.append(d) or real(d))
+    assert _as_dicts(store) == from_documents
+    assert parsed == [] and reads == []  # every record from the columns
+    index.columns_path(store.root).unlink()
+    assert _as_dicts(store) == from_documents  # from the lines, which write the columns again
+    assert len(parsed) == len(ids) + 1 and reads == []
+    assert index.columns_path(store.root).exists()
+
+
+def test_a_changed_run_is_read_again_and_both_files_rewritten_as_a_rebuild_would(store):
+    ids = make_runs(store, 4)
+    listed(store)
+    target = store.find(ids[1])
+    _tag(store, ids[1], "changed")
+    assert listed(store)[ids[1]].tags == ["changed"]
+    assert index.columns_path(store.root).exists()
+    written = index_lines(store)[1], index.columns_path(store.root).read_bytes()
+    for path in (index.index_path(store.root), index.columns_path(store.root)):
+        path.unlink()
+    assert listed(store)[ids[1]].tags == ["changed"]  # (rebuilt from the documents)
+    assert (index_lines(store)[1], index.columns_path(store.root).read_bytes()) == written
+    assert os.path.basename(target.dir) in index_lines(store)[2]["folders"]
+
+
+def test_a_columns_file_of_another_index_is_not_used(store, monkeypatch):
+    """Columns written with an earlier index (an older wbrun rewrote it, or it was put back
+    from a copy) hold what the runs were then: they are ignored, the lines used."""
+    ids = make_runs(store, 3)
+    listed(store)
+    stale = index.columns_path(store.root).read_bytes()
+    _tag(store, ids[0], "new")
+    assert listed(store)[ids[0]].tags == ["new"]
+    index.columns_path(store.root).write_bytes(stale)
+    parsed = _no_line_parsed(monkeypatch)
+    assert listed(store)[ids[0]].tags == ["new"]
+    assert len(parsed) == 3  # the lines were read: the columns belonged to another index
+    assert index.columns_path(store.root).read_bytes() != stale  # and written for this one
+
+
+@pytest.mark.parametrize("damage", ["cut short", "a column too short", "not JSON", "a line more",
+                                    "no header", "empty"])
+def test_a_damaged_columns_file_is_ignored_and_written_again(store, damage):
+    ids = make_runs(store, 3)
+    expected = _as_dicts(store)
+    path = index.columns_path(store.root)
+    header, *columns, _ = path.read_bytes().split(b"\n")
+    if damage == "cut short":
+        damaged = b"\n".join([header, *columns[:5]]) + b"\n"
+    elif damage == "a column too short":
+        short = jsonio.loads(columns[1])[:-1]
+        damaged = b"\n".join([header, columns[0], jsonio.dumps(short), *columns[2:]]) + b"\n"
+    elif damage == "not JSON":
+        damaged = b"\n".join([header, b"[1,2", *columns[1:]]) + b"\n"
+    elif damage == "a line more":
+        damaged = b"\n".join([header, *columns, b"[]"]) + b"\n"
+    elif damage == "no header":
+        damaged = b"\n".join(columns) + b"\n"
+    else:
+        damaged = b""
+    path.write_bytes(damaged)
+    assert _as_dicts(store) == expected and set(expected) == set(ids)
+    assert path.read_bytes() == b"\n".join([header, *columns]) + b"\n"  # written again
+    assert _as_dicts(store) == expected
+
+
+def test_the_statting_child_s_pipe_holds_a_big_store_s_results():
+    """The pipe is widened so the child need not wait while the listing builds records."""
+    import fcntl
+
+    from wandb_cli.store import statchild
+
+    read_end, write_end = os.pipe()
+    try:
+        statchild._widen(write_end, 8 * 100_000)
+        with open("/proc/sys/fs/pipe-max-size") as fh:
+            most = int(fh.read())
+        assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) >= min(8 * 100_000, most)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_a_rewrite_with_the_columns_never_copies_a_line_to_another_run(store, monkeypatch):
+    """The lines of an index whose trailer (and so its columns) still hold are copied into
+    the rewritten index only where each is its own run's (here one line was cut out, so
+    every later line sits one place early); the others are written again from the columns."""
+    ids = make_runs(store, 4)
+    expected = _as_dicts(store)
+    path = index.index_path(store.root)
+    header, lines, tail = index_lines(store)
+    path.write_bytes(b"\n".join([header, *lines[:1], *lines[2:], jsonio.dumps(tail)]) + b"\n")
+    assert _as_dicts(store) == expected  # (the columns still belong: the trailer is the same)
+    newest = max(ids, key=lambda run_id: os.path.basename(store.find(run_id).dir))
+    _tag(store, newest, "t")
+    expected[newest]["tags"] = ["t"]
+    parsed = _no_line_parsed(monkeypatch)
+    assert _as_dicts(store) == expected  # rewritten: the tagged run is read again
+    assert parsed == []  # (from the columns)
+    _, lines, tail = index_lines(store)
+    assert [jsonio.loads(line)[0] for line in lines] == tail["folders"]
+    index.columns_path(store.root).unlink()
+    assert _as_dicts(store) == expected  # the lines alone say the same
