@@ -12,7 +12,7 @@ import pytest
 from helpers import record_run
 
 from wandb_cli.store import index, jsonio
-from wandb_cli.store.layout import RECORD_FIELDS, Store
+from wandb_cli.store.layout import RECORD_FIELDS, RunPaths, Store, update_run_doc
 from wandb_cli.store.recorder import RunSpec, start_run
 
 
@@ -157,20 +157,21 @@ def test_iter_runs_without_index_gives_the_same_records(store):
     assert with_index == without
 
 
-def test_a_listing_stopped_early_keeps_the_old_index_and_leaves_no_temp(store):
+def test_a_listing_stopped_early_has_written_the_whole_index_and_leaves_no_temp(store):
+    """The index is written before the first run is given (nothing a caller does to a
+    record can reach it), so a caller that stops early finds it whole."""
     make_runs(store, 3)
     listed(store)
-    before = index.index_path(store.root).read_bytes()
     subprocess.run([sys.executable, "-c", "import wandb_cli as w; r = w.init(); r.finish()"],
                    check=True, env={**os.environ, "WBRUN_DIR": str(store.root)})
     age(store, 3600)
     runs = Store(store.root).iter_runs()
-    next(runs)
+    next(runs).tags.append("changed by the caller")
     runs.close()  # e.g. `find` by name stopping at the first match
-    assert index.index_path(store.root).read_bytes() == before
-    assert [p.name for p in index.index_path(store.root).parent.iterdir() if ".tmp-" in p.name] == []
-    assert len(listed(store)) == 4  # and the next full listing writes the new index
     assert len(index_lines(store)[1]) == 4
+    assert [p.name for p in index.index_path(store.root).parent.iterdir() if ".tmp-" in p.name] == []
+    assert {r.id: r.to_dict() for r in Store(store.root).iter_runs()} == \
+        {r.id: r.to_dict() for r in Store(store.root).iter_runs(use_index=False)}
 
 
 def test_an_index_of_other_fields_is_ignored_and_rebuilt(store):
@@ -604,3 +605,45 @@ def test_a_rewrite_with_the_columns_never_copies_a_line_to_another_run(store, mo
     assert [jsonio.loads(line)[0] for line in lines] == tail["folders"]
     index.columns_path(store.root).unlink()
     assert _as_dicts(store) == expected  # the lines alone say the same
+
+
+def test_a_run_from_the_columns_whose_folder_is_gone_is_never_judged(store):
+    """Items are judged only once their entries are known valid: a cached crashed run whose
+    folder became a plain file is neither judged (its history read) nor listed."""
+    make_runs(store, 2)
+    dead = start_run(store, RunSpec(id="dead1"), pid=os.getpid(), recorder="test")
+    dead.release_alive()
+    folder = store.find("dead1").dir
+    update_run_doc(RunPaths(Path(folder)), lambda doc: doc.update(heartbeat=1.0, created=1.0))
+    age(store, 3600)
+    assert listed(store)["dead1"].state == "crashed"
+    assert index.columns_path(store.root).exists()
+    shutil.rmtree(folder)
+    Path(folder).write_text("")  # (a stat of folder/files now fails with ENOTDIR)
+    assert _as_dicts(store) == {r.id: r.to_dict() for r in store.iter_runs(use_index=False)}
+    assert "dead1" not in listed(store)
+
+
+def test_a_config_nested_past_orjson_s_depth_is_cached_in_both_files(store, monkeypatch):
+    config: dict = {"leaf": 1}
+    for _ in range(260):
+        config = {"a": config}
+    ids = make_runs(store, 2)
+    ids.append(record_run(store, config={"deep": config}))
+    age(store, 3600)
+    expected = {r.id: r.to_dict() for r in store.iter_runs(use_index=False)}
+    assert _as_dicts(store) == expected
+    written = _written(store)
+    parsed = _no_line_parsed(monkeypatch)
+    assert _as_dicts(store) == expected
+    assert parsed == [] and _written(store) == written  # from the columns, nothing rewritten
+
+
+def test_a_failed_commit_leaves_no_temporary_file(store):
+    make_runs(store, 3)
+    path = index.index_path(store.root)
+    path.unlink(missing_ok=True)
+    path.mkdir()  # (the index cannot be put in place)
+    for _ in range(2):
+        assert len(listed(store)) == 3
+    assert [p.name for p in path.parent.iterdir() if ".tmp-" in p.name] == []

@@ -36,7 +36,7 @@ import hashlib
 import operator
 import os
 import time
-from itertools import islice
+from itertools import compress, islice, repeat
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
@@ -64,8 +64,12 @@ def header(schema: Sequence[str]) -> dict:
 
 
 def header_matches(line: bytes, schema: Sequence[str]) -> bool:
+    return _line_is(line, header(schema))
+
+
+def _line_is(line: bytes, expected: dict) -> bool:
     try:
-        return jsonio.loads(line) == header(schema)
+        return jsonio.loads(line) == expected
     except ValueError:
         return False
 
@@ -87,20 +91,10 @@ def load_lines(root: Path, schema: Sequence[str]) -> tuple[dict[str, tuple[int, 
     72 MB).  An index without its trailer (cut short, edited) is read by each line's head."""
     try:
         with open(index_path(root), "rb") as fh:
-            if not header_matches(fh.readline(), schema):
-                return {}, {}
-            lines = fh.read().split(b"\n")
+            read = _read(root, schema, fh, columns=False)
     except OSError:
         return {}, {}
-    if lines and not lines[-1]:
-        lines.pop()  # (the last newline)
-    trailer = _trailer(lines[-1]) if lines else None
-    if trailer is not None:
-        lines.pop()
-        names, sigs = trailer.pop("folders"), trailer.pop("signatures")
-        if len(names) == len(sigs) == len(lines):
-            return dict(zip(names, zip(sigs, lines))), trailer
-    return _by_heads(lines), {}
+    return read.cached, read.recorded
 
 
 class _Read:
@@ -108,7 +102,7 @@ class _Read:
     the columns where the columns file belongs to this index), the trailer's other fields,
     and the entry lines, read on first need (columns: only when the index is rewritten)."""
 
-    def __init__(self, fh: BinaryIO | None = None, body: tuple[int, int] = (0, 0)):
+    def __init__(self, fh: BinaryIO | None = None, body: int = 0):
         self.cached: dict[str, tuple[int, Any]] = {}
         self.recorded: dict = {}
         self.names: list[str] = []  # the trailer's, in its order (columns mode)
@@ -117,7 +111,7 @@ class _Read:
         # columns themselves are read by the scan once the child stat()ing is under way
         self.expected: tuple[str, int] | None = None
         self.columns: list[list] | None = None  # each field's values, then the run documents
-        self._fh, self._body = fh, body
+        self._fh, self._body = fh, body  # (where the entry lines start)
         self._next = -1  # the position of the next line old_line() would read (-1: none read)
 
     def old_line(self, position: int, name: str, signature: int) -> bytes | None:
@@ -128,7 +122,7 @@ class _Read:
             return None
         try:
             if self._next < 0:
-                self._fh.seek(self._body[0])
+                self._fh.seek(self._body)
                 self._next = 0
             if position < self._next:
                 return None
@@ -170,7 +164,7 @@ def _read(root: Path, schema: Sequence[str], fh: BinaryIO, *, columns: bool = Tr
         read.cached = _by_heads(lines)
         return read
     names, sigs = trailer.pop("folders"), trailer.pop("signatures")
-    read = _Read(fh, (start, cut))
+    read = _Read(fh, start)
     expected = (_digest(last), len(names))
     if columns and len(names) == len(sigs) and _columns_belong(root, schema, *expected):
         read.names, read.sigs, read.recorded, read.expected = names, sigs, trailer, expected
@@ -220,7 +214,7 @@ def _columns_belong(root: Path, schema: Sequence[str], trailer: str, rows: int) 
     """Whether the columns file's first line says it was written with this index."""
     try:
         with open(columns_path(root), "rb") as fh:
-            return header_matches_columns(fh.readline().rstrip(b"\n"), schema, trailer, rows)
+            return _line_is(fh.readline().rstrip(b"\n"), _columns_header(schema, trailer, rows))
     except OSError:
         return False
 
@@ -234,7 +228,7 @@ def _load_columns(root: Path, schema: Sequence[str], trailer: str, rows: int) ->
         return None
     ends = list(_line_ends(data))
     if len(ends) != len(schema) + 2 or ends[-1] != len(data) - 1 \
-            or not header_matches_columns(data[:ends[0]], schema, trailer, rows):
+            or not _line_is(data[:ends[0]], _columns_header(schema, trailer, rows)):
         return None
     view = memoryview(data)  # (each line parsed where it lies: no copy of the 45 MB)
     try:
@@ -251,13 +245,6 @@ def _line_ends(data: bytes) -> Iterator[int]:
     while at >= 0:
         yield at
         at = data.find(b"\n", at + 1)
-
-
-def header_matches_columns(line: bytes, schema: Sequence[str], trailer: str, rows: int) -> bool:
-    try:
-        return orjson.loads(line) == _columns_header(schema, trailer, rows)
-    except ValueError:
-        return False
 
 
 def is_trailer(line: bytes) -> bool:
@@ -323,18 +310,19 @@ class _Writer:
         self.names: list[str] = []
         self.sigs: list[int] = []
         self.rows: list[Any] = []  # per line: its position in read.columns, or its entry
-        self.read, self.width = read, len(schema) + 1
-        self.schema = schema
-        self.path = index_path(root)
-        self.columns_path = columns_path(root)
-        self.tmp = self.path.with_name(f".{INDEX_NAME}.tmp-{os.getpid()}-{os.urandom(3).hex()}")
-        self.fh: BinaryIO | None
+        self.read, self.schema, self.width = read, schema, len(schema) + 1
+        self.path, self.columns_path = index_path(root), columns_path(root)
+        self.tmp, self.fh = _temp_file(self.path)
+        self.columns_tmp: Path | None = None
+        if self.fh is not None:
+            self.write(jsonio.dumps(header(schema)))
+
+    def write(self, line: bytes) -> None:
         try:
-            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, jsonio.FILE_MODE)
-            self.fh = open(fd, "wb", buffering=1 << 20)
-            self.fh.write(jsonio.dumps(header(schema)) + b"\n")
+            assert self.fh is not None
+            self.fh.write(line + b"\n")
         except OSError:
-            self.fh = None
+            self.abort()
 
     def add(self, name: str, sig: int, line: bytes | None, row: Any) -> bool:
         """Write one run's line (None: the old index's line at position `row`, or else its
@@ -347,10 +335,7 @@ class _Writer:
             self.names.append(name)
             self.sigs.append(sig)
             self.rows.append(row)
-            try:
-                self.fh.write(line + b"\n")
-            except OSError:
-                self.abort()
+            self.write(line)
         return True
 
     def _entry(self, position: int) -> list:
@@ -362,34 +347,35 @@ class _Writer:
         """Put the index in place, its trailer holding `fields` too, and then its columns."""
         if self.fh is None:
             return
+        trailer = jsonio.dumps({"folders": self.names, "signatures": self.sigs, **fields})
+        self.write(trailer)
         try:
-            trailer = jsonio.dumps({"folders": self.names, "signatures": self.sigs, **fields})
-            self.fh.write(trailer + b"\n")
+            if self.fh is None:
+                return
             self.fh.close()
-            columns_tmp = self._write_columns(_digest(trailer))
+            self.fh = None
+            self._write_columns(_digest(trailer))
             os.replace(self.tmp, self.path)
+            if self.columns_tmp is not None:
+                os.replace(self.columns_tmp, self.columns_path)
+                self.columns_tmp = None
         except OSError:
-            self.abort()
-            return
-        self.fh = None
-        if columns_tmp is not None:
-            try:
-                os.replace(columns_tmp, self.columns_path)
-            except OSError:
-                _unlink(columns_tmp)
+            pass
+        finally:
+            self.abort()  # (whatever is left of the temporary files)
 
-    def _write_columns(self, trailer: str) -> str | None:
-        """The columns file for the index just written (its temporary name), or None where it
-        cannot be written (the old one then belongs to no index).  Written a column at a
-        time: each gathered by C-level maps from the old columns and the entries read afresh
-        (no row of 100,000 built in Python, no second copy of them all)."""
+    def _write_columns(self, trailer: str) -> None:
+        """The columns file for the index just written, under a temporary name (none where
+        it cannot be written: the old one then belongs to no index).  Written a column at a
+        time, each gathered by C-level maps from the old columns and the entries read
+        afresh (no row of 100,000 built in Python, no second copy of them all)."""
         old = self.read.columns if self.read.columns is not None else [[]] * self.width
         base = len(old[0])
         fresh = [row for row in self.rows if type(row) is not int]
         values = [entry[0] for entry in fresh]
         if not set(map(len, values)) <= {self.width - 1}:
-            return None  # (an entry of another shape: a line of an edited index)
-        picks = []  # each row's place in the old column followed by the fresh entries
+            return  # (an entry of another shape: a line of an edited index)
+        picks: list[int] = []  # each row's place in the old column followed by the fresh entries
         taken = 0
         for row in self.rows:
             if type(row) is int:
@@ -397,23 +383,20 @@ class _Writer:
             else:
                 picks.append(base + taken)
                 taken += 1
-        tmp = f"{self.columns_path.parent}/.{COLUMNS_NAME}.tmp-{os.getpid()}-{os.urandom(3).hex()}"
+        self.columns_tmp, out = _temp_file(self.columns_path)
+        if out is None:
+            return
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, jsonio.FILE_MODE)
-        except OSError:
-            return None
-        try:
-            with open(fd, "wb", buffering=1 << 20) as out:
+            with out:
                 out.write(jsonio.dumps(_columns_header(self.schema, trailer, len(picks))) + b"\n")
                 for k in range(self.width):
                     added = list(map(operator.itemgetter(k), values)) if k < self.width - 1 \
                         else [entry[1] for entry in fresh]
                     column = old[k] + added if added else old[k]
-                    out.write(orjson.dumps(list(map(column.__getitem__, picks))) + b"\n")
+                    out.write(_column_bytes(list(map(column.__getitem__, picks))) + b"\n")
         except (OSError, TypeError):
-            _unlink(tmp)
-            return None
-        return tmp
+            _unlink(self.columns_tmp)
+            self.columns_tmp = None
 
     def abort(self) -> None:
         try:
@@ -423,6 +406,28 @@ class _Writer:
             pass
         self.fh = None
         _unlink(self.tmp)
+        if self.columns_tmp is not None:
+            _unlink(self.columns_tmp)
+            self.columns_tmp = None
+
+
+def _temp_file(path: Path) -> tuple[Path, BinaryIO | None]:
+    """A new temporary file beside `path`, open for writing (None where it cannot be made)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(3).hex()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, jsonio.FILE_MODE)
+    except OSError:
+        return tmp, None
+    return tmp, open(fd, "wb", buffering=1 << 20)
+
+
+def _column_bytes(column: list) -> bytes:
+    """A column as JSON: orjson, or where it refuses (a config nested past its 254 levels,
+    which the line was written with all the same) the general encoder."""
+    try:
+        return orjson.dumps(column)
+    except orjson.JSONEncodeError:
+        return jsonio.dumps(column)
 
 
 def _unlink(path: str | Path) -> None:
@@ -507,30 +512,34 @@ def _open_dir(root: Path) -> int | None:
         return None
 
 
-# What a scan makes of one entry, given its run folder's path; and of many at once, given
-# their fields as columns (as the columns file keeps them), their run documents and paths.
+# What a scan makes of one entry (judged), given its run folder's path; of many at once (not
+# judged), given their fields as columns (as the columns file keeps them) and their paths;
+# and how an item built from the columns is judged by its run document.
 Make = Callable[[list, str], Any]
-Build = Callable[[Sequence[list], list, list[str]], list]
+Build = Callable[[Sequence[list], list[str]], list]
+Judge = Callable[[Any, dict], None]
 
 
 def scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str], *,
-         make: Make, build: Build) -> Iterator[Any]:
+         make: Make, build: Build, judge: Judge) -> Iterator[Any]:
     """`make(entry, run folder)` for every run folder, from the index where it is valid.
 
     `read_entry(run_dir)` reads one run's entry afresh; `schema` names what an entry holds;
-    `build` makes the items of the index's valid entries all at once where the columns file
-    holds them (the same items `make` would).  The index is rewritten when anything
-    differed from it.  The cyclic garbage collector is paused until the caller has taken
-    the last item (or dropped the iterator): the parsed documents hold no cycles, and its
-    repeated passes over them cost more than parsing them (100,000 runs: a whole
-    `runs ls` took 5.8 s with it, 4.1 s without).
+    where the columns file holds the index's entries, `build` makes all their items at once
+    (the items `make` would, before judging) and `judge` settles those still running, once
+    their entries are known to be valid.  The index is rewritten when anything differed
+    from it, before the first item is given: nothing a caller does to an item can reach
+    the files.  The cyclic garbage collector is paused until the caller has taken the last
+    item (or dropped the iterator): the parsed documents hold no cycles, and its repeated
+    passes over them cost more than parsing them (100,000 runs: a whole `runs ls` took
+    5.8 s with it, 4.1 s without).
     """
     with no_cycle_collection():
-        yield from _scan(root, read_entry, schema, make, build)
+        yield from _scan(root, read_entry, schema, make, build, judge)
 
 
 def _scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str],
-          make: Make, build: Build) -> Iterator[Any]:
+          make: Make, build: Build, judge: Judge) -> Iterator[Any]:
     started = time.time_ns()
     dir_fd = _open_dir(root)
     fh: BinaryIO | None = None
@@ -541,17 +550,20 @@ def _scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str],
             read = _read(root, schema, fh)
         except OSError:
             read = _Read()
-        yield from _scan_store(root, dir_fd, identity, started, read_entry, schema, read, make, build)
+        items = _scan_store(root, dir_fd, identity, started, read_entry, schema, read,
+                            (make, build, judge))
     finally:
         if fh is not None:
             fh.close()
         if dir_fd is not None:
             os.close(dir_fd)
+    yield from items
 
 
 def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, started: int,
                 read_entry: Callable[[Path], list], schema: Sequence[str], read: _Read,
-                make: Make, build: Build) -> Iterator[Any]:
+                makers: tuple[Make, Build, Judge]) -> list:
+    make, build, judge = makers
     cached, recorded = read.cached, read.recorded
     trusted = identity is not None and recorded.get("store") == identity
     if trusted:  # no entry created, removed or renamed in the store folder since the index
@@ -561,7 +573,7 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
             folders = {entry.name for entry in os.scandir(root)
                        if entry.name.startswith("run-") and entry.is_dir(follow_symlinks=False)}
         except FileNotFoundError:
-            return
+            return []
     # Runs in the order of their folders' names, newest first (a name starts with the run's
     # start): a listing's records are built, and lie in memory, in about the order it shows
     # them, so every later pass over them reads memory in order (100,000 runs: sorting them
@@ -580,28 +592,26 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
     writer: _Writer | None = None
     try:
         items: list | None = None
+        runs: list = []
         if read.expected is not None:
             # the child (if any) starts on the first result, and stats while the columns are
             # parsed and the items built
             sigs = list(islice(signatures, 1))
             if not read.load_columns(root, schema):  # (replaced or damaged since its first line)
                 signatures.close()
-                yield from _scan_store(root, dir_fd, identity, started, read_entry, schema,
-                                       read.without_columns(root, schema), make, build)
-                return
+                return _scan_store(root, dir_fd, identity, started, read_entry, schema,
+                                   read.without_columns(root, schema), makers)
             assert read.columns is not None
-            items = build(read.columns[:-1], read.columns[-1], list(map(base.__add__, read.names)))
+            items = build(read.columns[:-1], list(map(base.__add__, read.names)))
+            runs = read.columns[-1]
             sigs += signatures
             if order == read.names and sigs == read.sigs \
-                    and (not read.sigs or started - max(read.sigs) > RACY_NS):
-                yield from items  # every entry valid, none missing: nothing to look at one by one
-                fields = _fields(identity, started, [], vanished=False)
-                if fields != recorded:
-                    writer = _start_writer(root, schema, read, [(n, cached[n][0], None, i)
-                                                                for i, n in enumerate(order)], [])
-                    writer.commit(fields)
-                    writer = None
-                return
+                    and _fields(identity, started, [], vanished=False) == recorded:
+                # every entry valid, none missing, nothing to write: no run looked at alone
+                present = map(operator.is_not, runs, repeat(None))
+                for item, run in zip(compress(items, present), filter(_PRESENT, runs)):
+                    judge(item, run)
+                return items
             results: Iterator[int | None] = iter(sigs)
         else:
             results = signatures
@@ -612,6 +622,7 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
             kept = None
         written = 0
         vanished = False
+        out = []
         for name, sig in zip(order, results):
             path = base + name
             if sig is None and trusted and not os.path.isdir(path):
@@ -622,6 +633,8 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
             line: bytes | None = None
             if old is not None and items is not None:
                 valid, row, item = True, old, items[old]  # (its line is read if the index is rewritten)
+                if runs[old] is not None:
+                    judge(item, runs[old])
             else:
                 row = _parse(old, name, sig) if old is not None and sig is not None else None
                 valid = row is not None
@@ -646,7 +659,7 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
                 written += 1
             else:
                 uncached.append(name)
-            yield item
+            out.append(item)
         fields = _fields(identity, started, uncached, vanished=vanished)
         if writer is None and (written != len(cached) or fields != recorded):
             writer = _start_writer(root, schema, read, kept, uncached)  # only removals, or the other fields
@@ -654,10 +667,14 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
         if writer is not None:
             writer.commit(fields)
             writer = None
+        return out
     finally:
         signatures.close()
-        if writer is not None:  # the caller stopped early: keep the old index
+        if writer is not None:  # (an error: keep the old index)
             writer.abort()
+
+
+_PRESENT = functools.partial(operator.is_not, None)
 
 
 def _fields(identity: list[int] | None, started: int, uncached: list[str], *, vanished: bool) -> dict:

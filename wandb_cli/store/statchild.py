@@ -103,8 +103,9 @@ def _widen(fd: int, wanted: int) -> None:
     the default 64 KiB held 8,192 of 100,000 runs' results).  Best effort."""
     try:
         with open("/proc/sys/fs/pipe-max-size", "rb") as fh:
-            most = int(fh.read())
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(wanted + CHUNK * 8, most))
+            size = min(wanted + CHUNK * 8, int(fh.read()))
+        if size > fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ):  # (never narrower than it is)
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
     except (OSError, ValueError, AttributeError):
         pass
 
