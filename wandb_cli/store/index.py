@@ -107,8 +107,9 @@ class _Read:
         self.recorded: dict = {}
         self.names: list[str] = []  # the trailer's, in its order (columns mode)
         self.sigs: list[int] = []  # (the same)
-        # columns mode: what the columns file's first line says (its index, its rows); the
-        # columns themselves are read by the scan once the child stat()ing is under way
+        # columns mode: what the columns file's first line says (the digest of the trailer it
+        # belongs to, its rows); the columns themselves are read by the scan once the child
+        # stat()ing is under way
         self.expected: tuple[str, int] | None = None
         self.columns: list[list] | None = None  # each field's values, then the run documents
         self._fh, self._body = fh, body  # (where the entry lines start)

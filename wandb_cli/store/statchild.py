@@ -19,7 +19,6 @@ process stats.
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import sys
@@ -101,6 +100,8 @@ def _widen(fd: int, wanted: int) -> None:
     """Let the pipe hold `wanted` bytes (up to the system's limit for a pipe), so the child
     need not wait for a caller busy with other work (it may read all results at the end:
     the default 64 KiB held 8,192 of 100,000 runs' results).  Best effort."""
+    import fcntl  # (here: the child is forked on Linux only)
+
     try:
         with open("/proc/sys/fs/pipe-max-size", "rb") as fh:
             size = min(wanted + CHUNK * 8, int(fh.read()))
