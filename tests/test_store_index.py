@@ -647,3 +647,39 @@ def test_a_failed_commit_leaves_no_temporary_file(store):
     for _ in range(2):
         assert len(listed(store)) == 3
     assert [p.name for p in path.parent.iterdir() if ".tmp-" in p.name] == []
+
+
+def test_an_interrupt_while_the_old_lines_are_copied_leaves_no_temporary_file(store, monkeypatch):
+    ids = make_runs(store, 3)
+    listed(store)
+    shutil.rmtree(store.find(ids[0]).dir)  # (only a removal: the old lines are copied at the end)
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(index._Read, "old_line", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        listed(store)
+    assert [p.name for p in index.index_path(store.root).parent.iterdir() if ".tmp-" in p.name] == []
+    monkeypatch.undo()
+    assert set(listed(store)) == set(ids[1:])
+
+
+def test_an_index_that_cannot_be_read_again_after_its_columns_failed_is_done_without(store, monkeypatch):
+    """The columns file fails after its first line (replaced meanwhile, with the index) and
+    reading the index again fails too (a stale NFS handle): every run is read afresh."""
+    ids = make_runs(store, 3)
+    listed(store)
+    path = index.columns_path(store.root)
+    header = path.read_bytes().split(b"\n")[0]
+    path.write_bytes(header + b"\n[1,2\n")
+    real = index._read
+
+    def stale(root, schema, fh, *, columns=True):
+        if not columns:
+            raise OSError(116, "Stale file handle")
+        return real(root, schema, fh, columns=columns)
+
+    monkeypatch.setattr(index, "_read", stale)
+    assert _as_dicts(store) == {r.id: r.to_dict() for r in store.iter_runs(use_index=False)}
+    assert set(listed(store)) == set(ids)

@@ -145,8 +145,11 @@ class _Read:
         """The same index read by its lines (the columns file failed after its first line)."""
         if self._fh is None:
             return _Read()
-        self._fh.seek(0)
-        return _read(root, schema, self._fh, columns=False)
+        try:
+            self._fh.seek(0)
+            return _read(root, schema, self._fh, columns=False)
+        except OSError:  # (replaced meanwhile, on NFS: a stale handle) every run read afresh
+            return _Read()
 
 
 def _read(root: Path, schema: Sequence[str], fh: BinaryIO, *, columns: bool = True) -> _Read:
@@ -477,9 +480,13 @@ def _start_writer(root: Path, schema: Sequence[str], read: _Read, kept: list | N
     whose line cannot be written after all joins `uncached`)."""
     writer = _Writer(root, schema, read)
     assert kept is not None  # None only once a writer exists
-    for name, sig, line, row in kept:
-        if not writer.add(name, sig, line, row):
-            uncached.append(name)
+    try:
+        for name, sig, line, row in kept:
+            if not writer.add(name, sig, line, row):
+                uncached.append(name)
+    except BaseException:  # (an interrupt while copying: no temporary file left behind)
+        writer.abort()
+        raise
     return writer
 
 
