@@ -114,11 +114,14 @@ class _Read:
         self.columns: list[list] | None = None  # each field's values, then the run documents
         self._fh, self._body = fh, body  # (where the entry lines start)
         self._next = -1  # the position of the next line old_line() would read (-1: none read)
+        self._block: list[bytes] = []  # lines read ahead by old_line(), from self._at on
+        self._at = 0
 
     def old_line(self, position: int, name: str, signature: int) -> bytes | None:
         """The index's line at `position`, if it is the one for `name` at `signature`.  Read
-        forward one line at a time (a rewrite asks in order, and no more than a line is
-        held); None for one asked out of order (the caller encodes it again)."""
+        forward a block of lines at a time (a rewrite asks in order; no more than ~1 MB of
+        the old index is held); None for one asked out of order (the caller encodes it
+        again)."""
         if self._fh is None:
             return None
         try:
@@ -127,14 +130,25 @@ class _Read:
                 self._next = 0
             if position < self._next:
                 return None
-            while self._next <= position:
-                line = self._fh.readline()
-                self._next += 1
+            skip = position - self._next
+            while skip >= len(self._block) - self._at:
+                skip -= len(self._block) - self._at
+                self._block, self._at = self._fh.readlines(1 << 20), 0
+                if not self._block:
+                    self._fh = None  # (the end: no such line)
+                    return None
+            line = self._block[self._at + skip]
+            self._at += skip + 1
+            self._next = position + 1
         except (OSError, ValueError):
             self._fh = None
             return None
         line = line[:-1] if line.endswith(b"\n") else line
-        return line if _head(line) == (name, signature) else None
+        try:
+            head = b'["%s",%d,' % (name.encode(), signature)
+        except UnicodeEncodeError:
+            return None
+        return line if line.startswith(head) else None
 
     def load_columns(self, root: Path, schema: Sequence[str]) -> bool:
         assert self.expected is not None
