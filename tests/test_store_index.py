@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import record_run
 
-from wandb_cli.store import index, jsonio
+from wandb_cli.store import index, jsonio, layout
 from wandb_cli.store.layout import RECORD_FIELDS, RunPaths, Store, update_run_doc
 from wandb_cli.store.recorder import RunSpec, start_run
 
@@ -32,6 +32,35 @@ def age(store: Store, seconds: float) -> None:
 
 def listed(store: Store) -> dict[str, dict]:
     return {r.id: r for r in Store(store.root).iter_runs()}
+
+
+def _as_dicts(store: Store, *, use_index: bool = True) -> dict[str, dict]:
+    return {r.id: r.to_dict() for r in Store(store.root).iter_runs(use_index=use_index)}
+
+
+def _tag(store: Store, run_id: str, tag: str) -> None:
+    """Tag a run with the CLI, then make its change look old (no other run's time moves, so
+    only this one differs from the index)."""
+    subprocess.run([sys.executable, "-m", "wandb_cli", "runs", "tag", run_id, tag,
+                    "--dir", str(store.root)], check=True, capture_output=True)
+    old = time.time() - 1800
+    os.utime(os.path.join(store.find(run_id).dir, "files"), (old, old))
+
+
+def _documents_read(monkeypatch) -> list:
+    """The run folders whose documents are read from now on (none, where the index holds them)."""
+    reads: list = []
+    real = layout.read_raw
+    monkeypatch.setattr(layout, "read_raw", lambda d: reads.append(d) or real(d))
+    return reads
+
+
+def _no_line_parsed(monkeypatch) -> list:
+    """Count the index lines parsed one by one (none, where the columns file is used)."""
+    parsed = []
+    real = index._parse
+    monkeypatch.setattr(index, "_parse", lambda *a: parsed.append(a[1]) or real(*a))
+    return parsed
 
 
 def _written(store: Store) -> tuple[int, int]:
@@ -55,9 +84,7 @@ def test_first_listing_builds_the_index_and_the_second_uses_it(store, monkeypatc
     ids = make_runs(store, 5)
     assert set(listed(store)) == set(ids)
     assert index.index_path(store.root).exists()
-    reads = []
-    real = __import__("wandb_cli.store.layout", fromlist=["read_raw"]).read_raw
-    monkeypatch.setattr("wandb_cli.store.layout.read_raw", lambda d: reads.append(d) or real(d))
+    reads = _documents_read(monkeypatch)
     assert set(listed(store)) == set(ids)
     assert reads == []  # every record came from the index
 
@@ -170,8 +197,7 @@ def test_a_listing_stopped_early_has_written_the_whole_index_and_leaves_no_temp(
     runs.close()  # e.g. `find` by name stopping at the first match
     assert len(index_lines(store)[1]) == 4
     assert [p.name for p in index.index_path(store.root).parent.iterdir() if ".tmp-" in p.name] == []
-    assert {r.id: r.to_dict() for r in Store(store.root).iter_runs()} == \
-        {r.id: r.to_dict() for r in Store(store.root).iter_runs(use_index=False)}
+    assert _as_dicts(store) == _as_dicts(store, use_index=False)
 
 
 def test_an_index_of_other_fields_is_ignored_and_rebuilt(store):
@@ -408,11 +434,7 @@ def test_a_big_store_is_stated_by_a_forked_child_with_the_same_result(store, cas
     ids = make_runs(store, 4)
     listed(store)
     target = store.find(ids[2])
-    files = os.path.join(target.dir, "files")
-    old = os.stat(files).st_mtime_ns
-    subprocess.run([sys.executable, "-m", "wandb_cli", "runs", "tag", ids[2], "changed",
-                    "--dir", str(store.root)], check=True, capture_output=True)
-    os.utime(files, ns=(old + 10**9, old + 10**9))  # changed, and outside the racy window
+    _tag(store, ids[2], "changed")  # (changed, and outside the racy window)
     marks = tmp_path / "handler-marks"
     out = _forked_listing(store, case, str(marks))
     assert out["forks"] == (0 if case == "fork refused" else 1)
@@ -446,9 +468,7 @@ def test_an_index_without_a_trailer_is_used_and_given_one(store, monkeypatch):
     path = index.index_path(store.root)
     header, lines, _ = index_lines(store)
     path.write_bytes(b"\n".join([header, *lines]) + b"\n")
-    reads = []
-    real = __import__("wandb_cli.store.layout", fromlist=["read_raw"]).read_raw
-    monkeypatch.setattr("wandb_cli.store.layout.read_raw", lambda d: reads.append(d) or real(d))
+    reads = _documents_read(monkeypatch)
     assert set(listed(store)) == set(ids)
     assert reads == []
     assert index_lines(store) [:2] == (header, lines)
@@ -472,38 +492,15 @@ def test_a_run_folder_name_json_cannot_hold_is_listed_without_rewriting_the_inde
 
 
 # -- the columns file: the index's entries a field at a time, built into records at once ----
-def _as_dicts(store: Store) -> dict[str, dict]:
-    return {r.id: r.to_dict() for r in Store(store.root).iter_runs()}
-
-
-def _tag(store: Store, run_id: str, tag: str) -> None:
-    """Tag a run with the CLI, then make its change look old (no other run's time moves, so
-    only this one differs from the index)."""
-    subprocess.run([sys.executable, "-m", "wandb_cli", "runs", "tag", run_id, tag,
-                    "--dir", str(store.root)], check=True, capture_output=True)
-    old = time.time() - 1800
-    os.utime(os.path.join(store.find(run_id).dir, "files"), (old, old))
-
-
-def _no_line_parsed(monkeypatch) -> list:
-    """Count the index lines parsed one by one (none, where the columns file is used)."""
-    parsed = []
-    real = index._parse
-    monkeypatch.setattr(index, "_parse", lambda *a: parsed.append(a[1]) or real(*a))
-    return parsed
-
-
 def test_the_columns_file_gives_the_same_records_as_the_lines_and_the_documents(store, monkeypatch):
     ids = make_runs(store, 4)
     record_run(store, id="nested1", config={"opt": {"lr": 0.1, "betas": [0.9, 0.99]}},
                tags=["a", "b"], group="g", metrics=[{"val_loss": 0.3, "acc": 1}])
     age(store, 3600)
-    from_documents = {r.id: r.to_dict() for r in store.iter_runs(use_index=False)}
+    from_documents = _as_dicts(store, use_index=False)
     assert _as_dicts(store) == from_documents  # (no index yet: the documents, then both files written)
     assert index.columns_path(store.root).exists()
-    parsed, reads = _no_line_parsed(monkeypatch), []
-    real = __import__("wandb_cli.store.layout", fromlist=["read_raw"]).read_raw
-    monkeypatch.setattr("wandb_cli.store.layout.read_raw", lambda d: reads.append(d) or real(d))
+    parsed, reads = _no_line_parsed(monkeypatch), _documents_read(monkeypatch)
     assert _as_dicts(store) == from_documents
     assert parsed == [] and reads == []  # every record from the columns
     index.columns_path(store.root).unlink()
@@ -620,7 +617,7 @@ def test_a_run_from_the_columns_whose_folder_is_gone_is_never_judged(store):
     assert index.columns_path(store.root).exists()
     shutil.rmtree(folder)
     Path(folder).write_text("")  # (a stat of folder/files now fails with ENOTDIR)
-    assert _as_dicts(store) == {r.id: r.to_dict() for r in store.iter_runs(use_index=False)}
+    assert _as_dicts(store) == _as_dicts(store, use_index=False)
     assert "dead1" not in listed(store)
 
 
@@ -631,7 +628,7 @@ def test_a_config_nested_past_orjson_s_depth_is_cached_in_both_files(store, monk
     ids = make_runs(store, 2)
     ids.append(record_run(store, config={"deep": config}))
     age(store, 3600)
-    expected = {r.id: r.to_dict() for r in store.iter_runs(use_index=False)}
+    expected = _as_dicts(store, use_index=False)
     assert _as_dicts(store) == expected
     written = _written(store)
     parsed = _no_line_parsed(monkeypatch)
@@ -681,5 +678,5 @@ def test_an_index_that_cannot_be_read_again_after_its_columns_failed_is_done_wit
         return real(root, schema, fh, columns=columns)
 
     monkeypatch.setattr(index, "_read", stale)
-    assert _as_dicts(store) == {r.id: r.to_dict() for r in store.iter_runs(use_index=False)}
+    assert _as_dicts(store) == _as_dicts(store, use_index=False)
     assert set(listed(store)) == set(ids)
