@@ -99,8 +99,9 @@ def load_lines(root: Path, schema: Sequence[str]) -> tuple[dict[str, tuple[int, 
 
 class _Read:
     """One read of the index for a scan: name -> (signature, its line, or its position in
-    the columns where the columns file belongs to this index), the trailer's other fields,
-    and the entry lines, read on first need (columns: only when the index is rewritten)."""
+    the columns where the columns file belongs to this index) and the trailer's other
+    fields; with the columns, the entry lines are read only if the index is rewritten
+    (old_line)."""
 
     def __init__(self, fh: BinaryIO | None = None, body: int = 0):
         self.cached: dict[str, tuple[int, Any]] = {}
