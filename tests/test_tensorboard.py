@@ -3,6 +3,7 @@ lands in the run's history (live sync, alone and under `wbrun --`), and `wbrun i
 tensorboard` turns event files written without wbrun into runs."""
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -102,12 +103,36 @@ def test_patch_imports_nothing_heavy(tmp_path):
     assert run_program(prog).stdout.strip() == "[]"
 
 
-def test_tf_summary_is_skipped_without_tensorflow():
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        pytest.skip("tensorflow is not installed here (too heavy for this machine); "
-                    "tf.summary writers are patched through create_summary_file_writer")
+@pytest.mark.slow  # (importing TensorFlow takes ~5 s)
+@pytest.mark.parametrize("wrapped", [False, True], ids=["alone", "wrapped"])
+def test_tf_summary_scalars_and_histogram_become_history(tmp_path, wrapped):
+    """TensorFlow 2's own writer (tf.summary, patched through create_summary_file_writer)."""
+    if importlib.util.find_spec("tensorflow") is None:  # (not imported here: only the program does)
+        pytest.skip("tensorflow is not installed (.ci/run installs it)")
+    prog = write_program(tmp_path, """
+        import os
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        import wandb_cli as wandb
+        run = wandb.init(project="tf", sync_tensorboard=True)
+        import tensorflow as tf
+        writer = tf.summary.create_file_writer("logs/tf")
+        with writer.as_default():
+            for step in range(3):
+                tf.summary.scalar("loss", 1.0 / (step + 1), step=step * 5)
+            tf.summary.histogram("weights", tf.range(10.0), step=10)
+        writer.close()
+        run.finish()
+    """)
+    run_program(prog, wrapped=wrapped)
+    (run,) = runs_by_name().values()
+    rows = history(run)
+    losses = [(r["global_step"], r["loss"]) for r in rows if "loss" in r]
+    assert losses == [(0, 1.0), (5, 0.5), (10, pytest.approx(1 / 3))], rows
+    weights = [r["weights"] for r in rows if "weights" in r]
+    assert len(weights) == 1 and weights[0]["_type"] == "histogram", rows
+    assert run["summary"]["loss"] == pytest.approx(1 / 3)
+    kept = list((files_dir(run) / "tensorboard").rglob("events.out.tfevents.*"))
+    assert len(kept) == 1
 
 
 def make_event_files(tmp_path):
