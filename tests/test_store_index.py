@@ -680,3 +680,32 @@ def test_an_index_that_cannot_be_read_again_after_its_columns_failed_is_done_wit
     monkeypatch.setattr(index, "_read", stale)
     assert _as_dicts(store) == _as_dicts(store, use_index=False)
     assert set(listed(store)) == set(ids)
+
+
+def test_json_output_keeps_a_crashed_run_s_nan_from_its_history_with_the_columns(store):
+    """Records from the columns are known finite (`--format json` skips looking for NaN),
+    but a crashed run's summary is read again from its history, which may hold NaN."""
+    make_runs(store, 2)
+    dead = start_run(store, RunSpec(id="nanrun1"), pid=os.getpid(), recorder="test")
+    dead.log({"loss": 1.0})
+    dead.flush_summary()
+    dead.release_alive()
+    folder = Path(store.find("nanrun1").dir)
+    update_run_doc(RunPaths(folder), lambda doc: doc.update(heartbeat=1.0, created=1.0))
+    with open(folder / "files" / layout.HISTORY, "ab") as fh:  # (an append: no new signature)
+        fh.write(jsonio.dumps({"_step": 1, "loss": float("nan")}) + b"\n")
+    age(store, 3600)
+
+    def json_listing() -> dict[str, dict]:
+        out = subprocess.run([sys.executable, "-m", "wandb_cli", "runs", "ls", "--format", "json",
+                              "--dir", str(store.root)], check=True, capture_output=True).stdout
+        return {run["id"]: run for run in jsonio.loads(out)}
+
+    first = json_listing()
+    assert index.columns_path(store.root).exists()
+    records = listed(store)  # (from the columns)
+    assert [r.finite for r in records.values()] == [r.id != "nanrun1" for r in records.values()]
+    assert records["nanrun1"].state == "crashed"
+    for runs in (first, json_listing()):
+        loss = runs["nanrun1"]["summary"]["loss"]
+        assert loss != loss, runs["nanrun1"]["summary"]  # NaN, not null

@@ -67,6 +67,10 @@ class RunRecord:
     # config.json/wandb-summary.json over store.bigdoc.DOC_LIMIT: file name -> its size in bytes;
     # config/summary then hold the truncated form (store/bigdoc.py)
     oversize: dict[str, int] = field(default_factory=dict)
+    # config and summary hold no NaN or infinity: set where both were parsed from strict JSON
+    # (the index's columns file; store/layout.py), cleared where either is replaced, so
+    # `--format json` need not look for them (28,000 runs ~0.1 s).  Not part of the index.
+    finite: bool = field(default=False, compare=False, repr=False)
 
     @property
     def runtime(self) -> float | None:

@@ -47,7 +47,8 @@ def print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
     from wandb_cli.views import columns as runs_table
 
     if fmt in ("json", "jsonl"):
-        print_json([r.to_dict() for r in rows], lines=fmt == "jsonl")
+        print_json([r.to_dict() for r in rows], lines=fmt == "jsonl",
+                   finite=all(r.finite for r in rows))
         return
     if fmt == "ids":
         sys.stdout.write("".join(f"{r.id}\n" for r in rows))

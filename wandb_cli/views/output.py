@@ -13,7 +13,9 @@ from itertools import chain, compress, repeat
 from typing import BinaryIO, Iterator
 
 
-def print_json(value, *, lines: bool = False) -> None:
+def print_json(value, *, lines: bool = False, finite: bool = False) -> None:
+    """`finite`: the caller knows `value` holds no NaN or infinity (run records read from the
+    index's columns: RunRecord.finite), so it is not walked to look for them."""
     from wandb_cli.store import jsonio
 
     if lines:
@@ -26,7 +28,7 @@ def print_json(value, *, lines: bool = False) -> None:
         except TypeError:
             out = b""
         # orjson writes NaN as null: where a float could be non-finite, write the faithful form
-        if not out or (b"null" in out and may_hold_nonfinite(value)):
+        if not out or (b"null" in out and not finite and may_hold_nonfinite(value)):
             out = jsonio.dumps(value) + b"\n"
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
