@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from wandb_cli.errors import UsageError
 from wandb_cli.query.filter import group_runs, narrow_runs
-from wandb_cli.store.model import RunRecord
+from wandb_cli.store.model import RunRecord, iso
 from wandb_cli.textfmt import CROP_MODES, cell_width, crop
 from wandb_cli.views import columns as runs_table
 from wandb_cli.views import compare, group_table
@@ -139,3 +139,28 @@ def test_byte_sizes(size, shown):
     from wandb_cli.textfmt import fmt_size
 
     assert fmt_size(size) == shown
+
+
+def _datetime_iso(ts) -> str:
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@settings(max_examples=3000)
+@given(st.one_of(st.floats(min_value=0, max_value=253402300799.999),
+                 st.integers(min_value=0, max_value=4_000_000_000).map(lambda s: s + 0.9999995),
+                 st.integers(min_value=0, max_value=4_000_000_000).map(lambda s: s + 0.0005),
+                 st.integers(min_value=-10**10, max_value=10**10)))
+def test_iso_spells_every_time_as_datetime_does(ts):
+    assert iso(ts) == _datetime_iso(ts)
+
+
+@pytest.mark.parametrize("ts", [0.0, 0.0005, 0.0004999, 0.9995, 0.9999995, 0.9999994, 59.9999996,
+                                86399.9999996, 1_500_000_000.0005, 1_700_000_000.123456,
+                                253402300799.0, 253402300799.9994, -1.5, 1e-300])
+def test_iso_at_the_edges_of_rounding_and_range(ts):
+    assert iso(ts) == _datetime_iso(ts)
+    assert iso(None) is None
+

@@ -7,6 +7,8 @@ POSIX seconds (floats) in memory and ISO 8601 strings in JSON output.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +28,34 @@ CLUSTER_SCOPES = ("slurm", "dist")
 
 
 def iso(ts: float | None) -> str | None:
-    """POSIX seconds to an ISO 8601 UTC string with millisecond precision."""
+    """POSIX seconds to an ISO 8601 UTC string with millisecond precision.
+
+    A float from 1970 to 9999 is spelt here, by datetime's own rounding (to the nearest
+    microsecond, ties to even, then cut to milliseconds) at half its cost (`--format json`
+    spells two for each of 28,000 runs); anything else by datetime itself."""
     if ts is None:
         return None
+    if type(ts) is float and 0.0 <= ts < _YEAR_10000:
+        fraction, whole = math.modf(ts)
+        micro, seconds = round(fraction * 1e6), int(whole)
+        if micro == 1_000_000:
+            micro, seconds = 0, seconds + 1
+        day, second = divmod(seconds, 86400)
+        hour, second = divmod(second, 3600)
+        minute, second = divmod(second, 60)
+        return f"{_date(day)}T{hour:02d}:{minute:02d}:{second:02d}.{micro // 1000:03d}Z"
     moment = _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_YEAR_10000 = 253402300800.0
+_EPOCH_DAY = _dt.date(1970, 1, 1).toordinal()
+
+
+@functools.lru_cache(maxsize=4096)
+def _date(day: int) -> str:
+    """The ISO date `day` days after 1970-01-01."""
+    return _dt.date.fromordinal(_EPOCH_DAY + day).isoformat()
 
 
 @dataclass(slots=True)  # 100,000 of them in one `runs ls`: no per-record __dict__
