@@ -512,3 +512,31 @@ def test_a_listing_run_inside_a_process_returns_and_holds_nothing(store_dir):
     with pytest.raises(SystemExit) as done:
         main(["runs", "ls", "--format", "ids", "--dir", str(store_dir)])
     assert done.value.code == 0 and nogc._HELD == []
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "ids"])
+def test_a_listing_as_the_program_ends_once_its_output_is_written(store_dir, fmt):
+    """`runs ls` declares its output its last act (nogc.end_at_output): as the program it
+    ends inside the writer, status 0, exit handlers run, output whole; nothing after the
+    writer runs (the structures built for the output are never freed one by one)."""
+    helpers.record_runs(store_dir, ["early1", "early2"])
+    script = ("import atexit, sys\n"
+              "from wandb_cli.views import listing\n"
+              "real = listing.print_runs\n"
+              "def spy(*a, **k):\n"
+              "    real(*a, **k)\n"
+              "    print('returned', file=sys.stderr)\n"
+              "listing.print_runs = spy\n"
+              "atexit.register(lambda: print('handler ran', file=sys.stderr))\n"
+              "from wandb_cli.cli import main\n"
+              f"sys.argv = ['wbrun', 'runs', 'ls', '--format', {fmt!r}, '--dir', {str(store_dir)!r}]\n"
+              "main()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert (done.returncode, done.stderr) == (0, "handler ran\n")
+    assert "early1" in done.stdout and "early2" in done.stdout
+    with pytest.raises(SystemExit) as returned:  # (called with arguments: it returns)
+        main(["runs", "ls", "--format", fmt, "--dir", str(store_dir)])
+    from wandb_cli import nogc
+
+    assert returned.value.code == 0 and not nogc._ENDS_AT_OUTPUT

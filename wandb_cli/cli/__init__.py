@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         # The Typer commands are short-lived and build large acyclic structures (100,000
         # runs' records); the one long command, `runs logs --follow`, only prints bytes.
         nogc.release_held()  # (only what this command holds counts)
+        nogc.as_program(as_program)
         try:
             with nogc.no_cycle_collection():
                 status = _run_app(build_app(), argv)
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
                 nogc.exit_holding(status)  # a listing's records are left to the kernel to free
         finally:
             nogc.release_held()  # (a caller's process goes on: nothing is kept for it)
+            nogc.as_program(False)
         sys.exit(status)
     except WbrunError as exc:
         _fail(exc.render(), int(exc.exit_code))

@@ -35,7 +35,7 @@ def ls(
 
     Example: wbrun runs ls --filter 'val_loss < 0.5' --sort -accuracy --columns id,name,accuracy
     """
-    from wandb_cli.nogc import hold_until_exit
+    from wandb_cli.nogc import end_at_output, hold_until_exit
     from wandb_cli.query.filter import narrow_runs
     from wandb_cli.views import listing
     from wandb_cli.views.columns import split_keys
@@ -52,6 +52,7 @@ def ls(
                               search=search, sort=sort, limit=limit)
     if fmt == "table":
         listing.note_limit(rows, total, limit)
+    end_at_output()  # (the program ends once the listing is written: nothing of it is freed)
     if group_by:
         listing.print_groups(rows, group_by, keys=keys, sort=sort, spark=spark, fmt=fmt, crop=crop,
                              spread="std" if std else "minmax")

@@ -7,7 +7,7 @@ the terminal (views.columns.fit), and user text reaches Rich only through views.
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Iterable, List, Optional
 
 from wandb_cli.errors import UsageError
 from wandb_cli.views.output import ascii_bytes_stream, print_json, stdout_is_tty, table_width, write_table_text
@@ -51,7 +51,7 @@ def print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
                    finite=all(r.finite for r in rows))
         return
     if fmt == "ids":
-        sys.stdout.write("".join(f"{r.id}\n" for r in rows))
+        write_ids(rows)
         return
     sparks = None
     if spark is not None:
@@ -60,6 +60,13 @@ def print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
         sparks = (spark, history_sparks(rows, spark))
     shown = runs_table.run_columns(rows, columns=keys, sort=sort, sparks=sparks)
     print_columns(shown, fmt=fmt, crop=crop, rows=len(rows))
+
+
+def write_ids(rows: Iterable) -> None:
+    from wandb_cli import nogc
+
+    sys.stdout.write("".join(f"{r.id}\n" for r in rows))
+    nogc.output_written()
 
 
 def print_columns(columns: list, *, fmt: str, crop: str, rows: int) -> None:
@@ -87,7 +94,7 @@ def print_groups(rows: list, group_by: List[str], *, keys, sort, spark, fmt: str
         raise UsageError("--spark draws each run's history; it does not apply to --group-by")
     if fmt == "ids":
         groups = group_runs(rows, group_by, sort=sort)
-        sys.stdout.write("".join(f"{r.id}\n" for g in groups for r in g.runs))
+        write_ids(r for g in groups for r in g.runs)
         return
     stats = group_table.stat_columns(runs_table.run_columns(rows, columns=keys, sort=sort, cells=False),
                                      group_by)

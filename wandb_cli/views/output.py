@@ -12,6 +12,8 @@ import sys
 from itertools import chain, compress, repeat
 from typing import BinaryIO, Iterator
 
+from wandb_cli import nogc
+
 
 def print_json(value, *, lines: bool = False, finite: bool = False) -> None:
     """`finite`: the caller knows `value` holds no NaN or infinity (run records read from the
@@ -32,6 +34,7 @@ def print_json(value, *, lines: bool = False, finite: bool = False) -> None:
             out = jsonio.dumps(value) + b"\n"
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
+    nogc.output_written()
 
 
 def may_hold_nonfinite(value) -> bool:
@@ -99,6 +102,7 @@ def write_table_text(text: str) -> None:
 
         text = printable(text, keep_newlines=True)
     sys.stdout.write(text)
+    nogc.output_written()
 
 
 def table_width() -> int | None:

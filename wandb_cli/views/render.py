@@ -81,14 +81,18 @@ def print_fitted(fitted: Fitted) -> None:
     (a tty, NO_COLOR, FORCE_COLOR, TERM=dumb) and the same styles (bold header, state
     colours, dim footer); the plain text is what a Rich Table (box SIMPLE_HEAD, no edges)
     of the same cells prints (tests/test_views_table.py compares them)."""
+    from wandb_cli import nogc
+
     styled = _wants_color()
     out = sys.stdout
     lines = fitted_lines(fitted, styled=styled)
-    out.write("".join(line + "\n" for line in lines))
+    lines.append("")  # (the last line's newline)
+    out.write("\n".join(lines))
     footer = fitted.footer()
     if footer:
         out.write(_sgr(printable(footer), "dim", styled) + "\n")
     out.flush()
+    nogc.output_written()
 
 
 _SGR = {"bold": "1", "dim": "2", "cyan": "36", "green": "32", "red": "31", "yellow": "33", "magenta": "35"}
