@@ -743,3 +743,13 @@ def test_the_nonfinite_check_of_a_listing_equals_walking_each_value(values):
     assert has_nonfinite_in([dict(enumerate(values)), {}]) == has_nonfinite(values)
     records = [{"summary": {"a": v}, "config": {}} for v in values]
     assert may_hold_nonfinite(records) == has_nonfinite(values)
+
+
+def test_a_key_resolver_given_an_iterator_reads_the_runs_once_and_resolves_config_keys():
+    from wandb_cli.query.values import KeyResolver
+
+    runs = [make_run("a", config={"lr": 0.1}, summary={"loss": 1.0}),
+            make_run("b", config={"lr": 0.2}, summary={"loss": 2.0})]
+    resolver = KeyResolver(iter(runs))
+    assert resolver.resolve("lr").scope == "config" and resolver.resolve("loss").scope == "summary"
+    assert [resolver.getter("lr")(run) for run in runs] == [0.1, 0.2]

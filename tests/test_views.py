@@ -164,3 +164,21 @@ def test_iso_at_the_edges_of_rounding_and_range(ts):
     assert iso(ts) == _datetime_iso(ts)
     assert iso(None) is None
 
+
+def test_iso_follows_datetime_where_utc_counts_leap_seconds():
+    """Under TZ=right/UTC the C library's UTC counts leap seconds: every time is then spelt
+    by datetime, as before (never a mix of the two clocks)."""
+    import os
+    import subprocess
+    import sys
+
+    if not os.path.exists("/usr/share/zoneinfo/right/UTC"):
+        pytest.skip("no right/UTC zone here")
+    script = ("import datetime as d; from wandb_cli.store.model import iso\n"
+              "for t in (1700000000.0, 1700000000, 1.5, 1_000_000_000.9995):\n"
+              "    m = d.datetime.fromtimestamp(t, tz=d.timezone.utc)\n"
+              "    print(iso(t) == m.isoformat(timespec='milliseconds').replace('+00:00', 'Z'))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "TZ": "right/UTC"}, check=True)
+    assert done.stdout.split() == ["True"] * 4
+

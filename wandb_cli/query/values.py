@@ -85,7 +85,8 @@ class KeyResolver:
     has is settled without visiting every run again."""
 
     def __init__(self, records: Sequence[RunRecord]):
-        self.records = records
+        # (read more than once: an iterator given is taken whole first)
+        self.records = records if isinstance(records, (list, tuple)) else list(records)
         self.decided: dict[tuple[str, ...], str | None] = {}
         self._names: tuple[set, set] | None = None
 

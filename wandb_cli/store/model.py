@@ -35,7 +35,7 @@ def iso(ts: float | None) -> str | None:
     spells two for each of 28,000 runs); anything else by datetime itself."""
     if ts is None:
         return None
-    if type(ts) is float and 0.0 <= ts < _YEAR_10000:
+    if type(ts) is float and 0.0 <= ts < _YEAR_10000 and _POSIX_UTC:
         fraction, whole = math.modf(ts)
         micro, seconds = round(fraction * 1e6), int(whole)
         if micro == 1_000_000:
@@ -50,6 +50,10 @@ def iso(ts: float | None) -> str | None:
 
 _YEAR_10000 = 253402300800.0
 _EPOCH_DAY = _dt.date(1970, 1, 1).toordinal()
+# The C library's UTC counts no leap seconds (not so under TZ=right/...: datetime's spelling
+# is then used for every time, as it was before)
+_POSIX_UTC = _dt.datetime.fromtimestamp(1_700_000_000, _dt.timezone.utc).replace(tzinfo=None) \
+    == _dt.datetime(2023, 11, 14, 22, 13, 20)
 
 
 @functools.lru_cache(maxsize=4096)
