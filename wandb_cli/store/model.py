@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,12 +160,14 @@ class RunRecord:
             "summary": self.summary,
             "dir": self.dir,
         }
-        for key in _OPTIONAL_KEYS:
-            value = getattr(self, key)
-            if value:
-                out[key] = value
+        optional = _optional_values(self)  # (one C-level call: most runs have none of them)
+        if any(optional):
+            for key, value in zip(_OPTIONAL_KEYS, optional):
+                if value:
+                    out[key] = value
         return out
 
 
 # Keys `to_dict` gives only when they hold something, in this order.
 _OPTIONAL_KEYS = ("slurm", "dist", "problems", "oversize", "parent", "wandb_compat")
+_optional_values = operator.attrgetter(*_OPTIONAL_KEYS)
