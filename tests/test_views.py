@@ -182,3 +182,24 @@ def test_iso_follows_datetime_where_utc_counts_leap_seconds():
                           timeout=60, env={**os.environ, "TZ": "right/UTC"}, check=True)
     assert done.stdout.split() == ["True"] * 4
 
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=8, max_value=260), st.booleans(), st.booleans())
+def test_columns_left_unmade_for_a_width_are_those_fit_hides(width, named, sorted_by):
+    """run_columns(width=) leaves unmade only columns fit() would hide: the table, its
+    widths and its footer are the same as when every column is made."""
+    runs = [run(f"r{i}", name="a-rather-long-run-name-" * (i % 3 + 1), tags=["t"] * (i % 2),
+                group=f"g{i % 2}", ended=1_790_000_000.0 + 61 * i,
+                config={"lr": 0.1 * i}, summary={"loss": 1.5 / (i + 1), "acc": i / 7, "note": "x" * i})
+            for i in range(6)]
+    keys = ["name", "summary.loss", "config.lr", "tags", "id", "runtime"] if named else None
+    sort = ["-acc"] if sorted_by else []
+    every = fit(runs_table.run_columns(runs, columns=keys, sort=sort), width)
+    some = runs_table.run_columns(runs, columns=keys, sort=sort, width=width)
+    lean = fit(some, width)
+    assert (lean.headers, lean.rows(), lean.widths, lean.footer()) == \
+        (every.headers, every.rows(), every.widths, every.footer())
+    assert {c.key for c in some if c.unmade} <= {c.key for c in every.hidden}
+    if width < 40:
+        assert any(c.unmade for c in some)  # (narrow: some column was not made at all)

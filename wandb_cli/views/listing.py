@@ -58,7 +58,8 @@ def print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
         from wandb_cli.views.overview import history_sparks
 
         sparks = (spark, history_sparks(rows, spark))
-    shown = runs_table.run_columns(rows, columns=keys, sort=sort, sparks=sparks)
+    shown = runs_table.run_columns(rows, columns=keys, sort=sort, sparks=sparks,
+                                   width=table_width() if fmt == "table" else None)
     print_columns(shown, fmt=fmt, crop=crop, rows=len(rows))
 
 
