@@ -513,6 +513,28 @@ def test_sort_puts_missing_last_and_numbers_in_order(values, descending):
     assert numbers == sorted(numbers, reverse=descending)
 
 
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.integers(-3, 3), st.floats(-2, 2, allow_nan=False).map(round),
+                                    st.sampled_from([0.5, -0.5, 1e308, -1e308])),
+                          st.one_of(st.none(), st.integers(0, 2), st.floats(allow_nan=True), st.booleans())),
+                max_size=14),
+       st.booleans(), st.booleans())
+def test_sort_keeps_the_order_of_ranking_each_value(pairs, first_descending, second_descending):
+    """Plain finite numbers are sorted by their values alone (a fast path): the order, ties
+    in their original order included, is the one ranking each value (sort_rank) gives."""
+    from wandb_cli.query.values import sort_rank
+
+    runs = [make_run(str(i), summary={"a": a, **({} if b is None else {"b": b})})
+            for i, (a, b) in enumerate(pairs)]
+    keys = [("-" if first_descending else "") + "a", ("-" if second_descending else "") + "b"]
+    expected = list(runs)
+    for key, descending in reversed(list(zip("ab", (first_descending, second_descending)))):
+        expected.sort(key=lambda run, k=key, d=descending: sort_rank(run.summary.get(k), d),
+                      reverse=descending)
+    assert [r.id for r in query.sort_runs(runs, keys)] == [r.id for r in expected]
+
+
 # -- grouping ------------------------------------------------------------------------------
 def seeded_runs():
     """Twelve runs over 3 optimizers (one run has none) with known losses."""
