@@ -203,3 +203,14 @@ def test_columns_left_unmade_for_a_width_are_those_fit_hides(width, named, sorte
     assert {c.key for c in some if c.unmade} <= {c.key for c in every.hidden}
     if width < 40:
         assert any(c.unmade for c in some)  # (narrow: some column was not made at all)
+
+
+@pytest.mark.parametrize("key", ["lr", "summary.", "`x"])
+def test_a_bad_columns_key_is_an_error_at_any_width(key):
+    """A column left unmade for a narrow table still has its key checked (ambiguous,
+    malformed), as every column is when made."""
+    runs = [run("a", config={"lr": 0.1}, summary={"lr": 0.5})]
+    with pytest.raises(UsageError):
+        runs_table.run_columns(runs, columns=["id", "name", key])
+    with pytest.raises(UsageError):
+        runs_table.run_columns(runs, columns=["id", "name", key], width=4)

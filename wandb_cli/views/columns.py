@@ -253,6 +253,7 @@ def run_columns(records: Sequence[RunRecord], *, columns: Sequence[str] | None =
     for at in sorted(range(len(specs)), key=lambda at: -specs[at][2]):
         key, header, priority = specs[at]
         if width is not None and sparks is None and minimums and _span(minimums) > width:
+            resolver.resolve(key)  # (a bad or ambiguous key is an error at any width)
             made[at] = Column(key, printable(header), [], [], priority, unmade=True)
             continue
         made[at] = key_column(records, key, resolver, priority=priority, header=header, cells=cells,
