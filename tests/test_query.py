@@ -775,3 +775,5 @@ def test_a_key_resolver_given_an_iterator_reads_the_runs_once_and_resolves_confi
     resolver = KeyResolver(iter(runs))
     assert resolver.resolve("lr").scope == "config" and resolver.resolve("loss").scope == "summary"
     assert [resolver.getter("lr")(run) for run in runs] == [0.1, 0.2]
+    chosen = query.select_runs(iter(runs), filter_expr="lr > 0.15", sort=["-loss"])
+    assert [run.id for run in chosen] == ["b"]

@@ -244,8 +244,8 @@ def select_runs(records: Sequence[RunRecord], *, filter_expr: str | None = None,
     """The runs `wbrun runs ls` shows: filtered, then searched, then sorted.  Bare keys in
     the filter and the sort keys are resolved over all of `records`, so a key means the same
     thing whatever the filter leaves."""
-    resolver = KeyResolver(records)
     selected = list(records)
+    resolver = KeyResolver(selected)
     if filter_expr is not None:
         matches = _Compiler(filter_expr, resolver, tz).compile(parse_filter(filter_expr))
         selected = [record for record in selected if matches(record)]
