@@ -540,3 +540,16 @@ def test_a_listing_as_the_program_ends_once_its_output_is_written(store_dir, fmt
     from wandb_cli import nogc
 
     assert returned.value.code == 0 and not nogc._ENDS_AT_OUTPUT
+
+
+def test_json_listing_ends_with_one_newline_on_either_path(store_dir):
+    """The indented JSON is written, then its newline apart (no copy of the whole output),
+    on the fast path and on the faithful one a NaN takes."""
+    helpers.record_runs(store_dir, ["plain1"])
+    out = subprocess.run(wbrun_cmd("runs", "ls", "--format", "json", "--dir", str(store_dir)),
+                         capture_output=True, timeout=60, check=True).stdout
+    assert out.endswith(b"\n]\n") and json.loads(out)[0]["id"] == "plain1"
+    helpers.record_run(store_dir, id="nanrun2", metrics=[{"loss": float("nan")}])
+    out = subprocess.run(wbrun_cmd("runs", "ls", "--format", "json", "--dir", str(store_dir)),
+                         capture_output=True, timeout=60, check=True).stdout
+    assert out.endswith(b"]\n") and not out.endswith(b"]\n\n") and b"NaN" in out

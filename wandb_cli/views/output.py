@@ -26,13 +26,15 @@ def print_json(value, *, lines: bool = False, finite: bool = False) -> None:
         import orjson
 
         try:
-            out = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+            out = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
         except TypeError:
             out = b""
         # orjson writes NaN as null: where a float could be non-finite, write the faithful form
         if not out or (b"null" in out and not finite and may_hold_nonfinite(value)):
-            out = jsonio.dumps(value) + b"\n"
+            out = jsonio.dumps(value)
     sys.stdout.buffer.write(out)
+    if not lines:  # (apart: `out + b"\n"` would copy the whole output, 28 MB for 28,000 runs)
+        sys.stdout.buffer.write(b"\n")
     sys.stdout.flush()
     nogc.output_written()
 
