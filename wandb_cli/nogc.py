@@ -70,7 +70,8 @@ def _flush(stream) -> None:
 
 
 def release_held() -> None:
-    """Forget what is held (for a command run inside a longer process)."""
+    """Forget what is held, and any end_at_output declared (for a command run inside a
+    longer process, and before the next)."""
     global _ENDS_AT_OUTPUT
     _HELD.clear()
     _ENDS_AT_OUTPUT = False

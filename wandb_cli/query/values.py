@@ -311,15 +311,13 @@ def order_by(items: Iterable[Any], columns: Sequence[tuple[Callable[[Any], Any],
     significant; missing values last in either direction (see `sort_rank`)."""
     ordered = list(items)
     for value_of, descending in reversed(columns):
-        values = list(map(value_of, ordered))
-        if set(map(type, values)) <= NUMBER_TYPES and finite_sum(values) is not None:
-            # all plain finite numbers (the usual metric): sort_rank would rank each as
-            # (1, 0, value), so the values alone give the same stable order, C-level
-            # (28,456 runs by val_loss ~0.04 -> ~0.01 s)
-            positions = sorted(range(len(values)), key=values.__getitem__, reverse=descending)
-        else:
-            ranks = [sort_rank(value, descending) for value in values]
-            positions = sorted(range(len(ranks)), key=ranks.__getitem__, reverse=descending)
+        ranks = list(map(value_of, ordered))
+        # all plain finite numbers (the usual metric) are their own ranks: sort_rank would
+        # rank each as (1, 0, value), the same stable order (28,456 runs by val_loss ~0.04
+        # -> ~0.01 s); anything else is ranked one value at a time
+        if not (set(map(type, ranks)) <= NUMBER_TYPES and finite_sum(ranks) is not None):
+            ranks = [sort_rank(value, descending) for value in ranks]
+        positions = sorted(range(len(ranks)), key=ranks.__getitem__, reverse=descending)
         ordered = list(map(ordered.__getitem__, positions))
     return ordered
 
