@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import subprocess
 import sys
@@ -234,3 +235,71 @@ def test_printed_steps_spliced_into_lines_equal_the_rows_encoded(batch, step, ru
         assert got is not None
     assert got is None or got == expected
     assert [json.loads(line) for line in expected.splitlines()][0]["_step"] == step
+
+
+def _resident_pages(path: Path, upto: int | None = None) -> int:
+    """How many of a file's pages (of its first `upto` bytes) are in the page cache
+    (mincore(2) over a private map)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        mapped = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
+    try:
+        pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+        vector = ctypes.create_string_buffer(pages)
+        address = ctypes.addressof(ctypes.c_char.from_buffer(mapped))
+        if libc.mincore(ctypes.c_void_p(address), ctypes.c_size_t(size), vector) != 0:
+            raise OSError(ctypes.get_errno(), "mincore")
+        counted = vector.raw if upto is None else vector.raw[:upto // mmap.PAGESIZE]
+        return sum(byte & 1 for byte in counted)
+    finally:
+        del address  # no export may outlive the map
+        mapped.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise") or not sys.platform.startswith("linux"),
+                    reason="page-cache advice and mincore are Linux's")
+def test_a_flooded_log_leaves_the_page_cache_once_written_back(tmp_path):
+    """AppendFile(cache_window=) gives the advice after each window: pages written back by
+    then are dropped, and the bytes on disk are the same."""
+    probe = tmp_path / "probe"
+    probe.write_bytes(b"p" * (1 << 20))
+    with open(probe, "rb+") as fh:
+        os.fsync(fh.fileno())
+        os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    if _resident_pages(probe) > 16:
+        pytest.skip("this filesystem keeps clean pages cached (tmpfs)")
+    chunk = b"".join(b"line %06d\n" % i for i in range(6000))  # 66 kB
+    for window, expect_dropped in ((1 << 20, True), (0, False)):
+        path = tmp_path / f"output-{window}.log"
+        log = AppendFile(path, cache_window=window)
+        for _ in range(64):
+            log.write_bytes(chunk)
+        os.fsync(log.fd)  # all clean now: the next advice may drop every page so far
+        for _ in range(16):
+            log.write_bytes(chunk)  # one more window
+        synced_pages = len(chunk) * 64 // mmap.PAGESIZE
+        kept = _resident_pages(path, upto=len(chunk) * 64)
+        log.close()
+        assert path.read_bytes() == chunk * 80
+        if expect_dropped:
+            assert kept <= synced_pages // 20, (synced_pages, kept)
+        else:
+            assert kept == synced_pages, (synced_pages, kept)
+
+
+def test_a_flood_through_wbrun_keeps_every_byte(store_dir):
+    """30 MB of `yes` in pipe mode: several cache windows of output.log, and stdout and the
+    log equal the bare output."""
+    command = "yes 'a line of output' | head -c 30000000"
+    result = subprocess.run(wbrun_cmd("-q", "--", "sh", "-c", command), capture_output=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    bare = subprocess.run(["sh", "-c", command], capture_output=True).stdout
+    assert len(bare) == 30_000_000
+    assert hashlib.sha256(result.stdout).digest() == hashlib.sha256(bare).digest()
+    log = _run_dir(store_dir) / "files" / "output.log"
+    assert hashlib.sha256(log.read_bytes()).digest() == hashlib.sha256(bare + b"\n").digest()

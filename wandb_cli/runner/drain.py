@@ -38,10 +38,11 @@ def hand_off(pipes: dict[int, int], log_path: str) -> subprocess.Popen | None:
 def carry(pipes: dict[int, int], log_path: str) -> None:
     """Copy each pipe to its output and to output.log until every pipe is at its end."""
     from wandb_cli.runner.capture import OutputRecorder
+    from wandb_cli.runner.pumps import OUTPUT_CACHE_WINDOW
     from wandb_cli.store import jsonio
 
     try:
-        log = jsonio.AppendFile(Path(log_path))
+        log = jsonio.AppendFile(Path(log_path), cache_window=OUTPUT_CACHE_WINDOW)
     except Exception:
         log = None
     recorder = OutputRecorder(log)

@@ -1,7 +1,8 @@
 """Sizes and pipe settings for pumping a child's output at disk speed.
 
-Invariant: nothing here changes what bytes flow, only how many move per system call: a
-wider pipe and bigger reads let the pump copy a fast writer's output in large chunks.
+Invariant: nothing here changes what bytes flow, only how many move per system call and
+how long they stay cached: a wider pipe and bigger reads let the pump copy a fast writer's
+output in large chunks, and output.log keeps only a few windows of it in the page cache.
 """
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import sys
 
 READ_SIZE = 1 << 20
 PIPE_SIZE = 1 << 20
+# output.log's page-cache footprint: written back and dropped after every window appended
+# (jsonio.AppendFile); 8 MB is far above a usual run's output, so only floods pay the advice
+OUTPUT_CACHE_WINDOW = 8 << 20
 _F_SETPIPE_SZ = 1031  # Linux fcntl
 
 

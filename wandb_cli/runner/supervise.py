@@ -29,7 +29,7 @@ from wandb_cli.artifacts.runfiles import start_saver
 from wandb_cli.errors import StoreError, UsageError
 from wandb_cli.runner.capture import OutputRecorder
 from wandb_cli.runner.metadata import write_metadata
-from wandb_cli.runner.pumps import READ_SIZE, widen_pipe
+from wandb_cli.runner.pumps import OUTPUT_CACHE_WINDOW, READ_SIZE, widen_pipe
 from wandb_cli.runner.sampler import start_system_sampler, system_enabled, system_interval
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, SDK_FINISHED, Store
@@ -194,7 +194,7 @@ class Wrapper:
         self.live = start_run(self.store, self.options.spec, pid=os.getpid(), recorder="wrapper")
         self.saver = start_saver(self.live.paths.dir)  # acts on `wbrun save` live/end requests
         self._forget_earlier_sdk()
-        output_log = jsonio.AppendFile(self.live.paths.file(OUTPUT))
+        output_log = jsonio.AppendFile(self.live.paths.file(OUTPUT), cache_window=OUTPUT_CACHE_WINDOW)
         self.recorder = OutputRecorder(output_log, self._on_metrics if self.options.capture else None,
                                        warn=self._warn)
         # Our handlers stay until the run is recorded: a second Ctrl+C while finishing must
