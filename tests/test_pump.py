@@ -239,7 +239,7 @@ def test_printed_steps_spliced_into_lines_equal_the_rows_encoded(batch, step, ru
 
 def _resident_pages(path: Path, upto: int | None = None) -> int:
     """How many of a file's pages (of its first `upto` bytes) are in the page cache
-    (mincore(2) over a private map)."""
+    (mincore(2) over a private map of it)."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -250,29 +250,40 @@ def _resident_pages(path: Path, upto: int | None = None) -> int:
     try:
         pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
         vector = ctypes.create_string_buffer(pages)
-        address = ctypes.addressof(ctypes.c_char.from_buffer(mapped))
-        if libc.mincore(ctypes.c_void_p(address), ctypes.c_size_t(size), vector) != 0:
-            raise OSError(ctypes.get_errno(), "mincore")
+        start = ctypes.c_char.from_buffer(mapped)  # (an export of the map: released below)
+        try:
+            if libc.mincore(ctypes.addressof(start), size, vector) != 0:
+                raise OSError(ctypes.get_errno(), "mincore")
+        finally:
+            del start
         counted = vector.raw if upto is None else vector.raw[:upto // mmap.PAGESIZE]
         return sum(byte & 1 for byte in counted)
     finally:
-        del address  # no export may outlive the map
         mapped.close()
+
+
+def _page_cache_obeys_advice(folder: Path) -> bool:
+    """Whether a file written here is cached, and dropped once written back and advised so
+    (not so on tmpfs, ZFS or a FUSE file system with direct I/O)."""
+    probe = folder / "probe"
+    probe.write_bytes(b"p" * (1 << 20))
+    pages = (1 << 20) // mmap.PAGESIZE
+    with open(probe, "rb+") as fh:
+        if _resident_pages(probe) < pages:
+            return False
+        os.fsync(fh.fileno())
+        os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    return _resident_pages(probe) <= pages // 16
 
 
 @pytest.mark.skipif(not hasattr(os, "posix_fadvise") or not sys.platform.startswith("linux"),
                     reason="page-cache advice and mincore are Linux's")
 def test_a_flooded_log_leaves_the_page_cache_once_written_back(tmp_path):
-    """AppendFile(cache_window=) gives the advice after each window: pages written back by
-    then are dropped, and the bytes on disk are the same."""
-    probe = tmp_path / "probe"
-    probe.write_bytes(b"p" * (1 << 20))
-    with open(probe, "rb+") as fh:
-        os.fsync(fh.fileno())
-        os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-    if _resident_pages(probe) > 16:
-        pytest.skip("this filesystem keeps clean pages cached (tmpfs)")
-    chunk = b"".join(b"line %06d\n" % i for i in range(6000))  # 66 kB
+    """AppendFile(cache_window=) gives the advice after each window on a local disk: pages
+    written back by then are dropped, and the bytes on disk are the same."""
+    if os.major(os.stat(tmp_path).st_dev) == 0 or not _page_cache_obeys_advice(tmp_path):
+        pytest.skip("the temporary folder is not on a local disk whose page cache obeys advice")
+    chunk = b"".join(b"line %06d\n" % i for i in range(6000))  # 72 kB
     for window, expect_dropped in ((1 << 20, True), (0, False)):
         path = tmp_path / f"output-{window}.log"
         log = AppendFile(path, cache_window=window)
@@ -287,8 +298,26 @@ def test_a_flooded_log_leaves_the_page_cache_once_written_back(tmp_path):
         assert path.read_bytes() == chunk * 80
         if expect_dropped:
             assert kept <= synced_pages // 20, (synced_pages, kept)
-        else:
-            assert kept == synced_pages, (synced_pages, kept)
+        else:  # (most: memory pressure may take a few clean pages meanwhile)
+            assert kept >= synced_pages * 9 // 10, (synced_pages, kept)
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm") or not hasattr(os, "posix_fadvise"),
+                    reason="needs a tmpfs at /dev/shm")
+def test_no_advice_off_a_local_disk(tmp_path):
+    """On a file system of no block device (tmpfs here; NFS, Lustre, FUSE, overlay alike)
+    the log gives no advice: writeback there may block on the network."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as folder:
+        log = AppendFile(Path(folder) / "output.log", cache_window=1 << 20)
+        try:
+            assert log.window == 0
+        finally:
+            log.close()
+    log = AppendFile(tmp_path / "output.log", cache_window=1 << 20)
+    log.close()
+    assert log.window == (1 << 20 if os.major(os.stat(tmp_path).st_dev) else 0)
 
 
 def test_a_flood_through_wbrun_keeps_every_byte(store_dir):
@@ -298,7 +327,7 @@ def test_a_flood_through_wbrun_keeps_every_byte(store_dir):
     result = subprocess.run(wbrun_cmd("-q", "--", "sh", "-c", command), capture_output=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr
-    bare = subprocess.run(["sh", "-c", command], capture_output=True).stdout
+    bare = subprocess.run(["sh", "-c", command], capture_output=True, timeout=300).stdout
     assert len(bare) == 30_000_000
     assert hashlib.sha256(result.stdout).digest() == hashlib.sha256(bare).digest()
     log = _run_dir(store_dir) / "files" / "output.log"

@@ -325,12 +325,17 @@ class AppendFile:
     If a write fails part-way (a full disk), the next line starts on a fresh line so the
     torn one never swallows it.
 
-    With `cache_window` (bytes), a file that grows by many of them keeps a bounded footprint
-    in the page cache: after each window of appended bytes the kernel is told to write back
-    what is dirty and to drop what is already written back (POSIX_FADV_DONTNEED, Linux).
-    A program printing gigabytes then neither pushes the job's own data out of the cache nor
-    takes a fresh page for every 4 kB of output (slow where a VM backs new pages lazily);
-    the bytes on disk are the same.  Where the advice is refused, it is no longer given.
+    With `cache_window` (bytes), a file that grows by many of them through `write_bytes`
+    keeps a bounded footprint in the page cache: after each window appended the kernel is
+    told to write back what is dirty and to drop what is already written back
+    (POSIX_FADV_DONTNEED, Linux).  A program printing gigabytes then neither pushes the
+    job's own data out of the cache nor takes a fresh page for every 4 kB of output (slow
+    where a VM backs new pages lazily); the bytes on disk are the same.  The advice costs one
+    system call a window (on older kernels also a drain of every CPU's page lists).  It is
+    given only on a local disk's file system (one of a block device): on NFS, Lustre or FUSE
+    the writeback it starts may wait on the network, stalling the program's output; tmpfs,
+    overlay, btrfs and ZFS (no block device of their own) go without it too.  Where the
+    advice is refused, it is no longer given.
     """
 
     def __init__(self, path: Path, *, cache_window: int = 0):
@@ -338,7 +343,8 @@ class AppendFile:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
         share_like_parent(path, self.fd)  # a resume by another user of a shared store appends
         self._needs_newline = _ends_without_newline(path)
-        self._window = cache_window if hasattr(os, "posix_fadvise") else 0
+        # the window in effect (0: no advice)
+        self.window = cache_window if cache_window > 0 and _on_local_disk(self.fd) else 0
         self._since_advice = 0
 
     def write_line(self, line: bytes) -> None:
@@ -368,9 +374,9 @@ class AppendFile:
         except OSError as exc:
             self._needs_newline = True
             raise StoreError(f"cannot write {self.path.name}: {exc.strerror or exc}") from None
-        if self._window:
+        if self.window:
             self._since_advice += len(data)
-            if self._since_advice >= self._window:
+            if self._since_advice >= self.window:
                 self._advise_drop()
 
     def _advise_drop(self) -> None:
@@ -380,12 +386,24 @@ class AppendFile:
         try:
             os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_DONTNEED)
         except OSError:
-            self._window = 0
+            self.window = 0
 
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _on_local_disk(fd: int) -> bool:
+    """Whether page-cache advice may be given for the open file: Linux's posix_fadvise, and
+    a file system on a block device (a network, FUSE or memory file system has none: its
+    device number's major is 0)."""
+    if not hasattr(os, "posix_fadvise"):
+        return False
+    try:
+        return os.major(os.fstat(fd).st_dev) != 0
+    except OSError:
+        return False
 
 
 def _ends_without_newline(path: Path) -> bool:
