@@ -69,3 +69,28 @@ def test_colours_on_a_terminal_only(store_dir):
     no_color = subprocess.run([sys.executable, "-m", "wandb_cli", "runs", "ls"], env={**env, "NO_COLOR": "1"},
                               capture_output=True, text=True, check=True).stdout
     assert "\x1b" not in no_color
+    forced = subprocess.run([sys.executable, "-m", "wandb_cli", "runs", "ls"], env={**env, "FORCE_COLOR": "1"},
+                            capture_output=True, text=True, check=True).stdout
+    assert "\x1b[32mfinished" in forced  # (Rich's judgement: FORCE_COLOR colours a pipe)
+    child = PtyProcess([sys.executable, "-m", "wandb_cli", "runs", "ls"], env={**env, "NO_COLOR": "1"})
+    assert child.wait() == 0
+    assert "\x1b" not in child.output.decode() and "finished" in child.output.decode()
+
+
+def test_a_table_into_a_pipe_imports_no_rich(store_dir):
+    """Colours can only be off there: Rich is not imported to say so (~25 ms of a listing)."""
+    import subprocess
+
+    from helpers import record_run
+
+    record_run(store_dir, name="a", state="finished")
+    probe = ("import sys\nfrom wandb_cli.cli import main\n"
+             "try:\n    main(['runs', 'ls'])\nexcept SystemExit:\n    pass\n"
+             "print('rich' in sys.modules, file=sys.stderr)\n")
+    plain = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
+    for extra in ({}, {"NO_COLOR": "1"}):
+        env = {**plain, "WBRUN_DIR": str(store_dir), "COLUMNS": "120", **extra}
+        done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                              text=True, check=True)
+        assert "finished" in done.stdout
+        assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
