@@ -54,8 +54,8 @@ def test_colours_on_a_terminal_only(store_dir):
 
     record_run(store_dir, name="[red]x", state="finished")
     env = {**os.environ, "WBRUN_DIR": str(store_dir), "COLUMNS": "120"}
-    env.pop("NO_COLOR", None)
-    env.pop("FORCE_COLOR", None)
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE"):  # (Rich reads all three)
+        env.pop(name, None)
     child = PtyProcess([sys.executable, "-m", "wandb_cli", "runs", "ls"], env=env)
     assert child.wait() == 0
     shown = child.output.decode()
@@ -78,7 +78,8 @@ def test_colours_on_a_terminal_only(store_dir):
 
 
 def test_a_table_into_a_pipe_imports_no_rich(store_dir):
-    """Colours can only be off there: Rich is not imported to say so (~25 ms of a listing)."""
+    """Colours can only be off there: Rich is not imported to say so (a plain table and a
+    grouped one)."""
     import subprocess
 
     from helpers import record_run
@@ -87,10 +88,27 @@ def test_a_table_into_a_pipe_imports_no_rich(store_dir):
     probe = ("import sys\nfrom wandb_cli.cli import main\n"
              "try:\n    main(['runs', 'ls'])\nexcept SystemExit:\n    pass\n"
              "print('rich' in sys.modules, file=sys.stderr)\n")
-    plain = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
-    for extra in ({}, {"NO_COLOR": "1"}):
+    plain = {k: v for k, v in os.environ.items()
+             if k not in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE")}
+    for extra, args in (({}, "'runs', 'ls'"), ({"NO_COLOR": "1"}, "'runs', 'ls'"),
+                        ({}, "'runs', 'ls', '--group-by', 'state'")):
         env = {**plain, "WBRUN_DIR": str(store_dir), "COLUMNS": "120", **extra}
-        done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
-                              text=True, check=True)
+        done = subprocess.run([sys.executable, "-c", probe.replace("'runs', 'ls'", args)],
+                              env=env, capture_output=True, text=True, check=True)
         assert "finished" in done.stdout
         assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
+
+
+def test_colour_judgement_of_a_stream_without_isatty(monkeypatch):
+    """A stdout with no isatty (an embedder's bare writer) is no terminal, as Rich has it."""
+    class Bare:
+        def write(self, text):
+            return len(text)
+
+        def flush(self):
+            pass
+
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stdout", Bare())
+    assert render._wants_color() is False
