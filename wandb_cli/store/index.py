@@ -27,7 +27,9 @@ Beside it, the columns file holds the same entries a field at a time, and a dige
 trailer it was written with: where that digest is this index's, a listing builds every
 cached entry's item at once from the columns (the reader's `build`), reads none of the
 lines, and still checks each signature.  A columns file of another index, or one that
-cannot be read whole, is ignored, and both files are written again.
+cannot be read whole, is ignored, and both files are written again.  A third file, the rows
+file (store/rowtext.py), holds each cached run's JSON text for `--format json`, tied to the
+index the same way; where it does not belong, the index is written again.
 """
 from __future__ import annotations
 
@@ -38,15 +40,16 @@ import os
 import time
 from itertools import compress, islice, repeat
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Iterator, NamedTuple, Sequence
 
 import orjson
 
 from wandb_cli.nogc import no_cycle_collection
-from wandb_cli.store import jsonio, statchild
+from wandb_cli.store import jsonio, rowtext, statchild
 
 INDEX_NAME = "index.jsonl"
 COLUMNS_NAME = "index.columns"
+ROWS_NAME = "index.rows"
 RACY_NS = 2_000_000_000
 FORMAT = 2
 
@@ -57,6 +60,10 @@ def index_path(root: Path) -> Path:
 
 def columns_path(root: Path) -> Path:
     return root / ".wbrun" / COLUMNS_NAME
+
+
+def rows_path(root: Path) -> Path:
+    return root / ".wbrun" / ROWS_NAME
 
 
 def header(schema: Sequence[str]) -> dict:
@@ -113,6 +120,7 @@ class _Read:
         # stat()ing is under way
         self.expected: tuple[str, int] | None = None
         self.columns: list[list] | None = None  # each field's values, then the run documents
+        self.texts: rowtext.Texts | None = None  # the rows file, where it belongs to this index
         self._fh, self._body = fh, body  # (where the entry lines start)
         self._next = -1  # the position of the next line old_line() would read (-1: none read)
         self._block: list[bytes] = []  # lines read ahead by old_line(), from self._at on
@@ -166,6 +174,9 @@ class _Read:
     def load_columns(self, root: Path, schema: Sequence[str]) -> bool:
         assert self.expected is not None
         self.columns = _load_columns(root, schema, *self.expected)
+        if self.columns is not None:
+            self.texts = rowtext.load(rows_path(root),
+                                      rowtext.header(_columns_header(schema, *self.expected)))
         return self.columns is not None
 
     def without_columns(self, root: Path, schema: Sequence[str]) -> _Read:
@@ -337,14 +348,16 @@ class _Writer:
     place by `commit()` with its columns file; any failure (read-only store, full disk)
     just leaves the old ones (a columns file left behind belongs to no index: ignored)."""
 
-    def __init__(self, root: Path, schema: Sequence[str], read: _Read):
+    def __init__(self, root: Path, schema: Sequence[str], read: _Read, render: Render):
         self.names: list[str] = []
         self.sigs: list[int] = []
         self.rows: list[Any] = []  # per line: its position in read.columns, or its entry
         self.read, self.schema, self.width = read, schema, len(schema) + 1
-        self.path, self.columns_path = index_path(root), columns_path(root)
+        self.render = render
+        self.path, self.columns_path, self.rows_path = index_path(root), columns_path(root), rows_path(root)
         self.tmp, self.fh = _temp_file(self.path)
         self.columns_tmp: Path | None = None
+        self.rows_tmp: Path | None = None
         if self.fh is not None:
             self.write(jsonio.dumps(header(schema)))
 
@@ -390,6 +403,9 @@ class _Writer:
             if self.columns_tmp is not None:
                 os.replace(self.columns_tmp, self.columns_path)
                 self.columns_tmp = None
+            if self.rows_tmp is not None:
+                os.replace(self.rows_tmp, self.rows_path)
+                self.rows_tmp = None
         except OSError:
             pass
         finally:
@@ -414,12 +430,13 @@ class _Writer:
             else:
                 picks.append(base + taken)
                 taken += 1
+        first_line = _columns_header(self.schema, trailer, len(picks))
         self.columns_tmp, out = _temp_file(self.columns_path)
         if out is None:
             return
         try:
             with out:
-                out.write(jsonio.dumps(_columns_header(self.schema, trailer, len(picks))) + b"\n")
+                out.write(jsonio.dumps(first_line) + b"\n")
                 for k in range(self.width):
                     added = list(map(operator.itemgetter(k), values)) if k < self.width - 1 \
                         else [entry[1] for entry in fresh]
@@ -428,6 +445,23 @@ class _Writer:
         except (OSError, TypeError):
             _unlink(self.columns_tmp)
             self.columns_tmp = None
+            return
+        self._write_rows(rowtext.header(first_line), picks, base, fresh)
+
+    def _write_rows(self, first_line: dict, picks: list[int], base: int, fresh: list) -> None:
+        """The rows file for the columns just written (a run's text copied from the old rows
+        file where it belongs to the old columns, else rendered), under a temporary name."""
+        self.rows_tmp, out = _temp_file(self.rows_path)
+        if out is None:
+            return
+        try:
+            with out:
+                rowtext.write(out, first_line, picks, base, self.read.texts,
+                              lambda position: self.render(self._entry(position)),
+                              lambda k: self.render(fresh[k]))
+        except OSError:
+            _unlink(self.rows_tmp)
+            self.rows_tmp = None
 
     def abort(self) -> None:
         try:
@@ -437,9 +471,10 @@ class _Writer:
             pass
         self.fh = None
         _unlink(self.tmp)
-        if self.columns_tmp is not None:
-            _unlink(self.columns_tmp)
-            self.columns_tmp = None
+        for tmp in (self.columns_tmp, self.rows_tmp):
+            if tmp is not None:
+                _unlink(tmp)
+        self.columns_tmp = self.rows_tmp = None
 
 
 def _temp_file(path: Path) -> tuple[Path, BinaryIO | None]:
@@ -502,10 +537,10 @@ def _signature_at(base: str, dir_fd: int | None, name: str) -> int | None:
 
 
 def _start_writer(root: Path, schema: Sequence[str], read: _Read, kept: list | None,
-                  uncached: list[str]) -> _Writer:
+                  uncached: list[str], render: Render) -> _Writer:
     """A new index, holding first the valid lines met before anything differed (a run
     whose line cannot be written after all joins `uncached`)."""
-    writer = _Writer(root, schema, read)
+    writer = _Writer(root, schema, read, render)
     assert kept is not None  # None only once a writer exists
     try:
         for name, sig, line, row in kept:
@@ -548,15 +583,25 @@ def _open_dir(root: Path) -> int | None:
 
 
 # What a scan makes of one entry (judged), given its run folder's path; of many at once (not
-# judged), given their fields as columns (as the columns file keeps them) and their paths;
-# and how an item built from the columns is judged by its run document.
+# judged), given their fields as columns (as the columns file keeps them), their paths and
+# the rows file where it belongs (row i of it is item i's); how an item built from the
+# columns is judged by its run document; and an entry's JSON text for the rows file, in
+# two parts around its path (None: no text).
 Make = Callable[[list, str], Any]
-Build = Callable[[Sequence[list], list[str]], list]
+Build = Callable[[Sequence[list], list[str], "rowtext.Texts | None"], list]
 Judge = Callable[[Any, dict], None]
+Render = Callable[[list], "rowtext.Split | None"]
+
+
+class Makers(NamedTuple):
+    make: Make
+    build: Build
+    judge: Judge
+    render: Render
 
 
 def scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str], *,
-         make: Make, build: Build, judge: Judge) -> Iterator[Any]:
+         make: Make, build: Build, judge: Judge, render: Render) -> Iterator[Any]:
     """`make(entry, run folder)` for every run folder, from the index where it is valid.
 
     `read_entry(run_dir)` reads one run's entry afresh; `schema` names what an entry holds;
@@ -570,11 +615,11 @@ def scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str], 
     5.8 s with it, 4.1 s without).
     """
     with no_cycle_collection():
-        yield from _scan(root, read_entry, schema, make, build, judge)
+        yield from _scan(root, read_entry, schema, Makers(make, build, judge, render))
 
 
 def _scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str],
-          make: Make, build: Build, judge: Judge) -> Iterator[Any]:
+          makers: Makers) -> Iterator[Any]:
     started = time.time_ns()
     dir_fd = _open_dir(root)
     fh: BinaryIO | None = None
@@ -585,8 +630,7 @@ def _scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str],
             read = _read(root, schema, fh)
         except OSError:
             read = _Read()
-        items = _scan_store(root, dir_fd, identity, started, read_entry, schema, read,
-                            (make, build, judge))
+        items = _scan_store(root, dir_fd, identity, started, read_entry, schema, read, makers)
     finally:
         if fh is not None:
             fh.close()
@@ -597,8 +641,8 @@ def _scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str],
 
 def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, started: int,
                 read_entry: Callable[[Path], list], schema: Sequence[str], read: _Read,
-                makers: tuple[Make, Build, Judge]) -> list:
-    make, build, judge = makers
+                makers: Makers) -> list:
+    make, build, judge, render = makers
     recorded = read.recorded
     trusted = identity is not None and recorded.get("store") == identity
     # Runs in the order of their folders' names, newest first (a name starts with the run's
@@ -635,10 +679,10 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
                 return _scan_store(root, dir_fd, identity, started, read_entry, schema,
                                    read.without_columns(root, schema), makers)
             assert read.columns is not None
-            items = build(read.columns[:-1], list(map(base.__add__, read.names)))
+            items = build(read.columns[:-1], list(map(base.__add__, read.names)), read.texts)
             runs = read.columns[-1]
             sigs += signatures
-            if order == read.names and sigs == read.sigs \
+            if order == read.names and sigs == read.sigs and read.texts is not None \
                     and _fields(identity, started, [], vanished=False) == recorded:
                 # every entry valid, none missing, nothing to write: no run looked at alone
                 present = map(operator.is_not, runs, repeat(None))
@@ -652,7 +696,7 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
         kept: list | None = []  # valid lines met before the first change: (name, sig, line, row)
         uncached: list[str] = []
         if items is None:  # no columns file for this index: it is written again, with one
-            writer = _start_writer(root, schema, read, kept, uncached)
+            writer = _start_writer(root, schema, read, kept, uncached, render)
             kept = None
         written = 0
         vanished = False
@@ -681,7 +725,7 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
                 item = make(row, path)  # a str: building 100,000 Path objects cost ~0.2 s
             # a line added, changed or dropped (a run that cannot be cached changes nothing)
             if writer is None and (reorder or not valid and (line is not None or hit is not None)):
-                writer = _start_writer(root, schema, read, kept, uncached)  # something differs
+                writer = _start_writer(root, schema, read, kept, uncached, render)  # something differs
                 kept = None
             if sig is None or not valid and line is None:
                 uncached.append(name)
@@ -695,8 +739,10 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
                 uncached.append(name)
             out.append(item)
         fields = _fields(identity, started, uncached, vanished=vanished)
-        if writer is None and (written != len(cached) or fields != recorded):
-            writer = _start_writer(root, schema, read, kept, uncached)  # only removals, or the other fields
+        if writer is None and (written != len(cached) or fields != recorded
+                               or items is not None and read.texts is None):
+            # only removals, the other fields, or no rows file of this index
+            writer = _start_writer(root, schema, read, kept, uncached, render)
             fields = _fields(identity, started, uncached, vanished=vanished)
         if writer is not None:
             writer.commit(fields)

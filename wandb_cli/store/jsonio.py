@@ -166,6 +166,16 @@ def _refuse(value: Any) -> Any:
     raise NotPlain(type(value).__name__)
 
 
+# `--format json`'s output: indented by two spaces (views/output.print_json)
+PRETTY = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+
+
+def pretty_item(value: Any) -> bytes:
+    """`value` as one item of an indented JSON array (orjson, PRETTY): the text between the
+    array's `[\n` and `\n]`, items joined by `,\n`.  Raises TypeError where orjson cannot."""
+    return orjson.dumps([value], option=PRETTY)[2:-2]
+
+
 def dumps_plain(value: Any) -> bytes:
     """`dumps` for values made of JSON types only, at the same cost; raises NotPlain at the
     first other value (numpy and torch values included), so a caller can convert first."""

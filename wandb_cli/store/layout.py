@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from wandb_cli.errors import AmbiguousRun, RunExists, RunNotFound, StoreError, UsageError
-from wandb_cli.store import alive, bigdoc, jsonio, proc
+from wandb_cli.store import alive, bigdoc, jsonio, proc, rowtext
 from wandb_cli.store.ids import new_id, validate_id
 from wandb_cli.store.model import CORRUPT, CRASHED, RUNNING, RunRecord
 
@@ -337,7 +337,8 @@ class Store:
             self.root, read_entry, RECORD_FIELDS,
             make=functools.partial(record_from_entry, host=host, now=now, stale_after=stale_after),
             build=records_from_columns,
-            judge=functools.partial(judge, host=host, now=now, stale_after=stale_after))
+            judge=functools.partial(judge, host=host, now=now, stale_after=stale_after),
+            render=render_entry)
 
     def read(self, run_dir: Path) -> RunRecord:
         return read_record(run_dir, host=self.host, now=self.clock(),
@@ -362,10 +363,12 @@ def record_from_raw(raw: dict, run_dir: str | Path, *, host: str, now: float,
 # from the documents, in RECORD_FIELDS order with `dir` null, and the run document when the
 # state is still to be judged (running), else null].  A record is then built from it with
 # no parsing of the run document nor type checks (100,000 records: 2.5 -> 0.6 s).
-RECORD_FIELDS = tuple(f.name for f in dataclass_fields(RunRecord) if f.name != "finite")
+_NOT_KEPT = ("finite", "rendered")
+RECORD_FIELDS = tuple(f.name for f in dataclass_fields(RunRecord) if f.name not in _NOT_KEPT)
 _DIR_AT = RECORD_FIELDS.index("dir")
-# (`finite` follows the fields an entry holds: records_from_columns passes it after them)
-assert [f.name for f in dataclass_fields(RunRecord)] == [*RECORD_FIELDS, "finite"]
+# (`finite` and `rendered` follow the fields an entry holds: records_from_columns passes them
+# after them)
+assert [f.name for f in dataclass_fields(RunRecord)] == [*RECORD_FIELDS, *_NOT_KEPT]
 
 
 def read_entry(run_dir: Path) -> list:
@@ -391,14 +394,40 @@ def record_from_entry(entry: list, folder: str, *, host: str, now: float,
     return record
 
 
-def records_from_columns(columns: Sequence[Sequence], folders: list[str]) -> list[RunRecord]:
+def records_from_columns(columns: Sequence[Sequence], folders: list[str],
+                         texts: rowtext.Texts | None) -> list[RunRecord]:
     """The records of many entries at once, given as columns (one per field, in
     RECORD_FIELDS order, parsed from the index's columns file: strict JSON, whose numbers
     are all finite), not yet judged: built by C-level maps, not one call per run (100,000
-    runs ~0.25 s here)."""
+    runs ~0.25 s here); each refers to its row of the rows file where there is one."""
     columns = list(columns)
     columns[_DIR_AT] = folders
-    return list(map(RunRecord, *columns, repeat(True)))
+    rendered = zip(repeat(texts), range(len(folders))) if texts is not None else repeat(None)
+    return list(map(RunRecord, *columns, repeat(True), rendered))
+
+
+# the path a run's text is rendered with, to be found and cut out, its quotes left (rowtext.Split)
+_PATH_MARK = "\x00wbrun:path\x00"
+_PATH_MEMBER = b'"dir": ' + jsonio.dumps(_PATH_MARK)
+
+
+def render_entry(entry: list) -> rowtext.Split | None:
+    """An entry's record as `runs ls --format json` prints it (to_dict, one item of an indented
+    array), cut where its path goes (inside the quotes); None for a run judged when read, or a text that cannot
+    be cut at one place.  Entries are strict JSON (index._encode): no NaN to write as null."""
+    values, run = entry
+    if run is not None:
+        return None
+    record = RunRecord(*values)
+    record.dir = _PATH_MARK
+    try:
+        text = jsonio.pretty_item(record.to_dict())
+    except TypeError:
+        return None
+    at = text.find(_PATH_MEMBER)
+    if at < 0 or text.find(_PATH_MEMBER, at + 1) >= 0:
+        return None
+    return text[:at + len(b'"dir": "')], text[at + len(_PATH_MEMBER) - 1:]  # (the quotes kept)
 
 
 def documents_of_entry(entry: list) -> dict:
@@ -426,6 +455,7 @@ def _needs_judging(record: RunRecord) -> bool:
 
 def judge(record: RunRecord, run: dict, *, host: str, now: float, stale_after: float) -> None:
     """A running run's state as of now: crashed unless its recorder is judged live."""
+    record.rendered = None  # (its text, if any, was of the state it was cached in)
     verdict = judge_recorder(run, record.dir, host=host, now=now, stale_after=stale_after)
     if verdict != LIVE:
         record.state = CRASHED

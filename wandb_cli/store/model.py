@@ -101,6 +101,10 @@ class RunRecord:
     # (the index's columns file; store/layout.py), cleared where either is replaced, so
     # `--format json` need not look for them (28,000 runs ~0.1 s).  Not part of the index.
     finite: bool = field(default=False, compare=False, repr=False)
+    # `--format json`'s text of this run as the index's rows file keeps it (store/rowtext.py):
+    # (that file, this run's row in it); set only where the record was built from the columns
+    # file the rows file belongs to, cleared where the record is judged.  Not part of the index.
+    rendered: Any = field(default=None, compare=False, repr=False)
 
     @property
     def runtime(self) -> float | None:

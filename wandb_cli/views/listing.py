@@ -10,7 +10,14 @@ import sys
 from typing import Iterable, List, Optional
 
 from wandb_cli.errors import UsageError
-from wandb_cli.views.output import ascii_bytes_stream, print_json, stdout_is_tty, table_width, write_table_text
+from wandb_cli.views.output import (
+    ascii_bytes_stream,
+    print_json,
+    stdout_is_tty,
+    table_width,
+    write_output,
+    write_table_text,
+)
 
 
 def load_runs(store, *, deleted: bool) -> list:
@@ -47,8 +54,12 @@ def print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
     from wandb_cli.views import columns as runs_table
 
     if fmt in ("json", "jsonl"):
-        print_json([r.to_dict() for r in rows], lines=fmt == "jsonl",
-                   finite=all(r.finite for r in rows))
+        text = runs_json(rows) if fmt == "json" and rows else None
+        if text is not None:
+            write_output(text, newline=True)
+        else:
+            print_json([r.to_dict() for r in rows], lines=fmt == "jsonl",
+                       finite=all(r.finite for r in rows))
         return
     if fmt == "ids":
         write_ids(rows)
@@ -61,6 +72,55 @@ def print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
     shown = runs_table.run_columns(rows, columns=keys, sort=sort, sparks=sparks,
                                    width=table_width() if fmt == "table" else None)
     print_columns(shown, fmt=fmt, crop=crop, rows=len(rows))
+
+
+def runs_json(rows: list) -> bytearray | None:
+    """What print_json writes for these runs' to_dict(), each run's text read from the index's
+    rows file where it has one (store/rowtext.py: 28,000 runs ~0.5 -> ~0.15 s here) into one
+    buffer of the output's size, and encoded as print_json would otherwise; None where
+    print_json writes them all another way (a NaN or infinity in a config or summary, a
+    value orjson cannot encode) or the rows file gives less than it should."""
+    import orjson
+
+    from wandb_cli.store.jsonio import has_nonfinite, pretty_item
+
+    if any(has_nonfinite(r.summary) or has_nonfinite(r.config) for r in rows if not r.finite):
+        return None
+
+    plan = []  # per run: (its text's file, row, lengths, its path) or (None, its encoded text)
+    size = 2  # "[\n", then each text and ",\n" (the last one "\n]")
+    try:
+        for r in rows:
+            lengths = r.rendered[0].lengths(r.rendered[1]) if r.rendered is not None else None
+            if lengths is None:
+                plan.append((None, pretty_item(r.to_dict())))
+                size += len(plan[-1][1]) + 2
+            else:
+                # (within its quotes, a slice: a small result of orjson holds a 4 kB block,
+                # 28,000 of them 115 MB)
+                path = orjson.dumps(r.dir)[1:-1]
+                plan.append((*r.rendered, lengths, path))
+                size += lengths[0] + len(path) + lengths[1] + 2
+    except TypeError:
+        return None
+    out = bytearray(size)
+    view = memoryview(out)
+    view[:2], at = b"[\n", 2
+    for step in plan:
+        if step[0] is None:
+            view[at:at + len(step[1])] = step[1]
+            at += len(step[1])
+        else:
+            texts, row, (before, after), path = step
+            middle = at + before
+            view[middle:middle + len(path)] = path
+            if not texts.read_into(row, view[at:middle], view[middle + len(path):middle + len(path) + after]):
+                return None
+            at = middle + len(path) + after
+        view[at:at + 2] = b",\n"
+        at += 2
+    view[at - 2:] = b"\n]"
+    return out
 
 
 def write_ids(rows: Iterable) -> None:
