@@ -31,6 +31,14 @@ def age(root: Path, *only: str) -> None:
             os.utime(run_dir / "files", (old, old))
 
 
+def run_main(*args: str) -> None:
+    """`wbrun ARGS` in this process (main() ends by SystemExit)."""
+    try:
+        main(list(args))
+    except SystemExit as stop:
+        assert stop.code in (0, None)
+
+
 def json_listing(root: Path, capsysbinary, monkeypatch, *, texts: bool = True, args=()) -> bytes:
     """`runs ls --format json` in this process; without `texts`, as print_json writes it from
     each run's to_dict() (the rows file neither read nor written)."""
@@ -39,12 +47,16 @@ def json_listing(root: Path, capsysbinary, monkeypatch, *, texts: bool = True, a
             patch.setattr(listing, "runs_json", lambda rows: None)
             patch.setattr(rowtext, "load", lambda *a: None)
             patch.setattr(index._Writer, "_write_rows", lambda *a: None)
+            patch.setattr(index, "_write_rows_alone", lambda *a: None)
         capsysbinary.readouterr()
-        try:
-            main(["runs", "ls", "--format", "json", "--dir", str(root), *args])
-        except SystemExit as stop:
-            assert stop.code in (0, None)
+        run_main("runs", "ls", "--format", "json", "--dir", str(root), *args)
         return capsysbinary.readouterr().out
+
+
+def written(root: Path) -> list[tuple[int, int]]:
+    """When and as what the index and its columns were last written."""
+    return [(st.st_ino, st.st_mtime_ns) for st in
+            map(os.stat, (index.index_path(root), index.columns_path(root)))]
 
 
 def encoded(monkeypatch) -> list[str]:
@@ -88,8 +100,19 @@ def varied_runs(root: Path) -> None:
     age(root)
 
 
+@pytest.fixture(params=["preadv", "read"])
+def reads(request, monkeypatch) -> str:
+    """Texts read by preadv (both parts in one call), or by a read of both then copied (as
+    where there is no preadv: Windows)."""
+    if request.param == "read":
+        monkeypatch.setattr(rowtext, "_PREADV", None)
+    elif rowtext._PREADV is None:
+        pytest.skip("no preadv here")
+    return request.param
+
+
 def test_the_rows_file_gives_print_json_s_bytes_and_spares_encoding_the_runs(
-        root, capsysbinary, monkeypatch):
+        root, capsysbinary, monkeypatch, reads):
     varied_runs(root)
     expected = json_listing(root, capsysbinary, monkeypatch, texts=False)
     assert expected.count(b'"id"') == 5
@@ -165,7 +188,7 @@ def _offsets_backwards(path: Path) -> None:
 
 @pytest.mark.parametrize("damage", [
     "missing", "empty", "cut short", "longer", "other index", "offsets backwards", "first line"])
-def test_a_rows_file_that_does_not_belong_is_not_used_and_written_again(
+def test_a_rows_file_that_does_not_belong_is_not_used_and_written_alone(
         root, capsysbinary, monkeypatch, damage):
     store = Store(root)
     for i in range(4):
@@ -188,7 +211,9 @@ def test_a_rows_file_that_does_not_belong_is_not_used_and_written_again(
     else:
         path.write_bytes(path.read_bytes().replace(b'"rows":4', b'"rows":3', 1))
     calls = rendered(monkeypatch)
+    index_files = written(root)
     out = json_listing(root, capsysbinary, monkeypatch)
+    assert written(root) == index_files  # (the index and its columns are not written again)
     assert out == json_listing(root, capsysbinary, monkeypatch, texts=False)
     assert len(calls) == out.count(b'"id"')  # every text rendered again, none taken from it
     first = path.read_bytes().split(b"\n", 1)[0]
@@ -199,7 +224,7 @@ def test_a_rows_file_that_does_not_belong_is_not_used_and_written_again(
     assert calls == [] and encodes == []
 
 
-def test_a_rows_file_cut_short_once_open_gives_the_runs_encoded(root, capsysbinary, monkeypatch):
+def test_a_rows_file_cut_short_once_open_gives_the_runs_encoded(root, capsysbinary, monkeypatch, reads):
     """Nothing wbrun does truncates it in place (it is replaced whole); whatever else does,
     a listing that has it open writes what print_json would, not a cut text."""
     store = Store(root)
@@ -207,7 +232,7 @@ def test_a_rows_file_cut_short_once_open_gives_the_runs_encoded(root, capsysbina
         record_run(store, config={"i": i})
     age(root)
     json_listing(root, capsysbinary, monkeypatch)
-    records = list(Store(root).iter_runs())
+    records = list(Store(root).iter_runs(texts=True))
     assert all(r.rendered is not None for r in records)
     whole = listing.runs_json(records)
     capsysbinary.readouterr()
@@ -218,3 +243,138 @@ def test_a_rows_file_cut_short_once_open_gives_the_runs_encoded(root, capsysbina
     assert listing.runs_json(records) is None
     listing.print_runs(records, keys=None, sort=[], spark=None, fmt="json", crop="middle")
     assert capsysbinary.readouterr().out == expected
+    records[0].rendered[0].close()
+    assert listing.runs_json(records) is None  # (closed: each run is encoded afresh)
+
+
+@pytest.mark.parametrize("zeros", [200, 1])
+def test_zeros_where_a_text_was_are_never_printed(root, capsysbinary, monkeypatch, zeros):
+    """A rows file of the right size whose last blocks were never written (a power cut after
+    the rename): each text must begin and end as a run's does."""
+    store = Store(root)
+    for i in range(3):
+        record_run(store, config={"i": i})
+    age(root)
+    expected = json_listing(root, capsysbinary, monkeypatch)
+    path = index.rows_path(root)
+    data = bytearray(path.read_bytes())
+    data[-zeros:] = bytes(zeros)
+    path.write_bytes(bytes(data))
+    assert json_listing(root, capsysbinary, monkeypatch) == expected
+
+
+def test_a_rows_file_that_cannot_be_written_leaves_the_index_alone(root, capsysbinary, monkeypatch):
+    store = Store(root)
+    for i in range(3):
+        record_run(store, config={"i": i})
+    age(root)
+    expected = json_listing(root, capsysbinary, monkeypatch, texts=False)
+    index.rows_path(root).unlink(missing_ok=True)
+    index_files = written(root)
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rowtext, "write", disk_full)
+    for _ in range(2):
+        assert json_listing(root, capsysbinary, monkeypatch) == expected
+        assert written(root) == index_files and not index.rows_path(root).exists()
+    assert [p.name for p in index.rows_path(root).parent.iterdir() if ".tmp-" in p.name] == []
+
+
+def test_a_table_listing_neither_opens_nor_renders_the_texts_but_keeps_them_up_to_date(
+        root, capsysbinary, monkeypatch):
+    store = Store(root)
+    ids = [record_run(store, config={"i": i}) for i in range(4)]
+    age(root)
+    json_listing(root, capsysbinary, monkeypatch)
+    loads, calls = [], rendered(monkeypatch)
+    real_load = rowtext.load
+    monkeypatch.setattr(rowtext, "load", lambda *a: loads.append(a) or real_load(*a))
+    run_main("runs", "ls", "--dir", str(root))
+    assert loads == [] and calls == []
+    new = record_run(store, config={"i": 9})
+    age(root, new)
+    run_main("runs", "ls", "--dir", str(root))  # (a rewrite: the old texts copied, the new one made)
+    assert calls == [new] and len(loads) == 1
+    index.rows_path(root).unlink()
+    later = record_run(store, config={"i": 10})
+    age(root, later)
+    run_main("runs", "ls", "--dir", str(root))  # (no rows file to copy from: none made)
+    assert calls == [new] and not index.rows_path(root).exists()
+    calls.clear()
+    out = json_listing(root, capsysbinary, monkeypatch)  # (written alone, every text made)
+    assert sorted(calls) == sorted([*ids, new, later])
+    assert out == json_listing(root, capsysbinary, monkeypatch, texts=False)
+
+
+def test_texts_rendered_another_way_are_not_used(root, capsysbinary, monkeypatch):
+    """TZ=right/... spells times counting leap seconds (model._POSIX_UTC false): a rows file
+    written under other rules (or by another wbrun or orjson) is rendered again."""
+    store = Store(root)
+    ids = [record_run(store, config={"i": i}) for i in range(3)]
+    age(root)
+    json_listing(root, capsysbinary, monkeypatch)
+    from wandb_cli.store import model
+
+    monkeypatch.setattr(model, "_POSIX_UTC", False)
+    monkeypatch.setattr(model, "iso", lambda ts: None if ts is None else f"<{ts}>")
+    layout.render_fingerprint.cache_clear()
+    try:
+        calls = rendered(monkeypatch)
+        out = json_listing(root, capsysbinary, monkeypatch)
+        assert b'"created": "<' in out
+        assert sorted(calls) == sorted(["sample01", *ids])  # (the sample: the rules' digest)
+        assert out == json_listing(root, capsysbinary, monkeypatch, texts=False)
+    finally:
+        layout.render_fingerprint.cache_clear()
+
+
+def test_a_run_whose_text_cannot_be_rendered_does_not_stop_other_listings(
+        root, capsysbinary, monkeypatch):
+    store = Store(root)
+    ids = [record_run(store, config={"i": i}) for i in range(3)]
+    update_run_doc(RunPaths(Path(store.find(ids[1]).dir)), lambda doc: doc.update(ended=1e20))
+    age(root)
+    for fmt in ("table", "ids", "table"):
+        capsysbinary.readouterr()
+        run_main("runs", "ls", "--format", fmt, "--dir", str(root))
+        out = capsysbinary.readouterr()
+        assert all(run_id.encode() in out.out for run_id in ids), out
+    assert index.rows_path(root).exists()
+
+
+def test_the_real_program_prints_the_texts_it_finds(root, capsysbinary, monkeypatch):
+    """The texts are what `wbrun runs ls --format json` prints: one changed in the file in
+    place (same length) shows in the output."""
+    store = Store(root)
+    record_run(store, id="seenrun1", name="original-name-1")
+    age(root)
+    json_listing(root, capsysbinary, monkeypatch)
+    path = index.rows_path(root)
+    path.write_bytes(path.read_bytes().replace(b'"original-name-1"', b'"tampered-name-1"'))
+    out = subprocess.run([sys.executable, "-m", "wandb_cli", "runs", "ls", "--format", "json",
+                          "--dir", str(root)], check=True, capture_output=True).stdout
+    assert b'"tampered-name-1"' in out and b"original" not in out
+
+
+def test_a_missing_rows_file_is_written_alone_while_a_run_is_too_recent_to_cache(
+        root, capsysbinary, monkeypatch):
+    """A run changed within the racy window is read afresh at each listing; the index need not
+    be written again for it, and a missing rows file is still written alone."""
+    monkeypatch.setattr(index, "RACY_NS", 86_400 * 10 ** 9)  # (a day: an hour-old run is recent)
+    store = Store(root)
+    ids = [record_run(store, config={"i": i}) for i in range(3)]
+    old = time.time() - 2 * 86_400
+    for run_id in ids:
+        os.utime(Path(store.find(run_id).dir) / "files", (old, old))
+    recent = record_run(store, config={"i": 9})
+    age(root, recent)
+    json_listing(root, capsysbinary, monkeypatch)
+    json_listing(root, capsysbinary, monkeypatch)  # (the trailer now names the recent run)
+    index.rows_path(root).unlink()
+    calls, index_files = rendered(monkeypatch), written(root)
+    out = json_listing(root, capsysbinary, monkeypatch)
+    assert written(root) == index_files and sorted(calls) == sorted(ids)
+    assert out == json_listing(root, capsysbinary, monkeypatch, texts=False)
+    assert index.rows_path(root).exists()

@@ -43,7 +43,8 @@ def ls(
     check_format(fmt, ("table", "json", "jsonl", "csv", "ids"))
     check_crop(crop)
     keys = split_keys(columns) if columns is not None else None
-    records = listing.load_runs(open_store(dir), deleted=deleted)
+    # (a JSON listing of runs copies each one's text from the index's rows file)
+    records = listing.load_runs(open_store(dir), deleted=deleted, texts=fmt == "json" and not group_by)
     # No run is freed one by one, not even those left out (nogc.exit_holding): dropping the
     # 71,544 of 100,000 runs a filter leaves out took ~0.2 s, holding them +16 MB peak.  The
     # runs shown are among them.

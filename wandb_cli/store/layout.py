@@ -324,8 +324,10 @@ class Store:
         return AmbiguousRun(f"{ref!r} matches {len(records)} runs: {listed}{more}")
 
     # --- reading ------------------------------------------------------------------------
-    def iter_runs(self, *, use_index: bool = True) -> Iterator[RunRecord]:
-        """Every run folder's record, through the index (see index.py) unless told not to."""
+    def iter_runs(self, *, use_index: bool = True, texts: bool = False) -> Iterator[RunRecord]:
+        """Every run folder's record, through the index (see index.py) unless told not to;
+        `texts`: each record from the index's columns refers to its `--format json` text in
+        the rows file (store/rowtext.py), which stays open while they do."""
         if not use_index:
             for run_dir in self.run_dirs():
                 yield self.read(run_dir)
@@ -338,7 +340,7 @@ class Store:
             make=functools.partial(record_from_entry, host=host, now=now, stale_after=stale_after),
             build=records_from_columns,
             judge=functools.partial(judge, host=host, now=now, stale_after=stale_after),
-            render=render_entry)
+            texts=index.TextSpec(render_entry, render_fingerprint(), texts))
 
     def read(self, run_dir: Path) -> RunRecord:
         return read_record(run_dir, host=self.host, now=self.clock(),
@@ -411,6 +413,26 @@ _PATH_MARK = "\x00wbrun:path\x00"
 _PATH_MEMBER = b'"dir": ' + jsonio.dumps(_PATH_MARK)
 
 
+@functools.lru_cache(maxsize=1)
+def render_fingerprint() -> str:
+    """A digest of a sample entry's text (times, floats, keys, text that JSON escapes):
+    another wbrun, another orjson, or time zone rules that spell times otherwise (TZ=right/...)
+    render runs otherwise, and a rows file they wrote is not used here."""
+    import hashlib
+
+    sample = RunRecord(
+        id="sample01", name="sämple-1", project="p", entity="e", state="finished",
+        created=1_700_000_000.1234, dir="", ended=1_700_003_600.5, heartbeat=1_700_003_600.5,
+        exit_code=0, host="h", pid=1, command=["python", "t.py"], tags=["a"], group="g",
+        job_type="j", notes='"\n\t', config={"lr": 0.1, "n": [1, 2.5e-07], "none": None},
+        summary={"loss": 1e300, "x": {"y": True}}, slurm={"job_id": "1"}, running_s=3600.25,
+        parent="p", wandb_compat="on")
+    values = [getattr(sample, name) for name in RECORD_FIELDS]
+    values[_DIR_AT] = None
+    parts = render_entry([values, None]) or (b"", b"")
+    return hashlib.blake2b(b"\0".join(parts), digest_size=8).hexdigest()
+
+
 def render_entry(entry: list) -> rowtext.Split | None:
     """An entry's record as `runs ls --format json` prints it (to_dict, one item of an indented
     array), cut where its path goes (inside the quotes); None for a run judged when read, or a text that cannot
@@ -422,7 +444,7 @@ def render_entry(entry: list) -> rowtext.Split | None:
     record.dir = _PATH_MARK
     try:
         text = jsonio.pretty_item(record.to_dict())
-    except TypeError:
+    except (TypeError, ValueError, OverflowError, OSError):  # (a time past year 9999: no text)
         return None
     at = text.find(_PATH_MEMBER)
     if at < 0 or text.find(_PATH_MEMBER, at + 1) >= 0:

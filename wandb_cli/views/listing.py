@@ -20,12 +20,13 @@ from wandb_cli.views.output import (
 )
 
 
-def load_runs(store, *, deleted: bool) -> list:
+def load_runs(store, *, deleted: bool, texts: bool = False) -> list:
+    """`texts`: the records refer to their `--format json` texts (see runs_json)."""
     if deleted:
         from wandb_cli.store.lifecycle import iter_trash
 
         return list(iter_trash(store))
-    records = list(store.iter_runs())
+    records = list(store.iter_runs(texts=texts))
     warn_damaged(records)
     return records
 
@@ -112,15 +113,20 @@ def runs_json(rows: list) -> bytearray | None:
             at += len(step[1])
         else:
             texts, row, (before, after), path = step
-            middle = at + before
+            middle, end = at + before, at + before + len(path) + after
             view[middle:middle + len(path)] = path
-            if not texts.read_into(row, view[at:middle], view[middle + len(path):middle + len(path) + after]):
+            if not texts.read_into(row, view[at:middle], view[end - after:end]) \
+                    or out[at] != _SPACE or out[middle - 1] != _QUOTE or out[end - after] != _QUOTE \
+                    or out[end - 1] != _BRACE:  # (short, or not a run's text: zeros after a crash)
                 return None
-            at = middle + len(path) + after
+            at = end
         view[at:at + 2] = b",\n"
         at += 2
     view[at - 2:] = b"\n]"
     return out
+
+
+_SPACE, _QUOTE, _BRACE = b' "}'  # how a run's text, and its parts around the path, begin and end
 
 
 def write_ids(rows: Iterable) -> None:
