@@ -116,7 +116,7 @@ def test_the_rows_file_gives_print_json_s_bytes_and_spares_encoding_the_runs(
     varied_runs(root)
     expected = json_listing(root, capsysbinary, monkeypatch, texts=False)
     assert expected.count(b'"id"') == 5
-    index.rows_path(root).unlink()
+    assert not index.rows_path(root).exists()  # (no JSON listing yet: no text rendered)
     assert json_listing(root, capsysbinary, monkeypatch) == expected  # (written again here)
     assert index.rows_path(root).exists()
     calls = encoded(monkeypatch)
@@ -247,20 +247,82 @@ def test_a_rows_file_cut_short_once_open_gives_the_runs_encoded(root, capsysbina
     assert listing.runs_json(records) is None  # (closed: each run is encoded afresh)
 
 
-@pytest.mark.parametrize("zeros", [200, 1])
-def test_zeros_where_a_text_was_are_never_printed(root, capsysbinary, monkeypatch, zeros):
-    """A rows file of the right size whose last blocks were never written (a power cut after
-    the rename): each text must begin and end as a run's does."""
+def _zero(path: Path, start: int, count: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[start:start + count] = bytes(count)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("where", ["a text's end", "the last texts", "inside a text", "the offsets"])
+def test_zeros_where_a_text_or_offset_was_are_never_printed(root, capsysbinary, monkeypatch, where):
+    """A rows file of the right size with blocks that were never written (a power cut after
+    the rename): what it gives is a run's whole text or nothing, and it is written again."""
     store = Store(root)
     for i in range(3):
         record_run(store, config={"i": i})
     age(root)
     expected = json_listing(root, capsysbinary, monkeypatch)
     path = index.rows_path(root)
-    data = bytearray(path.read_bytes())
-    data[-zeros:] = bytes(zeros)
-    path.write_bytes(bytes(data))
+    texts_at = path.read_bytes().index(b"\n") + 1 + 8 * 7
+    if where == "a text's end":
+        _zero(path, path.stat().st_size - 17, 1)  # (the last '}', before the offsets' digest)
+    elif where == "the last texts":
+        _zero(path, path.stat().st_size - 216, 200)
+    elif where == "inside a text":
+        _zero(path, texts_at + 40, 8)
+    else:
+        _zero(path, texts_at - 8 * 6, 8 * 5)  # (all but the first and last: they still climb)
+    calls = rendered(monkeypatch)
     assert json_listing(root, capsysbinary, monkeypatch) == expected
+    if where == "the offsets":
+        assert len(calls) == 3  # (not this index's: written again alone)
+    else:
+        assert calls == [] and not path.exists()  # (used, found wrong, removed)
+        assert json_listing(root, capsysbinary, monkeypatch) == expected and len(calls) == 3
+    encodes = encoded(monkeypatch)
+    assert json_listing(root, capsysbinary, monkeypatch) == expected and encodes == []
+
+
+def test_a_rows_file_replaced_meanwhile_is_not_removed_for_the_old_one_s_fault(root, capsysbinary,
+                                                                               monkeypatch):
+    store = Store(root)
+    record_run(store)
+    age(root)
+    json_listing(root, capsysbinary, monkeypatch)
+    path = index.rows_path(root)
+    texts = rowtext.load(path, json.loads(path.read_bytes().split(b"\n", 1)[0]))
+    assert texts is not None
+    shutil.copy(path, path.with_name("copy"))
+    os.replace(path.with_name("copy"), path)
+    texts.discard()
+    assert path.exists()
+    texts = rowtext.load(path, json.loads(path.read_bytes().split(b"\n", 1)[0]))
+    assert texts is not None
+    texts.discard()
+    assert not path.exists()
+
+
+def test_a_first_build_by_a_table_listing_renders_no_text(root, monkeypatch):
+    store = Store(root)
+    for i in range(3):
+        record_run(store, config={"i": i})
+    age(root)
+    calls = rendered(monkeypatch)
+    run_main("runs", "ls", "--dir", str(root))
+    assert calls == [] and index.columns_path(root).exists() and not index.rows_path(root).exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_a_json_listing_run_by_a_caller_leaves_no_descriptor_open(root, capsysbinary, monkeypatch):
+    store = Store(root)
+    for i in range(3):
+        record_run(store, config={"i": i})
+    age(root)
+    json_listing(root, capsysbinary, monkeypatch)
+    before = len(os.listdir("/proc/self/fd"))
+    for args in ([], ["--filter", "config.i > 5"], ["--limit", "1"]):
+        json_listing(root, capsysbinary, monkeypatch, args=args)
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_a_rows_file_that_cannot_be_written_leaves_the_index_alone(root, capsysbinary, monkeypatch):
@@ -336,12 +398,17 @@ def test_a_run_whose_text_cannot_be_rendered_does_not_stop_other_listings(
     ids = [record_run(store, config={"i": i}) for i in range(3)]
     update_run_doc(RunPaths(Path(store.find(ids[1]).dir)), lambda doc: doc.update(ended=1e20))
     age(root)
-    for fmt in ("table", "ids", "table"):
+    calls = rendered(monkeypatch)
+    json_listing(root, capsysbinary, monkeypatch, args=["--filter", "config.i != 1"])
+    assert sorted(calls) == sorted(ids) and index.rows_path(root).exists()
+    new = record_run(store, config={"i": 3})
+    age(root, new)
+    for fmt in ("table", "ids", "table"):  # (the first a rewrite: the new run's text made)
         capsysbinary.readouterr()
         run_main("runs", "ls", "--format", fmt, "--dir", str(root))
         out = capsysbinary.readouterr()
-        assert all(run_id.encode() in out.out for run_id in ids), out
-    assert index.rows_path(root).exists()
+        assert all(run_id.encode() in out.out for run_id in [*ids, new]), out
+    assert sorted(calls) == sorted([*ids, new])
 
 
 def test_the_real_program_prints_the_texts_it_finds(root, capsysbinary, monkeypatch):

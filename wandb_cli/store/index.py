@@ -459,16 +459,14 @@ class _Writer:
     def _write_rows(self, first_line: dict, picks: list[int], base: int, fresh: list) -> None:
         """The rows file for the columns just written, under a temporary name: each run's
         text copied from the old rows file where that belongs to the old columns, else
-        rendered.  Where the old columns have no rows file that belongs, only a listing that
-        prints the texts writes one (rendering 100,000 runs takes ~1.4 s here)."""
-        old = None
-        if self.read.columns is not None:
-            loaded = self.read.texts is not None
-            old = self.read.load_texts(self.root, self.schema, self.texts.fingerprint)
-            if old is None and not self.texts.wanted:
-                return
-            if not loaded and old is not None:
-                self.opened = old  # (closed once written: no record refers to it)
+        rendered.  Where there is no old rows file that belongs (a first build too), only a
+        listing that prints the texts writes one (rendering 100,000 runs takes ~1.4 s here)."""
+        loaded = self.read.texts is not None
+        old = self.read.load_texts(self.root, self.schema, self.texts.fingerprint)
+        if old is None and not self.texts.wanted:
+            return  # (a first build too: a listing of another kind renders no text)
+        if not loaded and old is not None:
+            self.opened = old  # (closed once written: no record refers to it)
         render = self.texts.render
         self.rows_tmp, out = _temp_file(self.rows_path)
         if out is None:
@@ -517,6 +515,8 @@ def _write_rows_alone(root: Path, schema: Sequence[str], read: _Read, texts: Tex
             rowtext.write(out, _rows_header(schema, read.expected, texts.fingerprint), range(rows),
                           rows, None, lambda position: texts.render(_entry_at(columns, position)),
                           lambda k: None)
+        if not _columns_belong(root, schema, *read.expected):
+            raise OSError("the index was written again meanwhile: its own rows file is kept")
         os.replace(tmp, rows_path(root))
     except OSError:
         _unlink(tmp)

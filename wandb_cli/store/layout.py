@@ -415,10 +415,15 @@ _PATH_MEMBER = b'"dir": ' + jsonio.dumps(_PATH_MARK)
 
 @functools.lru_cache(maxsize=1)
 def render_fingerprint() -> str:
-    """A digest of a sample entry's text (times, floats, keys, text that JSON escapes):
-    another wbrun, another orjson, or time zone rules that spell times otherwise (TZ=right/...)
-    render runs otherwise, and a rows file they wrote is not used here."""
+    """A digest of this wbrun's and orjson's versions and of a sample entry's text (times,
+    floats, keys, text that JSON escapes): another wbrun, another orjson, or time zone rules
+    that spell times otherwise (TZ=right/...) may render runs otherwise, and a rows file they
+    wrote is not used here."""
     import hashlib
+
+    import orjson
+
+    from wandb_cli._version import __version__
 
     sample = RunRecord(
         id="sample01", name="sämple-1", project="p", entity="e", state="finished",
@@ -430,7 +435,8 @@ def render_fingerprint() -> str:
     values = [getattr(sample, name) for name in RECORD_FIELDS]
     values[_DIR_AT] = None
     parts = render_entry([values, None]) or (b"", b"")
-    return hashlib.blake2b(b"\0".join(parts), digest_size=8).hexdigest()
+    versions = f"{__version__} {orjson.__version__}".encode()
+    return hashlib.blake2b(b"\0".join([versions, *parts]), digest_size=8).hexdigest()
 
 
 def render_entry(entry: list) -> rowtext.Split | None:

@@ -12,19 +12,23 @@ digest of how texts are rendered: another wbrun, orjson or time zone rules may s
 otherwise) and holds one text per row of the columns file, in the same order.  A listing uses
 it only where it belongs to the index whose columns it read, only for entries the columns gave
 (a run read afresh has none), from the file as it checked it (the file is never written in
-place: a rewrite renames another over it), and only texts that begin and end as a run's does.
-A run judged when read (a running run) has an empty text.  A file that is missing, of another
-index, cut short or whose offsets do not climb is not used: a JSON listing writes it again
-alone.  An index rewrite copies the texts of unchanged runs from the old file where it
-belongs.  The file is open only while something refers to it: a JSON listing's records, or a
-rewrite copying from it.
+place: a rewrite renames another over it), only with the offsets it was written with (their
+digest ends it), and only texts that begin and end as a run's does and hold no NUL; a file
+that gave one that does not is removed.  A run judged when read (a running run) has an empty
+text.  A file that is missing, of another index, cut short or whose offsets do not climb is
+not used, and written again by the next JSON listing (alone, where the index itself is not
+written again).  An index rewrite copies the texts of unchanged runs from the old file where
+it belongs; where none does, only a JSON listing renders them.  The file is open only while
+something refers to it: a JSON listing's records, or a rewrite copying from it.
 
 Layout: the first line; then 2 * rows + 1 offsets (int64, in the byte order the first line
-names) into the text after them: row i is text[o[2i]:o[2i+2]], its path going in at o[2i+1].
+names) into the text after them: row i is text[o[2i]:o[2i+2]], its path going in at o[2i+1];
+then a 16-byte BLAKE2b digest of the offsets as written.
 """
 from __future__ import annotations
 
 import errno
+import hashlib
 import operator
 import os
 import sys
@@ -46,17 +50,27 @@ class Texts:
     file is never written in place (a rewrite renames another over it), so what is read is
     what was checked."""
 
-    def __init__(self, fd: int, offsets: array, start: int):
+    def __init__(self, fd: int, path: Path):
         self._fd: int | None = fd
-        self.offsets, self._start = offsets, start
+        self.path, self.offsets, self._start = path, array("q"), 0
 
     def __del__(self) -> None:
         self.close()
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        fd, self._fd = self._fd, None  # (never closed twice: the number may be another file's)
+        if fd is not None:
+            os.close(fd)
+
+    def discard(self) -> None:
+        """Remove the file where it is still this one (a text in it was not a run's: the next
+        JSON listing writes it again), and close it."""
+        try:
+            if self._fd is not None and _same_file(os.fstat(self._fd), os.stat(self.path)):
+                os.unlink(self.path)
+        except OSError:
+            pass
+        self.close()
 
     def lengths(self, row: int) -> tuple[int, int] | None:
         """The lengths of row `row`'s text before and after its path; None where it has none."""
@@ -110,6 +124,10 @@ class Texts:
             at, left = at + len(chunk), left - len(chunk)
 
 
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 def _read_at(fd: int, size: int, at: int) -> bytes:
     if _PREAD is not None:
         return _PREAD(fd, size, at)
@@ -133,8 +151,8 @@ def header(columns_header: dict, fingerprint: str) -> dict:
 
 
 def load(path: Path, expected: dict) -> Texts | None:
-    """The rows file at `path`, open, if its first line is `expected` (header()) and its
-    offsets and size agree; else None."""
+    """The rows file at `path`, open, if its first line is `expected` (header()), its offsets
+    are the ones written (their digest, at the file's end) and its size agrees; else None."""
     rows = expected.get("rows")
     if type(rows) is not int:
         return None
@@ -142,23 +160,34 @@ def load(path: Path, expected: dict) -> Texts | None:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError:
         return None
-    texts = Texts(fd, array("q"), 0)  # (closes the descriptor however this ends)
+    texts = Texts(fd, path)  # (closes the descriptor however this ends)
     try:
         head = _read_at(fd, 1 << 16, 0)
         first = head[:head.find(b"\n")]
         start = len(first) + 1 + 8 * (2 * rows + 1)
         if texts.offsets.itemsize != 8 or orjson.loads(first) != expected:
             return None
-        texts.offsets.frombytes(_read_at(fd, start - len(first) - 1, len(first) + 1))
+        block = _read_at(fd, start - len(first) - 1, len(first) + 1)
+        texts.offsets.frombytes(block)
         size = os.fstat(fd).st_size
+        seal = _read_at(fd, _SEAL, size - _SEAL) if size >= start + _SEAL else b""
     except (OSError, ValueError):  # (orjson.JSONDecodeError, a ValueError)
         return None
     offsets = texts.offsets
-    if len(offsets) != 2 * rows + 1 or offsets[0] != 0 or start + offsets[-1] != size \
-            or not all(map(operator.le, offsets, islice(offsets, 1, None))):
+    if len(offsets) != 2 * rows + 1 or offsets[0] != 0 or start + offsets[-1] + _SEAL != size \
+            or seal != _seal(block) or not all(map(operator.le, offsets, islice(offsets, 1, None))):
         return None
     texts._start = start
     return texts
+
+
+def _seal(offsets: bytes) -> bytes:
+    """What ends the file: a digest of its offsets as written (offsets zeroed or torn by a
+    power cut after the rename climb still, and would join the texts of several runs)."""
+    return hashlib.blake2b(offsets, digest_size=_SEAL).digest()
+
+
+_SEAL = 16
 
 
 def write(out: BinaryIO, first_line: dict, picks: Sequence[int], base: int, old: Texts | None,
@@ -167,7 +196,8 @@ def write(out: BinaryIO, first_line: dict, picks: Sequence[int], base: int, old:
     base + its place among the fresh entries): an old row's text copied from `old` where there
     is one (runs of consecutive rows at once), else rendered (`render_old(position)`,
     `render_new(k)`: the two parts, or None for no text).  Streamed: the offsets are written
-    last, over the zeros that held their place (no text of 100,000 is held at once)."""
+    last, over the zeros that held their place, their digest at the end (no text of 100,000
+    is held at once)."""
     out.write(orjson.dumps(first_line) + b"\n")
     place = out.tell()
     out.write(bytes(8 * (2 * len(picks) + 1)))
@@ -189,9 +219,11 @@ def write(out: BinaryIO, first_line: dict, picks: Sequence[int], base: int, old:
         offsets.append(offsets[-1] + len(before))
         offsets.append(offsets[-1] + len(after))
         at += 1
+    block = offsets.tobytes()
+    out.write(_seal(block))
     out.flush()
     out.seek(place)
-    out.write(offsets.tobytes())
+    out.write(block)
     out.seek(0, os.SEEK_END)
 
 

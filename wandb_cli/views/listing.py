@@ -80,15 +80,34 @@ def runs_json(rows: list) -> bytearray | None:
     rows file where it has one (store/rowtext.py: 28,000 runs ~0.5 -> ~0.15 s here) into one
     buffer of the output's size, and encoded as print_json would otherwise; None where
     print_json writes them all another way (a NaN or infinity in a config or summary, a
-    value orjson cannot encode) or the rows file gives less than it should."""
-    import orjson
-
-    from wandb_cli.store.jsonio import has_nonfinite, pretty_item
+    value orjson cannot encode), or where the rows file gives less than it should or a text
+    that is not a run's (one not beginning with a space and ending with `}` with quotes
+    around its path, or holding a NUL, which JSON never does): that file is then discarded,
+    to be written again by the next JSON listing."""
+    from wandb_cli.store.jsonio import has_nonfinite
 
     if any(has_nonfinite(r.summary) or has_nonfinite(r.config) for r in rows if not r.finite):
         return None
+    planned = _json_plan(rows)
+    if planned is None:
+        return None
+    out = bytearray(planned[1])
+    bad = _fill(out, planned[0])
+    if bad is None and 0 not in out:
+        return out
+    for texts in {step[0] for step in planned[0] if step[0] is not None} if bad is None else (bad,):
+        texts.discard()
+    return None
 
-    plan = []  # per run: (its text's file, row, lengths, its path) or (None, its encoded text)
+
+def _json_plan(rows: list) -> tuple[list, int] | None:
+    """Per run: (its text's file, its row there, the lengths of its parts, its path) or (None,
+    its text encoded); and the output's size.  None where orjson cannot encode a run."""
+    import orjson
+
+    from wandb_cli.store.jsonio import pretty_item
+
+    plan = []
     size = 2  # "[\n", then each text and ",\n" (the last one "\n]")
     try:
         for r in rows:
@@ -104,7 +123,12 @@ def runs_json(rows: list) -> bytearray | None:
                 size += lengths[0] + len(path) + lengths[1] + 2
     except TypeError:
         return None
-    out = bytearray(size)
+    return plan, size
+
+
+def _fill(out: bytearray, plan: list):
+    """The output written into `out` as planned; the rows file that gave a short or foreign
+    text, if one did (the output is then incomplete)."""
     view = memoryview(out)
     view[:2], at = b"[\n", 2
     for step in plan:
@@ -117,13 +141,13 @@ def runs_json(rows: list) -> bytearray | None:
             view[middle:middle + len(path)] = path
             if not texts.read_into(row, view[at:middle], view[end - after:end]) \
                     or out[at] != _SPACE or out[middle - 1] != _QUOTE or out[end - after] != _QUOTE \
-                    or out[end - 1] != _BRACE:  # (short, or not a run's text: zeros after a crash)
-                return None
+                    or out[end - 1] != _BRACE:
+                return texts
             at = end
         view[at:at + 2] = b",\n"
         at += 2
     view[at - 2:] = b"\n]"
-    return out
+    return None
 
 
 _SPACE, _QUOTE, _BRACE = b' "}'  # how a run's text, and its parts around the path, begin and end
