@@ -55,7 +55,8 @@ def print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
     from wandb_cli.views import columns as runs_table
 
     if fmt in ("json", "jsonl"):
-        text = runs_json(rows) if fmt == "json" and rows else None
+        # (no run with a text: print_json's one pass holds less than a text encoded per run)
+        text = runs_json(rows) if fmt == "json" and any(r.rendered is not None for r in rows) else None
         if text is not None:
             write_output(text, newline=True)
         else:
