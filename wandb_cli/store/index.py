@@ -29,7 +29,8 @@ cached entry's item at once from the columns (the reader's `build`), reads none 
 lines, and still checks each signature.  A columns file of another index, or one that
 cannot be read whole, is ignored, and both files are written again.  A third file, the rows
 file (store/rowtext.py), holds each cached run's JSON text for `--format json`, tied to the
-index the same way; where it does not belong, the index is written again.
+index the same way and written with it where its texts can be copied from the old one; where
+none belongs, a JSON listing writes it (alone, where nothing else of the index changed).
 """
 from __future__ import annotations
 
