@@ -441,8 +441,9 @@ def render_fingerprint() -> str:
 
 def render_entry(entry: list) -> rowtext.Split | None:
     """An entry's record as `runs ls --format json` prints it (to_dict, one item of an indented
-    array), cut where its path goes (inside the quotes); None for a run judged when read, or a text that cannot
-    be cut at one place.  Entries are strict JSON (index._encode): no NaN to write as null."""
+    array), cut where its path goes (inside the quotes); None for a run judged when read, or
+    a text that cannot be made or cut at one place.  Entries are strict JSON (index._encode):
+    no NaN to write as null."""
     values, run = entry
     if run is not None:
         return None

@@ -66,7 +66,7 @@ class Texts:
         """Remove the file where it is still this one (a text in it was not a run's: the next
         JSON listing writes it again), and close it."""
         try:
-            if self._fd is not None and _same_file(os.fstat(self._fd), os.stat(self.path)):
+            if self._fd is not None and os.path.samestat(os.fstat(self._fd), os.stat(self.path)):
                 os.unlink(self.path)
         except OSError:
             pass
@@ -122,10 +122,6 @@ class Texts:
                 raise OSError("the rows file is shorter than its offsets say")
             out.write(chunk)
             at, left = at + len(chunk), left - len(chunk)
-
-
-def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _read_at(fd: int, size: int, at: int) -> bytes:

@@ -85,9 +85,9 @@ def runs_json(rows: list) -> bytearray | None:
     that is not a run's (one not beginning with a space and ending with `}` with quotes
     around its path, or holding a NUL, which JSON never does): that file is then discarded,
     to be written again by the next JSON listing."""
-    from wandb_cli.store.jsonio import has_nonfinite
+    from wandb_cli.views.output import has_nonfinite_in
 
-    if any(has_nonfinite(r.summary) or has_nonfinite(r.config) for r in rows if not r.finite):
+    if has_nonfinite_in([m for r in rows if not r.finite for m in (r.summary, r.config)]):
         return None
     planned = _json_plan(rows)
     if planned is None:
