@@ -380,6 +380,25 @@ def test_a_wrongly_typed_run_document_does_not_break_the_listing(store_dir, wbru
     assert runs_by_id(wbrun)["badtype1"]["state"] == "corrupt"
 
 
+@pytest.mark.parametrize("times", [{"ended": 1e20}, {"created": 1e300, "heartbeat": -5}])
+def test_a_run_document_time_past_year_9999_is_a_problem_not_an_internal_error(store_dir, wbrun, times):
+    make_runs(store_dir, ["goodrun1", "y10krun1"])
+    path = files_of(store_dir, "y10krun1") / RUN_DOC
+    path.write_bytes(json.dumps({**json.loads(path.read_bytes()), **times}).encode())
+    for fmt in ("table", "json", "jsonl", "csv", "ids"):
+        listed = wbrun("runs", "ls", "--format", fmt)
+        assert listed.returncode == 0 and "y10krun1" in listed.stdout, listed.stderr
+        assert "internal error" not in listed.stderr
+    run = runs_by_id(wbrun)["y10krun1"]
+    assert run["state"] == "corrupt"
+    assert run["problems"] == [f"{RUN_DOC}: {key} is not a time from 1970 to 9999 ({value!r})"
+                               for key, value in times.items()]
+    assert all(run[key] is None for key in times if key != "created")
+    assert runs_by_id(wbrun)["goodrun1"]["state"] == "finished"
+    shown = wbrun("runs", "show", "y10krun1")
+    assert shown.returncode == 0 and "is not a time from 1970 to 9999" in shown.stdout
+
+
 # --- locks --------------------------------------------------------------------------------
 HOLD_LOCKS = """
 import sys, time

@@ -52,7 +52,7 @@ INDEX_NAME = "index.jsonl"
 COLUMNS_NAME = "index.columns"
 ROWS_NAME = "index.rows"
 RACY_NS = 2_000_000_000
-FORMAT = 2
+FORMAT = 3  # (3: a run document's time out of range is read as a problem, not kept)
 
 
 def index_path(root: Path) -> Path:

@@ -554,16 +554,29 @@ RUN_DOC_TYPES = {
 _ALLOWED_TYPES = {key: frozenset(types) for key, types in RUN_DOC_TYPES.items()}
 
 
+# A run document's times are POSIX seconds from 1970 to the last day of 9999: what JSON's
+# ISO 8601 dates and the table's local times can spell (a time past them, `ended: 1e20`,
+# made `--format json` and `runs show` fail with an internal error).
+_TIMES = ("created", "ended", "heartbeat")
+_TIME_LIMIT = 253402300800.0 - 86400  # 9999-12-31T00:00:00Z (a day short: local time east of UTC)
+
+
 def _checked(run: dict) -> tuple[dict, list[str]]:
-    """The run document without fields of the wrong type, and a problem for each one."""
+    """The run document without fields of the wrong type or times out of range, and a
+    problem for each one."""
     allowed = _ALLOWED_TYPES
     # exact types (a bool is not an int here), one dict lookup per field: this runs for
     # every run of every listing
     wrong = [key for key, value in run.items() if key in allowed and type(value) not in allowed[key]]
+    problems = [f"{RUN_DOC}: {key} has the wrong type ({type(run[key]).__name__})" for key in wrong]
+    for key in _TIMES:
+        value = run.get(key)
+        if value is not None and key not in wrong and not 0 <= value < _TIME_LIMIT:
+            wrong.append(key)
+            problems.append(f"{RUN_DOC}: {key} is not a time from 1970 to 9999 ({value!r})")
     if not wrong:
         return run, []
-    return ({k: v for k, v in run.items() if k not in wrong},
-            [f"{RUN_DOC}: {key} has the wrong type ({type(run[key]).__name__})" for key in wrong])
+    return {k: v for k, v in run.items() if k not in wrong}, problems
 
 
 def _record_from(run: dict, run_dir: str | Path, config: dict, summary: dict) -> RunRecord:
