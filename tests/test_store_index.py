@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import record_run
 
-from wandb_cli.store import index, jsonio, layout
+from wandb_cli.store import index, indexread, jsonio, layout
 from wandb_cli.store.layout import RECORD_FIELDS, RunPaths, Store, update_run_doc
 from wandb_cli.store.recorder import RunSpec, start_run
 
@@ -670,14 +670,14 @@ def test_an_index_that_cannot_be_read_again_after_its_columns_failed_is_done_wit
     path = index.columns_path(store.root)
     header = path.read_bytes().split(b"\n")[0]
     path.write_bytes(header + b"\n[1,2\n")
-    real = index._read
+    real = indexread._read
 
     def stale(root, schema, fh, *, columns=True):
         if not columns:
             raise OSError(116, "Stale file handle")
         return real(root, schema, fh, columns=columns)
 
-    monkeypatch.setattr(index, "_read", stale)
+    monkeypatch.setattr(indexread, "_read", stale)  # (as _Read.without_columns reads it again)
     assert _as_dicts(store) == _as_dicts(store, use_index=False)
     assert set(listed(store)) == set(ids)
 
