@@ -199,6 +199,18 @@ def test_errors_are_one_line_with_the_right_exit_code(wbrun, data) -> None:
         assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, args
 
 
+@pytest.mark.parametrize("created", [1e20, -1e13])
+def test_a_manifest_time_no_date_can_spell_is_a_one_line_error(wbrun, data, store_dir, created) -> None:
+    wbrun("artifact", "log", "data", "--name", "d", check_code=0)
+    manifest = store_dir / NAMES / "d" / "v0.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "created": created}))
+    for args in (["artifact", "ls"], ["artifact", "show", "d"], ["artifact", "show", "d", "--format", "json"]):
+        result = wbrun(*args)
+        assert result.returncode != 0 and result.stderr.count("\n") == 1, (args, result.stderr)
+        assert result.stderr.startswith(f"wbrun: error: d:v0: malformed manifest (created {created!r} "
+                                        "is not a time from year 1 to 9999)"), (args, result.stderr)
+
+
 @pytest.mark.parametrize("command", [
     ["artifact", "log"], ["artifact", "get"], ["artifact", "ls"], ["artifact", "show"],
     ["artifact", "alias"], ["save"], ["runs", "files"],

@@ -380,7 +380,7 @@ def test_a_wrongly_typed_run_document_does_not_break_the_listing(store_dir, wbru
     assert runs_by_id(wbrun)["badtype1"]["state"] == "corrupt"
 
 
-@pytest.mark.parametrize("times", [{"ended": 1e20}, {"created": 1e300, "heartbeat": -5}])
+@pytest.mark.parametrize("times", [{"ended": 1e20}, {"created": 1e300, "heartbeat": -1e12}])
 def test_a_run_document_time_past_year_9999_is_a_problem_not_an_internal_error(store_dir, wbrun, times):
     make_runs(store_dir, ["goodrun1", "y10krun1"])
     path = files_of(store_dir, "y10krun1") / RUN_DOC
@@ -391,12 +391,27 @@ def test_a_run_document_time_past_year_9999_is_a_problem_not_an_internal_error(s
         assert "internal error" not in listed.stderr
     run = runs_by_id(wbrun)["y10krun1"]
     assert run["state"] == "corrupt"
-    assert run["problems"] == [f"{RUN_DOC}: {key} is not a time from 1970 to 9999 ({value!r})"
+    assert run["problems"] == [f"{RUN_DOC}: {key} is not a time from year 1 to 9999 ({value!r})"
                                for key, value in times.items()]
     assert all(run[key] is None for key in times if key != "created")
     assert runs_by_id(wbrun)["goodrun1"]["state"] == "finished"
     shown = wbrun("runs", "show", "y10krun1")
-    assert shown.returncode == 0 and "is not a time from 1970 to 9999" in shown.stdout
+    assert shown.returncode == 0 and "is not a time from year 1 to 9999" in shown.stdout
+
+
+def test_an_infinite_segment_in_a_run_document_is_not_its_runtime_nor_an_internal_error(store_dir, wbrun):
+    make_runs(store_dir, ["goodrun1", "infinite"])
+    path = files_of(store_dir, "infinite") / RUN_DOC
+    doc = json.loads(path.read_bytes())
+    path.write_text(json.dumps({**doc, "segments": [{"start": doc["created"], "seconds": float("inf")}]}))
+    assert b"Infinity" in path.read_bytes()
+    for args in (["--format", "table"], ["--format", "csv"], ["--sort", "runtime"],
+                 ["--filter", "runtime >= 0"], ["--columns", "id,runtime"]):
+        listed = wbrun("runs", "ls", *args)
+        assert listed.returncode == 0 and "internal error" not in listed.stderr, listed.stderr
+        assert "goodrun1" in listed.stdout
+    assert 0 <= runs_by_id(wbrun)["infinite"]["runtime"] < 60  # (from its start to its end instead)
+    assert wbrun("runs", "show", "infinite").returncode == 0
 
 
 # --- locks --------------------------------------------------------------------------------

@@ -671,14 +671,17 @@ def test_an_index_that_cannot_be_read_again_after_its_columns_failed_is_done_wit
     header = path.read_bytes().split(b"\n")[0]
     path.write_bytes(header + b"\n[1,2\n")
     real = indexread._read
+    failed = []
 
     def stale(root, schema, fh, *, columns=True):
         if not columns:
+            failed.append(fh)
             raise OSError(116, "Stale file handle")
         return real(root, schema, fh, columns=columns)
 
     monkeypatch.setattr(indexread, "_read", stale)  # (as _Read.without_columns reads it again)
     assert _as_dicts(store) == _as_dicts(store, use_index=False)
+    assert failed  # (the index was read again after its columns failed, and that failed)
     assert set(listed(store)) == set(ids)
 
 

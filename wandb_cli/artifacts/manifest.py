@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from wandb_cli.errors import StoreError, UsageError, WbrunError
-from wandb_cli.store.model import iso
+from wandb_cli.store.model import EARLIEST_TIME, LATEST_TIME, iso
 
 FORMAT = 1
 LATEST = "latest"
@@ -142,6 +142,9 @@ def parse_manifest(data: dict[str, Any], where: str) -> Manifest:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactCorrupt(f"{where}: malformed manifest ({exc!r})") from exc
+    if not EARLIEST_TIME <= manifest.created < LATEST_TIME:
+        raise ArtifactCorrupt(f"{where}: malformed manifest (created {manifest.created!r} is not a "
+                              "time from year 1 to 9999)")
     for entry in files:
         check_entry(entry, where)
     if manifest_digest(files) != manifest.digest:

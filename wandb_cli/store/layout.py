@@ -26,6 +26,7 @@ under the run's lock; history and events are only appended.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import socket
 import time
@@ -38,7 +39,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from wandb_cli.errors import AmbiguousRun, RunExists, RunNotFound, StoreError, UsageError
 from wandb_cli.store import alive, bigdoc, jsonio, proc, rowtext
 from wandb_cli.store.ids import new_id, validate_id
-from wandb_cli.store.model import CORRUPT, CRASHED, RUNNING, RunRecord
+from wandb_cli.store.model import CORRUPT, CRASHED, EARLIEST_TIME, LATEST_TIME, RUNNING, RunRecord
 
 DEFAULT_DIRNAME = "wandb"
 META = ".wbrun"
@@ -442,7 +443,7 @@ def render_fingerprint() -> str:
 def render_entry(entry: list) -> rowtext.Split | None:
     """An entry's record as `runs ls --format json` prints it (to_dict, one item of an indented
     array), cut where its path goes (inside the quotes); None for a run judged when read, or
-    a text that cannot be made or cut at one place.  Entries are strict JSON (index._encode):
+    a text that cannot be made or cut at one place.  Entries are strict JSON (indexread._encode):
     no NaN to write as null."""
     values, run = entry
     if run is not None:
@@ -451,7 +452,7 @@ def render_entry(entry: list) -> rowtext.Split | None:
     record.dir = _PATH_MARK
     try:
         text = jsonio.pretty_item(record.to_dict())
-    except (TypeError, ValueError, OverflowError, OSError):  # (a time past year 9999: no text)
+    except (TypeError, ValueError, OverflowError, OSError):  # (a config nested past orjson's depth)
         return None
     at = text.find(_PATH_MEMBER)
     if at < 0 or text.find(_PATH_MEMBER, at + 1) >= 0:
@@ -540,6 +541,7 @@ def read_raw(run_dir: Path) -> dict:
 
 
 _NUMBER = (int, float)
+_NUMBER_TYPES = frozenset(_NUMBER)
 _OPTIONAL = type(None)
 RUN_DOC_TYPES = {
     "id": (str,), "name": (str,), "project": (str,), "entity": (str,), "state": (str,),
@@ -554,11 +556,9 @@ RUN_DOC_TYPES = {
 _ALLOWED_TYPES = {key: frozenset(types) for key, types in RUN_DOC_TYPES.items()}
 
 
-# A run document's times are POSIX seconds from 1970 to the last day of 9999: what JSON's
-# ISO 8601 dates and the table's local times can spell (a time past them, `ended: 1e20`,
-# made `--format json` and `runs show` fail with an internal error).
+# A run document's times (model.EARLIEST_TIME to LATEST_TIME: past them, `ended: 1e20`,
+# `--format json` and `runs show` failed with an internal error)
 _TIMES = ("created", "ended", "heartbeat")
-_TIME_LIMIT = 253402300800.0 - 86400  # 9999-12-31T00:00:00Z (a day short: local time east of UTC)
 
 
 def _checked(run: dict) -> tuple[dict, list[str]]:
@@ -568,15 +568,17 @@ def _checked(run: dict) -> tuple[dict, list[str]]:
     # exact types (a bool is not an int here), one dict lookup per field: this runs for
     # every run of every listing
     wrong = [key for key, value in run.items() if key in allowed and type(value) not in allowed[key]]
-    problems = [f"{RUN_DOC}: {key} has the wrong type ({type(run[key]).__name__})" for key in wrong]
-    for key in _TIMES:
-        value = run.get(key)
-        if value is not None and key not in wrong and not 0 <= value < _TIME_LIMIT:
-            wrong.append(key)
-            problems.append(f"{RUN_DOC}: {key} is not a time from 1970 to 9999 ({value!r})")
-    if not wrong:
+    unspelt = [key for key in _TIMES if _unspelt(run.get(key))]
+    if not wrong and not unspelt:
         return run, []
-    return {k: v for k, v in run.items() if k not in wrong}, problems
+    problems = [f"{RUN_DOC}: {key} has the wrong type ({type(run[key]).__name__})" for key in wrong]
+    problems += [f"{RUN_DOC}: {key} is not a time from year 1 to 9999 ({run[key]!r})" for key in unspelt]
+    return {k: v for k, v in run.items() if k not in wrong and k not in unspelt}, problems
+
+
+def _unspelt(value: Any) -> bool:
+    """A number (of the right type) that is not a time a date can spell."""
+    return type(value) in _NUMBER_TYPES and not EARLIEST_TIME <= value < LATEST_TIME
 
 
 def _record_from(run: dict, run_dir: str | Path, config: dict, summary: dict) -> RunRecord:
@@ -617,7 +619,8 @@ def running_seconds(segments: Any) -> float | None:
     total = 0.0
     for segment in segments:
         seconds = segment.get("seconds") if type(segment) is dict else None
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds >= 0:
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) \
+                or not 0 <= seconds < math.inf:  # (Infinity in a document: no runtime to print)
             return None
         total += float(seconds)
     return total

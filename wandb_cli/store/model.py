@@ -50,6 +50,10 @@ def iso(ts: float | None) -> str | None:
 
 
 _YEAR_10000 = 253402300800.0
+# The POSIX seconds a date can spell, from year 1 to 9999, a day short at each end (local
+# time east or west of UTC): a time outside them (or NaN) in a document is damage, which
+# `iso` and the table's local times would fail on.
+EARLIEST_TIME, LATEST_TIME = -62135596800.0 + 86400, _YEAR_10000 - 86400
 _EPOCH_DAY = _dt.date(1970, 1, 1).toordinal()
 # The C library's UTC counts no leap seconds (not so under TZ=right/...: datetime's spelling
 # is then used for every time, as it was before)
