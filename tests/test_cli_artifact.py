@@ -204,11 +204,40 @@ def test_a_manifest_time_no_date_can_spell_is_a_one_line_error(wbrun, data, stor
     wbrun("artifact", "log", "data", "--name", "d", check_code=0)
     manifest = store_dir / NAMES / "d" / "v0.json"
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "created": created}))
-    for args in (["artifact", "ls"], ["artifact", "show", "d"], ["artifact", "show", "d", "--format", "json"]):
+    problem = f"d:v0: malformed manifest (created {created!r} is not a time from year 1 to 9999)"
+    for args in (["artifact", "show", "d"], ["artifact", "show", "d", "--format", "json"],
+                 ["artifact", "get", "d"]):
         result = wbrun(*args)
-        assert result.returncode != 0 and result.stderr.count("\n") == 1, (args, result.stderr)
-        assert result.stderr.startswith(f"wbrun: error: d:v0: malformed manifest (created {created!r} "
-                                        "is not a time from year 1 to 9999)"), (args, result.stderr)
+        assert result.returncode != 0 and result.stderr == f"wbrun: error: {problem}\n", (args, result.stderr)
+    listed = wbrun("artifact", "ls", check_code=0)
+    assert listed.stderr == f"wbrun: warning: {problem}; left out\n"
+
+
+def test_one_damaged_artifact_does_not_hide_the_others_nor_any_run(wbrun, data, store_dir) -> None:
+    """`artifact ls` lists the others and `runs show` shows every run, each with a warning
+    naming the damaged version (which cannot say which runs it belongs to)."""
+    wbrun("-q", "--id", "maker001", "--", PY, "-m", "wandb_cli", "artifact", "log", "data",
+          "--name", "good", check_code=0)
+    wbrun("artifact", "log", "data/sub", "--name", "bad", check_code=0)
+    (store_dir / NAMES / "bad" / "v0.json").write_text('{"name": "bad", "version": 0}')
+    for fmt in ("table", "json"):
+        listed = wbrun("artifact", "ls", "--format", fmt, check_code=0)
+        assert "good" in listed.stdout and "bad" not in listed.stdout
+        assert listed.stderr.startswith("wbrun: warning: bad:v0: malformed manifest (KeyError(")
+        assert listed.stderr.endswith("; left out\n") and listed.stderr.count("\n") == 1
+    assert [a["name"] for a in json.loads(wbrun("artifact", "ls", "--format", "json").stdout)] == ["good"]
+    shown = wbrun("runs", "show", "maker001", "--format", "json", check_code=0)
+    lineage = json.loads(shown.stdout)["artifacts"]
+    assert [a["ref"] for a in lineage["outputs"]] == ["good:v0"]
+    assert [p.split(":")[0] for p in lineage["unreadable"]] == ["bad"]
+    assert shown.stderr.startswith("wbrun: warning: bad:v0: malformed manifest")
+    table = wbrun("runs", "show", "maker001", check_code=0)
+    assert "good:v0" in table.stdout and "bad:v0" in table.stderr
+    (store_dir / NAMES / "bad" / "aliases.json").write_text("[1, 2")  # (the name's own documents)
+    for listed in (wbrun("artifact", "ls", check_code=0), wbrun("runs", "show", "maker001", check_code=0)):
+        assert "good" in listed.stdout and listed.stderr.count("\n") == 1
+        assert re.fullmatch(r"wbrun: warning: artifact store: \S+aliases\.json is not valid JSON .*; left out\n",
+                            listed.stderr), listed.stderr
 
 
 @pytest.mark.parametrize("command", [

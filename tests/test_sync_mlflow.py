@@ -191,6 +191,27 @@ def start_wrapped_sync(server: str):
                             stderr=subprocess.PIPE, text=True)
 
 
+def test_a_run_s_artifact_is_pushed_while_another_artifact_s_manifest_is_damaged(
+        server, client, store_dir, tmp_path):
+    """The damaged manifest cannot say whose it is: each run's sync goes on without it and
+    says so, and what the run made arrives whole."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "weights.bin").write_bytes(b"\x00\x01" * 100)
+    wrapped("-p", "arts", "--id", "artmaker", "--no-system",
+            script=f"import subprocess, sys\nsubprocess.run([sys.executable, '-m', 'wandb_cli', 'artifact', "
+                   f"'log', {str(data)!r}, '--name', 'model'], check=True)\n")
+    run_wbrun("artifact", "log", str(data), "--name", "broken")
+    names = store_dir / ".wbrun" / "artifacts" / "names"
+    (names / "broken" / "v0.json").write_text('{"name": "broken"}')
+    result = run_wbrun("sync", "--to", "mlflow", server, "artmaker", "--experiment", "arts")
+    assert "wbrun: run artmaker: broken:v0: malformed manifest" in result.stderr, result.stderr
+    assert "(left out: if this run made it, it was not pushed)" in result.stderr
+    remote = remote_run(client, "arts", "artmaker").info.run_id
+    local = Path(client.download_artifacts(remote, "artifacts/model/v0/weights.bin", str(tmp_path / "got")))
+    assert local.read_bytes() == b"\x00\x01" * 100
+
+
 def test_big_config_and_long_history_within_batch_limits(server, client, store_dir, tmp_path):
     """1,000 config keys and 10,000 steps: the server refuses any batch over its limits
     (1,000 metrics, 100 params, 100 tags, 1 MB), so all of it arriving proves the batching."""

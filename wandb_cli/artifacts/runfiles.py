@@ -332,10 +332,15 @@ def list_run_files(run_dir: Path) -> list[RunFile]:
     return sorted(found, key=lambda f: (not f.own, f.path))
 
 
-def run_lineage(store_root: Path, run_id: str) -> dict[str, list[dict]]:
-    """For `runs show`: the artifact versions a run used (inputs) and made (outputs)."""
+def run_lineage(store_root: Path, run_id: str) -> dict[str, list]:
+    """For `runs show`: the artifact versions a run used (inputs) and made (outputs), and
+    (only where there are any) the manifests that could not be read (`unreadable`)."""
     from wandb_cli.artifacts.store import runs_artifacts
 
-    inputs, outputs = runs_artifacts(Path(store_root), run_id)
-    return {role: [{"ref": m.ref, "type": m.type, "size": m.size} for m in manifests]
-            for role, manifests in (("inputs", inputs), ("outputs", outputs))}
+    unreadable: list[str] = []
+    inputs, outputs = runs_artifacts(Path(store_root), run_id, unreadable)
+    lineage: dict[str, list] = {role: [{"ref": m.ref, "type": m.type, "size": m.size} for m in manifests]
+                                for role, manifests in (("inputs", inputs), ("outputs", outputs))}
+    if unreadable:
+        lineage["unreadable"] = unreadable
+    return lineage

@@ -327,39 +327,56 @@ def add_alias(root: Path, ref: str, alias: str) -> Manifest:
         return state.manifest(version.version)
 
 
-def _names(root: Path) -> Iterator[_Name]:
-    """Every artifact name with at least one version, in name order."""
+def _names(root: Path, unreadable: list[str]) -> Iterator[_Name]:
+    """Every artifact name with at least one version, in name order; one whose documents
+    cannot be read is left out and named in `unreadable` (one damaged name does not hide
+    the others)."""
     names_dir = _artifacts_dir(root) / "names"
     folders = sorted(p.name for p in names_dir.iterdir()) if names_dir.is_dir() else []
     for folder in folders:
         if name_problem(folder) is None:
-            state = _Name(root, folder)
+            try:
+                state = _Name(root, folder)
+            except ArtifactCorrupt as exc:
+                unreadable.append(str(exc))
+                continue
             if state.versions:  # a name whose first log was interrupted has none
                 yield state
 
 
 @store_errors()
-def list_artifacts(root: Path) -> list[ArtifactSummary]:
-    """One summary per artifact name, by name; reads only each name's latest manifest."""
+def list_artifacts(root: Path, unreadable: list[str] | None = None) -> list[ArtifactSummary]:
+    """One summary per artifact name, by name; reads only each name's latest manifest.  A
+    name whose documents or latest manifest cannot be read is left out, named in
+    `unreadable`."""
+    unreadable = [] if unreadable is None else unreadable
     summaries = []
-    for state in _names(root):
-        latest = state.manifest(state.versions[-1])
-        summaries.append(ArtifactSummary(state.name, latest.type, list(state.versions),
-                                         dict(state.aliases), latest))
+    for state in _names(root, unreadable):
+        for latest in _manifests(state, state.versions[-1:], unreadable):
+            summaries.append(ArtifactSummary(state.name, latest.type, list(state.versions),
+                                             dict(state.aliases), latest))
     return summaries
 
 
-def _all_manifests(root: Path) -> Iterator[Manifest]:
-    for state in _names(root):
-        for version in state.versions:
+def _manifests(state: _Name, versions: list[int], unreadable: list[str]) -> Iterator[Manifest]:
+    for version in versions:
+        try:
             yield state.manifest(version)
+        except ArtifactCorrupt as exc:
+            unreadable.append(str(exc))
 
 
 @store_errors()
-def runs_artifacts(root: Path, run_id: str) -> tuple[list[Manifest], list[Manifest]]:
-    """(versions the run consumed, versions it produced), by name then version."""
+def runs_artifacts(root: Path, run_id: str,
+                   unreadable: list[str] | None = None) -> tuple[list[Manifest], list[Manifest]]:
+    """(versions the run consumed, versions it produced), by name then version; a manifest
+    that cannot be read is left out, named in `unreadable` (it cannot say which runs it
+    belongs to, and one damaged version of any artifact does not stop every run's)."""
+    unreadable = [] if unreadable is None else unreadable
     inputs, outputs = [], []
-    for manifest in _all_manifests(root):
+    every = (manifest for state in _names(root, unreadable)
+             for manifest in _manifests(state, state.versions, unreadable))
+    for manifest in every:
         if run_id in manifest.consumers:
             inputs.append(manifest)
         if manifest.producer_run == run_id:

@@ -15,7 +15,7 @@ import typer
 
 from wandb_cli.cli.common import DirOption, check_format, open_store
 from wandb_cli.errors import UsageError
-from wandb_cli.views.output import print_json
+from wandb_cli.views.output import print_json, warn_left_out
 
 FORMATS = ("table", "json")
 FormatOption = typer.Option("table", "--format", "-f", help="table or json.")
@@ -112,7 +112,9 @@ def ls(fmt: str = FormatOption, dir: DirOption = None) -> None:
     from wandb_cli.views import render
 
     check_format(fmt, FORMATS)
-    summaries = artifacts.list_artifacts(open_store(dir).root)
+    unreadable: list[str] = []
+    summaries = artifacts.list_artifacts(open_store(dir).root, unreadable)
+    warn_left_out(unreadable)
     if fmt == "json":
         print_json([{"name": s.name, "type": s.type, "versions": s.versions, "aliases": s.aliases,
                       "latest": s.latest.to_dict()} for s in summaries])

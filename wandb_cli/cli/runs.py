@@ -97,12 +97,14 @@ def show(
 
     Example: wbrun runs show abc12345
     """
+    from wandb_cli.views.output import warn_left_out
     from wandb_cli.views.overview import overview
 
     check_format(fmt, ("table", "json"))
     store = open_store(dir)
     record = store.find(run)
     info = overview(record)
+    warn_left_out(info["artifacts"].get("unreadable", []))
     if fmt == "json":
         info.pop("_series")
         info.pop("_system_series")

@@ -330,7 +330,10 @@ class MlflowTarget:
         """Artifact versions the run produced, each once, under artifacts/NAME/vN."""
         from wandb_cli.artifacts.store import get_artifact, runs_artifacts
 
-        _used, produced = runs_artifacts(self.store_root, record.id)
+        unreadable: list[str] = []
+        _used, produced = runs_artifacts(self.store_root, record.id, unreadable)
+        result.notes += [f"{problem} (left out: if this run made it, it was not pushed)"
+                         for problem in unreadable]
         done = sync.extra.setdefault("artifacts", [])
         for manifest in produced:
             if manifest.ref in done:

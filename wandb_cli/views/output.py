@@ -15,6 +15,14 @@ from typing import BinaryIO, Iterator
 from wandb_cli import nogc
 
 
+def warn_left_out(problems: list[str]) -> None:
+    """One stderr line for each document a listing could not read and went on without."""
+    from wandb_cli.textfmt import printable
+
+    for problem in problems:
+        print(f"wbrun: warning: {printable(problem)}; left out", file=sys.stderr)
+
+
 def print_json(value, *, lines: bool = False, finite: bool = False) -> None:
     """`finite`: the caller knows `value` holds no NaN or infinity (run records read from the
     index's columns: RunRecord.finite), so it is not walked to look for them."""

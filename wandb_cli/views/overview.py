@@ -96,8 +96,9 @@ def _pairs(mapping: dict | None) -> str | None:
     return ", ".join(f"{key}={value}" for key, value in mapping.items()) if mapping else None
 
 
-def _lineage(record: RunRecord) -> dict[str, list[dict]]:
-    """The artifact versions the run used (inputs) and made (outputs)."""
+def _lineage(record: RunRecord) -> dict[str, list]:
+    """The artifact versions the run used (inputs) and made (outputs), and any manifest
+    that could not be read (`unreadable`, only where there is one)."""
     from wandb_cli.artifacts.runfiles import run_lineage
 
     return run_lineage(Path(record.dir).parent, record.id)
