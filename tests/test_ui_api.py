@@ -126,6 +126,29 @@ def test_run_detail_has_the_overview_facts(server, store):
     assert run["artifacts"] == {"inputs": [], "outputs": []}
 
 
+def test_a_damaged_artifact_manifest_leaves_run_pages_and_the_public_api_whole(tmp_path):
+    """One artifact version's manifest that cannot be read (here without its fields) cannot
+    say whose it is: every run's artifacts are listed without it, by the UI's API and by
+    the public API alike."""
+    root = tmp_path / "wandb"
+    data = tmp_path / "weights.bin"
+    data.write_bytes(b"w" * 10)
+    run_wbrun(root, "-q", "--id", "uiart001", "--no-system", "--", sys.executable, "-m", "wandb_cli",
+              "artifact", "log", str(data), "--name", "model")
+    run_wbrun(root, "artifact", "log", str(data), "--name", "broken")
+    (root / ".wbrun" / "artifacts" / "names" / "broken" / "v0.json").write_text('{"name": "broken"}')
+    srv = UiServer(root)
+    try:
+        status, run = srv.json("/api/runs/uiart001")
+        assert status == 200 and [a["ref"] for a in run["artifacts"]["outputs"]] == ["model:v0"]
+    finally:
+        assert srv.stop() == 0
+    script = "import wandb_cli\nprint([a.name for a in wandb_cli.Api().run('uiart001').logged_artifacts()])"
+    public = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=wbrun_env(root), cwd=root.parent, timeout=60)
+    assert public.returncode == 0 and public.stdout == "['model:v0']\n", public.stderr
+
+
 def test_history_keeps_the_spike_when_downsampled(server, store):
     _root, ids = store
     status, answer = server.json(f"/api/runs/{ids['spike']}/history?keys=loss&max_points=200")
