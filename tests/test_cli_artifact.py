@@ -236,8 +236,40 @@ def test_one_damaged_artifact_does_not_hide_the_others_nor_any_run(wbrun, data, 
     (store_dir / NAMES / "bad" / "aliases.json").write_text("[1, 2")  # (the name's own documents)
     for listed in (wbrun("artifact", "ls", check_code=0), wbrun("runs", "show", "maker001", check_code=0)):
         assert "good" in listed.stdout and listed.stderr.count("\n") == 1
-        assert re.fullmatch(r"wbrun: warning: artifact store: \S+aliases\.json is not valid JSON .*; left out\n",
+        assert re.fullmatch(r"wbrun: warning: artifact store: .+aliases\.json is not valid JSON .*; left out\n",
                             listed.stderr), listed.stderr
+
+
+@pytest.mark.parametrize("damage", [
+    ("aliases.json", '{"best": "v0"}', "does not map each alias to a version number"),
+    ("consumers.json", '{"0": 5}', "does not map each version to a list of run IDs"),
+    ("consumers.json", '{"0": "abc"}', "does not map each version to a list of run IDs"),
+    ("v0.json", None, "Is a directory"),  # (a manifest that cannot be read at all)
+    ("v0.json", "hostile name", "the manifest names bad\\x1b]0;pwned\\x07\\nwbrun: fake:v0"),
+])
+def test_a_name_s_documents_of_the_wrong_shape_are_left_out_in_one_escaped_line(
+        wbrun, data, store_dir, damage) -> None:
+    file, content, message = damage
+    wbrun("-q", "--id", "maker002", "--", PY, "-m", "wandb_cli", "artifact", "log", "data",
+          "--name", "good", check_code=0)
+    wbrun("artifact", "log", "data/sub", "--name", "bad", check_code=0)
+    path = store_dir / NAMES / "bad" / file
+    if content is None:
+        path.unlink()
+        path.mkdir()
+    elif content == "hostile name":  # (a whole manifest, its digest right, naming another)
+        manifest = json.loads(path.read_text())
+        path.write_text(json.dumps({**manifest, "name": "bad\x1b]0;pwned\x07\nwbrun: fake"}))
+    else:
+        path.write_text(content)
+    for args in (["artifact", "ls"], ["runs", "show", "maker002"]):
+        result = wbrun(*args, check_code=0)
+        assert "good" in result.stdout, (args, result.stderr)
+        assert result.stderr.startswith("wbrun: warning: ") and message in result.stderr, result.stderr
+        assert result.stderr.endswith("; left out\n") and result.stderr.count("\n") == 1
+        assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    failed = wbrun("artifact", "show", "bad")
+    assert failed.returncode == 1 and message in failed.stderr and failed.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("command", [

@@ -21,8 +21,12 @@ class WbrunError(Exception):
     exit_code: int = ExitCode.ERROR
 
     def render(self) -> str:
-        """The one-line (or, for a caret, few-line) message shown to the user."""
-        return str(self)
+        """The one line shown to the user (a filter's caret adds lines: FilterError), text from
+        the data in it escaped, a newline too (a manifest naming "x\\nwbrun: ..." printed a
+        second, forged line)."""
+        from wandb_cli.textfmt import printable
+
+        return printable(str(self))
 
 
 class UsageError(WbrunError):

@@ -182,7 +182,14 @@ class _Name:
         found = (_MANIFEST_FILE.fullmatch(p.name) for p in self._entries())
         self.versions = sorted(int(m.group(1)) for m in found if m)
         self.aliases: dict[str, int] = read_doc(self.dir / ALIASES_FILE)
+        if not all(type(version) is int for version in self.aliases.values()):
+            raise ArtifactCorrupt(f"artifact store: {self.dir / ALIASES_FILE} does not map each "
+                                  "alias to a version number")
         self.consumers: dict[str, list[str]] = read_doc(self.dir / CONSUMERS_FILE)
+        if not all(type(runs) is list and all(type(run) is str for run in runs)
+                   for runs in self.consumers.values()):
+            raise ArtifactCorrupt(f"artifact store: {self.dir / CONSUMERS_FILE} does not map each "
+                                  "version to a list of run IDs")
 
     def _entries(self) -> list[Path]:
         return list(self.dir.iterdir()) if self.dir.is_dir() else []
@@ -337,8 +344,8 @@ def _names(root: Path, unreadable: list[str]) -> Iterator[_Name]:
         if name_problem(folder) is None:
             try:
                 state = _Name(root, folder)
-            except ArtifactCorrupt as exc:
-                unreadable.append(str(exc))
+            except (ArtifactCorrupt, OSError) as exc:
+                unreadable.append(_left_out(exc))
                 continue
             if state.versions:  # a name whose first log was interrupted has none
                 yield state
@@ -362,8 +369,13 @@ def _manifests(state: _Name, versions: list[int], unreadable: list[str]) -> Iter
     for version in versions:
         try:
             yield state.manifest(version)
-        except ArtifactCorrupt as exc:
-            unreadable.append(str(exc))
+        except (ArtifactCorrupt, OSError) as exc:  # (OSError: say, another user's, unreadable here)
+            unreadable.append(_left_out(exc))
+
+
+def _left_out(exc: Exception) -> str:
+    """What a listing that goes on without a document says of it (as store_errors would)."""
+    return str(exc) if isinstance(exc, ArtifactCorrupt) else f"artifact store: {exc}"
 
 
 @store_errors()
