@@ -21,12 +21,10 @@ class WbrunError(Exception):
     exit_code: int = ExitCode.ERROR
 
     def render(self) -> str:
-        """The one line shown to the user (a filter's caret adds lines: FilterError), text from
-        the data in it escaped, a newline too (a manifest naming "x\\nwbrun: ..." printed a
-        second, forged line)."""
-        from wandb_cli.textfmt import printable
-
-        return printable(str(self))
+        """The one line shown to the user (a filter's caret adds lines: FilterError).  A
+        newline from the data in it is spelt as printable() spells it (a manifest naming
+        "x\\nwbrun: ..." printed a second, forged line); print_error escapes the rest."""
+        return str(self).replace("\n", "\\n")
 
 
 class UsageError(WbrunError):
