@@ -48,10 +48,6 @@ from typing import Any, BinaryIO, Callable, Iterator, NamedTuple, Sequence
 from wandb_cli.nogc import no_cycle_collection
 from wandb_cli.store import rowtext, statchild
 from wandb_cli.store.indexread import (  # noqa: F401 (the index's names and readers, as callers know them)
-    COLUMNS_NAME,
-    FORMAT,
-    INDEX_NAME,
-    ROWS_NAME,
     _encode,
     _parse,
     _Read,
@@ -62,7 +58,6 @@ from wandb_cli.store.indexread import (  # noqa: F401 (the index's names and rea
     index_path,
     is_trailer,
     load,
-    load_lines,
     rows_path,
 )
 from wandb_cli.store.indexwrite import TextSpec, _start_writer, _write_rows_alone, _Writer
