@@ -565,6 +565,84 @@ def test_a_damaged_columns_file_is_ignored_and_written_again(store, damage):
     assert _as_dicts(store) == expected
 
 
+def _columns_lines(store: Store) -> tuple[dict, dict[str, bytes]]:
+    """The columns file's first line, and each field's line by its name."""
+    first, *lines, _ = index.columns_path(store.root).read_bytes().split(b"\n")
+    return jsonio.loads(first), dict(zip([*RECORD_FIELDS, "run"], lines))
+
+
+def _shared_runs(store: Store, count: int = 16) -> dict[str, dict]:
+    """Runs sharing a project, group and state (coded columns), each with its own command (a
+    deferred column); their dicts as read from the documents."""
+    for i in range(count):
+        record_run(store, project="shared", group=f"g{i % 2}", command=["python", "t.py", f"--seed={i}"],
+                   config={"i": i})
+    age(store, 3600)
+    return _as_dicts(store, use_index=False)
+
+
+def test_shared_texts_are_coded_and_rarely_read_fields_deferred_and_read_when_asked(store, monkeypatch):
+    expected = _shared_runs(store)
+    assert _as_dicts(store) == expected  # (written from the documents)
+    first, lines = _columns_lines(store)
+    coded = jsonio.loads(lines["project"])
+    assert coded == {"values": ["shared"], "codes": indexread.CODE_CHARS[0] * 16}
+    assert jsonio.loads(lines["group"])["values"] in (["g0", "g1"], ["g1", "g0"])
+    assert jsonio.loads(lines["id"])[0] in expected  # (all different: kept as they are)
+    at = str(RECORD_FIELDS.index("command"))
+    assert first["deferred"][at] == indexread.line_digest(lines["command"])
+    assert set(first["deferred"]) == {str(RECORD_FIELDS.index(name)) for name in layout.DEFERRED_FIELDS}
+    parses = []
+    real = indexread.Deferred.values
+    monkeypatch.setattr(indexread.Deferred, "values", lambda self: parses.append(self) or real(self))
+    parsed = _no_line_parsed(monkeypatch)
+    records = list(Store(store.root).iter_runs())
+    assert parsed == [] and parses == []  # from the columns, no deferred one parsed yet
+    assert [r.project for r in records] == ["shared"] * 16
+    by_id = {r.id: r for r in records}
+    some = records[3]
+    assert some.command == expected[some.id]["command"] and len(parses) == 1
+    assert some.command is some.command and len(parses) == 1  # (kept by the record)
+    assert {r.id: r.to_dict() for r in records} == expected  # every deferred field read right
+    assert by_id == {r.id: r for r in Store(store.root).iter_runs(use_index=False)}
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        some.nothing  # noqa: B018 (a name no field has is an error still)
+    assert not hasattr(some, "nothing")
+
+
+@pytest.mark.parametrize("damage", ["a deferred column edited", "a code of no text", "codes too short",
+                                    "codes not text"])
+def test_a_damaged_coded_or_deferred_column_is_never_used(store, damage, monkeypatch):
+    """A deferred column is parsed only once asked for, so it is checked against its digest
+    first; a coded one is checked as it is decoded.  Either damaged: the lines are read."""
+    expected = _shared_runs(store)
+    assert _as_dicts(store) == expected
+    path = index.columns_path(store.root)
+    whole = path.read_bytes()
+    first, lines = _columns_lines(store)
+    if damage == "a deferred column edited":  # (still JSON, of the same shape)
+        lines["command"] = lines["command"].replace(b"--seed=1", b"--seed=9", 1)
+    else:
+        coded = jsonio.loads(lines["project"])
+        codes = coded["codes"]
+        coded["codes"] = {"a code of no text": codes[:-1] + indexread.CODE_CHARS[5],
+                          "codes too short": codes[:-1], "codes not text": [0] * len(codes)}[damage]
+        lines["project"] = jsonio.dumps(coded)
+    path.write_bytes(b"\n".join([jsonio.dumps(first), *lines.values()]) + b"\n")
+    parsed = _no_line_parsed(monkeypatch)
+    assert _as_dicts(store) == expected
+    assert len(parsed) == 16  # the lines were read
+    assert path.read_bytes() == whole  # and the columns written again
+
+
+def test_a_record_built_from_the_columns_equals_one_read_from_the_documents(store):
+    _shared_runs(store, 8)
+    listed(store)
+    from_columns = {r.id: r for r in Store(store.root).iter_runs()}
+    assert all(r.deferred is not None for r in from_columns.values())
+    assert from_columns == {r.id: r for r in Store(store.root).iter_runs(use_index=False)}
+
+
 def test_the_statting_child_s_pipe_holds_a_big_store_s_results():
     """The pipe is widened so the child need not wait while the listing builds records."""
     import fcntl

@@ -26,8 +26,10 @@ recorded only when older than RACY_NS at the time.  The folders are then the tra
 Beside it, the columns file holds the same entries a field at a time, and a digest of the
 trailer it was written with: where that digest is this index's, a listing builds every
 cached entry's item at once from the columns (the reader's `build`), reads none of the
-lines, and still checks each signature.  A columns file of another index, or one that
-cannot be read whole, is ignored, and both files are written again.  A third file, the rows
+lines, and still checks each signature.  A column of few texts is kept coded, and the
+fields the reader names `deferred` are kept as text, checked by a digest and parsed only when
+an item is first asked for one.  A columns file of another index, or one that cannot be
+read whole, is ignored, and both files are written again.  A third file, the rows
 file (store/rowtext.py), holds each cached run's JSON text for `--format json`, tied to the
 index the same way and written with it where its texts can be copied from the old one; where
 none belongs, a JSON listing writes it (alone, where nothing else of the index changed).
@@ -52,6 +54,7 @@ from wandb_cli.store.indexread import (  # noqa: F401 (the index's names and rea
     _parse,
     _Read,
     _read,
+    column_values,
     columns_path,
     header,
     header_matches,
@@ -119,7 +122,7 @@ def _open_dir(root: Path) -> int | None:
 # the rows file where the caller wants it and it belongs (row i of it is item i's); and how
 # an item built from the columns is judged by its run document.
 Make = Callable[[list, str], Any]
-Build = Callable[[Sequence[list], list[str], "rowtext.Texts | None"], list]
+Build = Callable[[Sequence[Any], list[str], "rowtext.Texts | None"], list]
 Judge = Callable[[Any, dict], None]
 
 
@@ -128,16 +131,19 @@ class Makers(NamedTuple):
     build: Build
     judge: Judge
     texts: TextSpec
+    deferred: frozenset[str]  # fields whose columns the columns file keeps as text (indexread.Deferred)
 
 
 def scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str], *,
-         make: Make, build: Build, judge: Judge, texts: TextSpec) -> Iterator[Any]:
+         make: Make, build: Build, judge: Judge, texts: TextSpec,
+         deferred: frozenset[str] = frozenset()) -> Iterator[Any]:
     """`make(entry, run folder)` for every run folder, from the index where it is valid.
 
     `read_entry(run_dir)` reads one run's entry afresh; `schema` names what an entry holds;
     where the columns file holds the index's entries, `build` makes all their items at once
-    (the items `make` would, before judging) and `judge` settles those still running, once
-    their entries are known to be valid.  The index is rewritten when anything differed
+    (the items `make` would, before judging; a field named in `deferred` is given as an
+    indexread.Deferred column, parsed when first asked for) and `judge` settles those still
+    running, once their entries are known to be valid.  The index is rewritten when anything differed
     from it, before the first item is given: nothing a caller does to an item can reach
     the files.  The cyclic garbage collector is paused until the caller has taken the last
     item (or dropped the iterator): the parsed documents hold no cycles, and its repeated
@@ -145,7 +151,7 @@ def scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str], 
     5.8 s with it, 4.1 s without).
     """
     with no_cycle_collection():
-        yield from _scan(root, read_entry, schema, Makers(make, build, judge, texts))
+        yield from _scan(root, read_entry, schema, Makers(make, build, judge, texts, deferred))
 
 
 def _scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str],
@@ -172,7 +178,7 @@ def _scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str],
 def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, started: int,
                 read_entry: Callable[[Path], list], schema: Sequence[str], read: _Read,
                 makers: Makers) -> list:
-    make, build, judge, texts = makers
+    make, build, judge, texts, deferred = makers
     recorded = read.recorded
     trusted = identity is not None and recorded.get("store") == identity
     # Runs in the order of their folders' names, newest first (a name starts with the run's
@@ -211,7 +217,7 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
             assert read.columns is not None
             wanted = read.load_texts(root, schema, texts.fingerprint) if texts.wanted else None
             items = build(read.columns[:-1], list(map(base.__add__, read.names)), wanted)
-            runs = read.columns[-1]
+            runs = column_values(read.columns[-1])  # (never deferred)
             sigs += signatures
             if order == read.names and sigs == read.sigs \
                     and _fields(identity, started, [], vanished=False) == recorded:
@@ -229,7 +235,7 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
         kept: list | None = []  # valid lines met before the first change: (name, sig, line, row)
         uncached: list[str] = []
         if items is None:  # no columns file for this index: it is written again, with one
-            writer = _start_writer(root, schema, read, kept, uncached, texts)
+            writer = _start_writer(root, schema, read, kept, uncached, texts, deferred)
             kept = None
         written = 0
         vanished = False
@@ -258,7 +264,7 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
                 item = make(row, path)  # a str: building 100,000 Path objects cost ~0.2 s
             # a line added, changed or dropped (a run that cannot be cached changes nothing)
             if writer is None and (reorder or not valid and (line is not None or hit is not None)):
-                writer = _start_writer(root, schema, read, kept, uncached, texts)  # something differs
+                writer = _start_writer(root, schema, read, kept, uncached, texts, deferred)  # something differs
                 kept = None
             if sig is None or not valid and line is None:
                 uncached.append(name)
@@ -273,7 +279,8 @@ def _scan_store(root: Path, dir_fd: int | None, identity: list[int] | None, star
             out.append(item)
         fields = _fields(identity, started, uncached, vanished=vanished)
         if writer is None and (written != len(cached) or fields != recorded):
-            writer = _start_writer(root, schema, read, kept, uncached, texts)  # only removals, or the other fields
+            # (only removals, or the other fields)
+            writer = _start_writer(root, schema, read, kept, uncached, texts, deferred)
             fields = _fields(identity, started, uncached, vanished=vanished)
         if writer is not None:
             writer.commit(fields)

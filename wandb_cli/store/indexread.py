@@ -18,6 +18,9 @@ INDEX_NAME = "index.jsonl"
 COLUMNS_NAME = "index.columns"
 ROWS_NAME = "index.rows"
 FORMAT = 3  # (3: a run document's time out of range is read as a problem, not kept)
+# The columns file's own (4: a column of few texts may be coded, and a column the reader
+# defers kept as text, its digest in the first line)
+COLUMNS_FORMAT = 4
 
 
 def index_path(root: Path) -> Path:
@@ -85,7 +88,8 @@ class _Read:
         # belongs to, its rows); the columns themselves are read by the scan once the child
         # stat()ing is under way
         self.expected: tuple[str, int] | None = None
-        self.columns: list[list] | None = None  # each field's values, then the run documents
+        # each field's values (a field the reader defers: Deferred), then the run documents
+        self.columns: list[list | Deferred] | None = None
         self.texts: rowtext.Texts | None = None  # the rows file, where loaded and it belongs here
         self._fh, self._body = fh, body  # (where the entry lines start)
         self._next = -1  # the position of the next line old_line() would read (-1: none read)
@@ -219,7 +223,9 @@ def _digest(trailer: bytes) -> str:
 
 
 def _columns_header(schema: Sequence[str], trailer: str, rows: int) -> dict:
-    return {"format": FORMAT, "fields": list(schema), "trailer": trailer, "rows": rows}
+    """What the columns file's first line says of the index it belongs to (that line also
+    gives the digests of the columns it defers: `_deferred_in`)."""
+    return {"format": COLUMNS_FORMAT, "fields": list(schema), "trailer": trailer, "rows": rows}
 
 
 def _rows_header(schema: Sequence[str], expected: tuple[str, int], fingerprint: str) -> dict:
@@ -230,30 +236,131 @@ def _columns_belong(root: Path, schema: Sequence[str], trailer: str, rows: int) 
     """Whether the columns file's first line says it was written with this index."""
     try:
         with open(columns_path(root), "rb") as fh:
-            return _line_is(fh.readline().rstrip(b"\n"), _columns_header(schema, trailer, rows))
+            first = fh.readline().rstrip(b"\n")
     except OSError:
         return False
+    return _deferred_in(first, _columns_header(schema, trailer, rows)) is not None
 
 
-def _load_columns(root: Path, schema: Sequence[str], trailer: str, rows: int) -> list[list] | None:
-    """The columns file's columns (one list per field, then the run documents), or None
-    when it is missing, unreadable, or was written with another index than this one."""
+def _deferred_in(line: bytes, expected: dict) -> dict[int, str] | None:
+    """The columns file's first line's digests of the columns it defers (field position ->
+    digest), where the rest of it is `expected`; None for any other line."""
+    try:
+        first = orjson.loads(line)
+    except ValueError:
+        return None
+    if type(first) is not dict:
+        return None
+    digests = first.pop("deferred", None)
+    if type(digests) is not dict or first != expected:
+        return None
+    deferred = {}
+    for key, digest in digests.items():
+        if type(digest) is not str or not key.isdigit() or int(key) >= len(expected["fields"]):
+            return None  # (only a field's column: the run documents are never deferred)
+        deferred[int(key)] = digest
+    return deferred
+
+
+def _load_columns(root: Path, schema: Sequence[str], trailer: str,
+                  rows: int) -> list[list | Deferred] | None:
+    """The columns file's columns (one per field, then the run documents), or None when it
+    is missing, unreadable, or was written with another index than this one.  A coded
+    column is decoded; a deferred one is checked against its digest, not parsed."""
     try:
         data = columns_path(root).read_bytes()
     except OSError:
         return None
     ends = list(_line_ends(data))
-    if len(ends) != len(schema) + 2 or ends[-1] != len(data) - 1 \
-            or not _line_is(data[:ends[0]], _columns_header(schema, trailer, rows)):
+    if len(ends) != len(schema) + 2 or ends[-1] != len(data) - 1:
+        return None
+    deferred = _deferred_in(data[:ends[0]], _columns_header(schema, trailer, rows))
+    if deferred is None:
         return None
     view = memoryview(data)  # (each line parsed where it lies: no copy of the 45 MB)
+    columns: list[list | Deferred] = []
     try:
-        columns = [orjson.loads(view[start + 1:end]) for start, end in zip(ends, ends[1:])]
+        for k, (start, end) in enumerate(zip(ends, ends[1:])):
+            text = view[start + 1:end]
+            if k in deferred:
+                if line_digest(text) != deferred[k]:
+                    return None
+                columns.append(Deferred(bytes(text), rows))
+                continue
+            column = orjson.loads(text)
+            column = _decoded(column, rows) if type(column) is dict else column
+            if type(column) is not list or len(column) != rows:
+                return None
+            columns.append(column)
     except ValueError:
         return None
-    if set(map(type, columns)) != {list} or set(map(len, columns)) != {rows}:
-        return None
     return columns
+
+
+def line_digest(text: bytes | memoryview) -> str:
+    """What the columns file's first line gives for a column it defers (100,000 runs'
+    commands, 7 MB: ~8 ms here, where parsing them took ~60 ms)."""
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+class Deferred:
+    """A column kept as its text, which matched its digest (so it is the text the writer
+    wrote with orjson, of `rows` values), parsed when first asked for: a field that few
+    listings read is not parsed by every one."""
+
+    __slots__ = ("_text", "_values", "rows")
+
+    def __init__(self, text: bytes, rows: int):
+        self._text: bytes | None = text
+        self._values: list | None = None
+        self.rows = rows
+
+    def values(self) -> list:
+        if self._values is None:
+            assert self._text is not None
+            self._values, self._text = orjson.loads(self._text), None
+        return self._values
+
+    def __getitem__(self, row: int) -> Any:
+        return self.values()[row]
+
+
+def column_values(column: list | Deferred) -> list:
+    return column if type(column) is list else column.values()  # type: ignore[union-attr]
+
+
+# A column of texts is coded (`{"values": [each text once], "codes": "a character per run"}`,
+# the character of the text's place in CODE_CHARS) where its runs share few: a store's states,
+# projects, hosts (100,000 runs: ~8 -> ~3 ms each to read, and one object per text, not one
+# per run).  The characters are ones JSON writes as they are, each a cached object in Python.
+CODE_CHARS = "".join(chr(c) for c in [*range(0x23, 0x7f), *range(0xa0, 0x100)] if chr(c) != "\\")
+CODED_MOST = 8  # (at most one text for each CODED_MOST runs: otherwise kept as it is)
+_TEXTS = frozenset({str, type(None)})
+
+
+def coded(column: list) -> dict | None:
+    """The coded form of a column of texts (None among them) that few texts make up; None
+    for any other column, and for one of None alone (which reads quicker as it is)."""
+    sample = column[:4096]  # (first: most columns are not texts, or all different)
+    if not sample or not set(map(type, sample)) <= _TEXTS or len(set(sample)) * CODED_MOST > len(sample):
+        return None
+    if not set(map(type, column)) <= _TEXTS:
+        return None
+    values = list(dict.fromkeys(column))
+    if len(values) * CODED_MOST > len(column) or len(values) > len(CODE_CHARS) or values == [None]:
+        return None
+    return {"values": values, "codes": "".join(map(dict(zip(values, CODE_CHARS)).__getitem__, column))}
+
+
+def _decoded(column: dict, rows: int) -> list | None:
+    """A coded column's values, or None for one of another shape."""
+    values, codes = column.get("values"), column.get("codes")
+    if len(column) != 2 or type(values) is not list or type(codes) is not str or len(codes) != rows:
+        return None
+    try:
+        return list(map(dict(zip(CODE_CHARS, values)).__getitem__, codes))
+    except KeyError:  # (a character of no text)
+        return None
 
 
 def _line_ends(data: bytes) -> Iterator[int]:

@@ -20,9 +20,12 @@ from wandb_cli.store.indexread import (
     _encode,
     _Read,
     _rows_header,
+    coded,
+    column_values,
     columns_path,
     header,
     index_path,
+    line_digest,
     rows_path,
 )
 
@@ -42,7 +45,9 @@ class _Writer:
     place by `commit()` with its columns file; any failure (read-only store, full disk)
     just leaves the old ones (a columns file left behind belongs to no index: ignored)."""
 
-    def __init__(self, root: Path, schema: Sequence[str], read: _Read, texts: TextSpec):
+    def __init__(self, root: Path, schema: Sequence[str], read: _Read, texts: TextSpec,
+                 deferred: frozenset[str]):
+        self.deferred = deferred  # the fields whose columns are kept as text (indexread.Deferred)
         self.names: list[str] = []
         self.sigs: list[int] = []
         self.rows: list[Any] = []  # per line: its position in read.columns, or its entry
@@ -109,9 +114,10 @@ class _Writer:
         """The columns file for the index just written, under a temporary name (none where
         it cannot be written: the old one then belongs to no index).  Written a column at a
         time, each gathered by C-level maps from the old columns and the entries read
-        afresh (no row of 100,000 built in Python, no second copy of them all)."""
+        afresh (no row of 100,000 built in Python, no second copy of them all), but for the
+        deferred ones, made first: the first line gives their digests."""
         old = self.read.columns if self.read.columns is not None else [[]] * self.width
-        base = len(old[0])
+        base = len(column_values(old[0]))
         fresh = [row for row in self.rows if type(row) is not int]
         values = [entry[0] for entry in fresh]
         if not set(map(len, values)) <= {self.width - 1}:
@@ -124,18 +130,33 @@ class _Writer:
             else:
                 picks.append(base + taken)
                 taken += 1
+
+        def column(k: int) -> list:
+            added = list(map(operator.itemgetter(k), values)) if k < self.width - 1 \
+                else [entry[1] for entry in fresh]
+            before = column_values(old[k])
+            both = before + added if added else before
+            return list(map(both.__getitem__, picks))
+
         first_line = _columns_header(self.schema, trailer, len(picks))
+        try:
+            deferred = {k: orjson.dumps(column(k)) for k, name in enumerate(self.schema)
+                        if name in self.deferred}
+        except (TypeError, orjson.JSONEncodeError):
+            deferred = {}  # (kept as the others are, and parsed as they are)
         self.columns_tmp, out = _temp_file(self.columns_path)
         if out is None:
             return
         try:
             with out:
-                out.write(jsonio.dumps(first_line) + b"\n")
+                out.write(jsonio.dumps({**first_line, "deferred": {
+                    str(k): line_digest(text) for k, text in deferred.items()}}) + b"\n")
                 for k in range(self.width):
-                    added = list(map(operator.itemgetter(k), values)) if k < self.width - 1 \
-                        else [entry[1] for entry in fresh]
-                    column = old[k] + added if added else old[k]
-                    out.write(_column_bytes(list(map(column.__getitem__, picks))) + b"\n")
+                    text = deferred.pop(k, None)
+                    if text is None:
+                        values_k = column(k)
+                        text = _column_bytes(coded(values_k) or values_k)
+                    out.write(text + b"\n")
         except (OSError, TypeError):
             _unlink(self.columns_tmp)
             self.columns_tmp = None
@@ -182,7 +203,7 @@ class _Writer:
             self.opened = None
 
 
-def _entry_at(columns: list[list], position: int) -> list:
+def _entry_at(columns: list, position: int) -> list:
     *values, run = (column[position] for column in columns)
     return [values, run]
 
@@ -218,7 +239,7 @@ def _temp_file(path: Path) -> tuple[Path, BinaryIO | None]:
     return tmp, open(fd, "wb", buffering=1 << 20)
 
 
-def _column_bytes(column: list) -> bytes:
+def _column_bytes(column: list | dict) -> bytes:
     """A column as JSON: orjson, or where it refuses (a config nested past its 254 levels,
     which the line was written with all the same) the general encoder."""
     try:
@@ -235,10 +256,10 @@ def _unlink(path: str | Path) -> None:
 
 
 def _start_writer(root: Path, schema: Sequence[str], read: _Read, kept: list | None,
-                  uncached: list[str], texts: TextSpec) -> _Writer:
+                  uncached: list[str], texts: TextSpec, deferred: frozenset[str]) -> _Writer:
     """A new index, holding first the valid lines met before anything differed (a run
     whose line cannot be written after all joins `uncached`)."""
-    writer = _Writer(root, schema, read, texts)
+    writer = _Writer(root, schema, read, texts, deferred)
     assert kept is not None  # None only once a writer exists
     try:
         for name, sig, line, row in kept:

@@ -341,7 +341,7 @@ class Store:
             make=functools.partial(record_from_entry, host=host, now=now, stale_after=stale_after),
             build=records_from_columns,
             judge=functools.partial(judge, host=host, now=now, stale_after=stale_after),
-            texts=index.TextSpec(render_entry, render_fingerprint(), texts))
+            texts=index.TextSpec(render_entry, render_fingerprint(), texts), deferred=DEFERRED_FIELDS)
 
     def read(self, run_dir: Path) -> RunRecord:
         return read_record(run_dir, host=self.host, now=self.clock(),
@@ -366,11 +366,11 @@ def record_from_raw(raw: dict, run_dir: str | Path, *, host: str, now: float,
 # from the documents, in RECORD_FIELDS order with `dir` null, and the run document when the
 # state is still to be judged (running), else null].  A record is then built from it with
 # no parsing of the run document nor type checks (100,000 records: 2.5 -> 0.6 s).
-_NOT_KEPT = ("finite", "rendered")
+_NOT_KEPT = ("finite", "rendered", "deferred")
 RECORD_FIELDS = tuple(f.name for f in dataclass_fields(RunRecord) if f.name not in _NOT_KEPT)
 _DIR_AT = RECORD_FIELDS.index("dir")
-# (`finite` and `rendered` follow the fields an entry holds: records_from_columns passes them
-# after them)
+# (`finite`, `rendered` and `deferred` follow the fields an entry holds: records_from_columns
+# passes them after them)
 assert [f.name for f in dataclass_fields(RunRecord)] == [*RECORD_FIELDS, *_NOT_KEPT]
 
 
@@ -397,16 +397,56 @@ def record_from_entry(entry: list, folder: str, *, host: str, now: float,
     return record
 
 
-def records_from_columns(columns: Sequence[Sequence], folders: list[str],
+# Fields few listings read, which the index's columns file keeps as text until a record is
+# asked for one (indexread.Deferred; 100,000 runs: their columns took ~0.08 s to parse, the
+# command's most; the others are mostly empty)
+DEFERRED_FIELDS = frozenset({"command", "slurm", "dist", "oversize"})
+
+
+def records_from_columns(columns: Sequence[Any], folders: list[str],
                          texts: rowtext.Texts | None) -> list[RunRecord]:
     """The records of many entries at once, given as columns (one per field, in
     RECORD_FIELDS order, parsed from the index's columns file: strict JSON, whose numbers
     are all finite), not yet judged: built by C-level maps, not one call per run (100,000
-    runs ~0.25 s here); each refers to its row of the rows file where there is one."""
+    runs ~0.25 s here); each refers to its row of the rows file where there is one.  A
+    deferred column's field is left unset, to be parsed when a record is asked for it."""
     columns = list(columns)
     columns[_DIR_AT] = folders
     rendered = zip(repeat(texts), range(len(folders))) if texts is not None else repeat(None)
-    return list(map(RunRecord, *columns, repeat(True), rendered))
+    later = {name: column for name, column in zip(RECORD_FIELDS, columns) if type(column) is not list}
+    if not later:
+        return list(map(RunRecord, *columns, repeat(True), rendered, repeat(None)))
+    source = _Later(later)
+    eager = [column for column in columns if type(column) is list]
+    return list(map(_builder(frozenset(later)), *eager, repeat(True), rendered,
+                    zip(repeat(source), range(len(folders)))))
+
+
+class _Later:
+    """The deferred columns of one listing's records (RunRecord.deferred)."""
+
+    def __init__(self, columns: dict[str, Any]):
+        self.columns = columns
+
+    def value(self, name: str, row: int) -> Any:
+        column = self.columns.get(name)
+        if column is None:
+            raise AttributeError(f"'RunRecord' object has no attribute {name!r}")
+        return column[row]
+
+
+@functools.lru_cache(maxsize=4)
+def _builder(later: frozenset[str]) -> Callable[..., RunRecord]:
+    """A function making a record of the fields in RECORD_FIELDS order but those in `later`,
+    which it leaves unset, then those not kept.  Made as dataclasses makes `__init__`, by
+    running its text: one Python call a run, of plain slot assignments (100,000 runs: ~20%
+    quicker than RunRecord(...), which sets every field)."""
+    names = [name for name in RECORD_FIELDS if name not in later] + list(_NOT_KEPT)
+    assert all(map(str.isidentifier, names))
+    body = "".join(f"    record.{name} = {name}\n" for name in names)
+    scope: dict[str, Any] = {"new": object.__new__, "RunRecord": RunRecord}
+    exec(f"def build({', '.join(names)}):\n    record = new(RunRecord)\n{body}    return record\n", scope)
+    return scope["build"]
 
 
 # the path a run's text is rendered with, to be found and cut out, its quotes left (rowtext.Split)

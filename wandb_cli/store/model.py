@@ -11,7 +11,7 @@ import functools
 import math
 import operator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 RUNNING, FINISHED, FAILED, KILLED, CRASHED, CORRUPT = (
     "running", "finished", "failed", "killed", "crashed", "corrupt",
@@ -109,6 +109,20 @@ class RunRecord:
     # (that file, this run's row in it); set only where the record was built from the columns
     # file the rows file belongs to, cleared where the record is judged.  Not part of the index.
     rendered: Any = field(default=None, compare=False, repr=False)
+    # where the record was built from the index's columns file with fields it keeps as text
+    # (store/layout.py: DEFERRED_FIELDS): (what parses them, this run's row there); those
+    # fields are left unset until first read.  Not part of the index.
+    deferred: Any = field(default=None, compare=False, repr=False)
+
+    if not TYPE_CHECKING:  # (to mypy, an attribute no field names stays an error)
+        def __getattr__(self, name: str) -> Any:
+            """Only reached for a slot left unset: a deferred field, read now and kept."""
+            source = self.deferred if name != "deferred" else None
+            if source is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            value = source[0].value(name, source[1])
+            setattr(self, name, value)
+            return value
 
     @property
     def runtime(self) -> float | None:
