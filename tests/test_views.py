@@ -165,6 +165,45 @@ def test_iso_at_the_edges_of_rounding_and_range(ts):
     assert iso(None) is None
 
 
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu",
+                                  "Africa/Monrovia", "Europe/London", "right/Europe/Paris",
+                                  "Pacific/Apia", "XST+0:50", "XST+10YST-14,M3.2.0/23:50,M11.1.0/23:50"])
+def test_a_column_of_times_is_spelt_as_each_time_alone(zone, monkeypatch):
+    """fmt_times finds each UTC day's offset once: around every change of offset (Lord
+    Howe's is half an hour; Kathmandu is 5:45 ahead; Monrovia was 0:44:30 behind until 1972;
+    right/ zones count leap seconds; Samoa skipped 30 December 2011; POSIX rules can put a
+    zone 50 minutes behind, or move it a whole day at 23:50) and at the edges of rounding,
+    it spells what fmt_time does."""
+    import os
+    import random
+    import time
+
+    from wandb_cli.textfmt import fmt_time, fmt_times
+
+    if not zone.startswith("XST") and not os.path.exists(f"/usr/share/zoneinfo/{zone}"):
+        pytest.skip(f"no {zone} zone here")
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        rng = random.Random(zone)
+        stamps: list = [rng.uniform(0, 2.2e9) for _ in range(5000)]
+        stamps += [rng.randrange(0, 2_200_000_000) for _ in range(1000)]
+        for year in (1970, 1971, 1972, 1998, 2011, 2016, 2024):  # every 97 s of each change's days
+            start = time.mktime((year, 1, 1, 0, 0, 0, 0, 1, -1))
+            days = [start + day * 86400 for day in range(366)]
+            offsets = [time.localtime(day).tm_gmtoff for day in days]
+            for day, before, after in zip(days, offsets, offsets[1:]):
+                if before != after:
+                    stamps += [day + 97 * k + 0.5 for k in range(2 * 86400 // 97)]
+        stamps += [1_483_228_799.5, 1_483_228_800.0, 1_435_708_799.0,  # (around two leap seconds)
+                   1_700_000_000.9999995, 1_700_000_000.9999994, 1_700_000_899.9999996, 0.0, 0,
+                   None, -1.5, -86400, 1e11, 2 ** 35, 1_700_000_000]
+        assert fmt_times(stamps) == [fmt_time(ts) for ts in stamps]
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
 def test_iso_follows_datetime_where_utc_counts_leap_seconds():
     """Under TZ=right/UTC the C library's UTC counts leap seconds: every time is then spelt
     by datetime, as before (never a mix of the two clocks)."""

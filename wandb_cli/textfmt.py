@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+import time
 import unicodedata
 from typing import Any, Iterable
 
@@ -108,6 +109,71 @@ def fmt_time(ts: float | None) -> str:
     if ts is None:
         return ""
     return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_times(stamps: Iterable[float | None]) -> list[str]:
+    """`fmt_time` of each, with each UTC day's local offset found once: a time is then its
+    whole seconds (rounded as datetime rounds: to the nearest microsecond, ties to even) plus
+    that offset, its hour's text made once and its minute and second looked up (20,000
+    runs' start times: ~60 -> ~17 ms here), where local time runs on evenly through the
+    day.  Any other time (before 1970, past 5138, not a number, in a day that holds a change
+    of offset or a leap second as TZ=right/... counts them) is spelt by fmt_time."""
+    offsets: dict[int, int | None] = {}
+    hours: dict[int, str] = {}  # local hour -> its text ("YYYY-MM-DD HH:")
+    dates: dict[int, str] = {}  # local day -> its text
+    out = []
+    for ts in stamps:
+        if type(ts) is float and 0.0 <= ts < 1e11:
+            seconds = int(ts)
+            if ts - seconds > 0.999999:  # (may round up to the next second)
+                fraction, whole = math.modf(ts)
+                seconds = int(whole) + (round(fraction * 1e6) == 1_000_000)
+        elif type(ts) is int and 0 <= ts < 10 ** 11:
+            seconds = ts
+        else:
+            out.append(fmt_time(ts))
+            continue
+        day = seconds // 86400
+        offset = offsets.get(day, False)
+        if offset is False:
+            offset = offsets[day] = _even_offset(day * 86400)
+        if offset is None:
+            out.append(fmt_time(ts))
+            continue
+        local = seconds + offset
+        hour = local // 3600
+        prefix = hours.get(hour)
+        if prefix is None:
+            date = dates.get(hour // 24)
+            if date is None:
+                date = dates[hour // 24] = _dt.date.fromordinal(_EPOCH_ORDINAL + hour // 24).isoformat()
+            prefix = hours[hour] = f"{date} {_HOURS[hour % 24]}"
+        out.append(prefix + _MINUTES_SECONDS[local % 3600])
+    return out
+
+
+_HOURS = [f"{h:02d}:" for h in range(24)]
+_MINUTES_SECONDS = [f"{m:02d}:{s:02d}" for m in range(60) for s in range(60)]
+_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
+
+
+def _even_offset(start: int) -> int | None:
+    """The UTC offset (seconds) of local time through the UTC day from `start`, where local
+    time at its first and last second is that second plus the offset (no change of offset
+    nor a leap second counted between them); else None.  (Two changes of offset within one
+    day, back to the first, are taken to be none: no zone has had them.)"""
+    first, last = time.localtime(start), time.localtime(start + 86399)
+    offset = first.tm_gmtoff
+    if not _is_local(first, start + offset) or not _is_local(last, start + 86399 + offset):
+        return None
+    return offset
+
+
+def _is_local(moment: time.struct_time, local: int) -> bool:
+    """Whether `moment` spells `local` (seconds since 1970-01-01 00:00 in local time)."""
+    day, second = divmod(local, 86400)
+    return moment.tm_hour * 3600 + moment.tm_min * 60 + moment.tm_sec == second and \
+        _dt.date(moment.tm_year, moment.tm_mon, moment.tm_mday).toordinal() == _EPOCH_ORDINAL + day
 
 
 def fmt_size(size: float) -> str:

@@ -24,7 +24,7 @@ from wandb_cli.textfmt import (
     crop,
     finite_sum,
     fmt_duration,
-    fmt_time,
+    fmt_times,
     printable,
     widest,
 )
@@ -126,7 +126,7 @@ def _attribute_column(name: str, records: Sequence[RunRecord], get: Callable,
     if name in TIME_ATTRIBUTES:
         if not cells:
             return Column(name, header, [], values, priority, croppable=False)
-        return Column(name, header, [fmt_time(v) for v in values],
+        return Column(name, header, fmt_times(values),
                       list(map(iso, values)) if raw else [], priority, croppable=False)
     if name == "runtime":
         return make_column(name, header, values, priority, text_of=fmt_duration, cells=cells)
