@@ -719,6 +719,7 @@ _MIXED = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-
        st.one_of(st.lists(_MIXED, max_size=60), st.lists(st.floats(), max_size=60)),
        st.integers(1, 12))
 @example([math.inf, -math.inf, 1.0, 2.0], [math.inf, -math.inf, 1.5, 2.0], 4)  # fsum refuses
+@example([], [2.5896726560321327e+297, -1.797693134836419e+308], 1)  # a span past the largest float
 def test_histogram_bins_each_finite_number_as_the_formula_says(spanned, counted, most):
     """The C-level binning gives each value the bin `int((v - low) / width * count)`,
     clamped, as a per-value loop does; NaN, infinities, bools, text and None are left out."""
@@ -730,9 +731,11 @@ def test_histogram_bins_each_finite_number_as_the_formula_says(spanned, counted,
         assert not finite
         return
     expected = [0] * bins.count
-    width = bins.high - bins.low
+    low, width, scale = bins.low, bins.high - bins.low, 1.0
+    if math.isinf(width):  # (a span past the largest float: in halves)
+        low, width, scale = bins.low / 2, bins.high / 2 - bins.low / 2, 0.5
     for value in (v for v in counted if type(v) in (int, float) and math.isfinite(v)):
-        index = int((value - bins.low) / width * bins.count) if width else 0
+        index = int((value * scale - low) / width * bins.count) if width else 0
         expected[min(max(index, 0), bins.count - 1)] += 1
     assert bins.histogram(counted) == expected
     assert bins.histogram(iter(counted)) == expected

@@ -163,11 +163,14 @@ class _Bins:
         each value's bin computed by C-level maps, then tallied."""
         numbers = finite_numbers(values)
         counts = [0] * self.count
-        width = self.high - self.low
+        low, width = self.low, self.high - self.low
         if not width:
             counts[0] = len(numbers)
             return counts
-        offsets = map(operator.truediv, map(operator.sub, numbers, repeat(self.low)), repeat(width))
+        if math.isinf(width):  # (a span past the largest float, -1e308 to 1e308: measured in halves)
+            numbers = [number / 2 for number in numbers]
+            low, width = low / 2, self.high / 2 - low / 2
+        offsets = map(operator.truediv, map(operator.sub, numbers, repeat(low)), repeat(width))
         for index, n in Counter(map(int, map(operator.mul, offsets, repeat(self.count)))).items():
             counts[min(max(index, 0), self.count - 1)] += n
         return counts
