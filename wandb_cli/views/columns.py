@@ -156,7 +156,9 @@ def key_column(records: Sequence[RunRecord], key: str, resolver: KeyResolver, *,
         if not cells and resolved.path[0] != "runtime":  # (--group-by summarises no other)
             return Column(key, header, [], [], priority)
         return _attribute_column(resolved.path[0], records, get, priority, header, cells, raw)
-    return make_column(key, header, values_of(resolved, records), priority, cells=cells)
+    scope = resolved.scope
+    mappings = resolver.mappings(scope) if scope in ("config", "summary") and resolver.records is records else None
+    return make_column(key, header, values_of(resolved, records, mappings), priority, cells=cells)
 
 
 def split_keys(text: str) -> list[str]:
@@ -240,7 +242,9 @@ def run_columns(records: Sequence[RunRecord], *, columns: Sequence[str] | None =
     config and summary keys, runtime); no text, and no values for other attributes.
     `width`: the columns are for a table fitted to it, so a column that fit() would hide
     whatever its cells is left `unmade` (20,000 runs at 120 wide: the runtime column's
-    ~0.04 s), and time columns keep no ISO values (the created column's ~0.02 s)."""
+    ~0.04 s), and time columns keep no ISO values (the created column's ~0.02 s).  A column
+    is hidden whatever its cells where those of higher priority span the width with it at
+    the least it can be."""
     resolver = KeyResolver(records)
     if columns:
         specs = [(key, key, 100 - index / 100) for index, key in enumerate(columns)]
@@ -252,7 +256,11 @@ def run_columns(records: Sequence[RunRecord], *, columns: Sequence[str] | None =
     # are hidden (fit keeps the longest run of columns by priority whose minimums fit)
     for at in sorted(range(len(specs)), key=lambda at: -specs[at][2]):
         key, header, priority = specs[at]
-        if width is not None and sparks is None and minimums and _span(minimums) > width:
+        # (no column's minimum is under its header's width or 8 cells, whichever is less; fit
+        # keeps the columns of highest priority: once one is hidden, so are all after it)
+        least = min(cell_width(printable(header)), 8)
+        if width is not None and sparks is None and minimums and _span([*minimums, least]) > width:
+            minimums.append(least)
             resolver.resolve(key)  # (a bad or ambiguous key is an error at any width)
             made[at] = Column(key, printable(header), [], [], priority, unmade=True)
             continue
