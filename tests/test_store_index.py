@@ -341,6 +341,15 @@ def test_a_copy_over_the_store_that_restores_its_times_is_still_seen(store, quic
     assert set(listed(store)) == {*ids, *other_ids}
 
 
+@pytest.mark.parametrize(("names", "plain"), [
+    ([], True), (["run-a"], True), (["run-b", "run-a"], True), (["run-a", "run-"], True),
+    ([""], False), (["run-a", "xrun-b"], False), (["run-a", "run-b/../x"], False),
+    (["run-a/run-b"], False), (["run-a", "x/run-b"], False), (["run-a/"], False), (["/run-a"], False),
+    (["run-a\0"], False), (["run-a", 7], False), (["run-a", None], False)])
+def test_a_trailer_s_folder_names_are_each_a_plain_run_folder_name(names, plain):
+    assert indexread._folder_names(names) is plain
+
+
 @pytest.mark.parametrize("case", ["a path out of the store", "not a run folder's name", "gone"])
 def test_a_trailer_naming_what_is_no_run_folder_here_is_not_followed(store, quick_settle, tmp_path, case):
     """A trailer name with a separator, or not a run folder's, makes the trailer unreadable

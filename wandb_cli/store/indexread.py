@@ -5,7 +5,6 @@ index.  Nothing here writes (store/indexwrite.py does)."""
 from __future__ import annotations
 
 import hashlib
-import operator
 import os
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Sequence
@@ -393,12 +392,20 @@ def _trailer(line: bytes) -> dict | None:
     return trailer
 
 
+_OTHER_SEPARATORS = {os.sep, os.altsep or os.sep} - {"/"}  # (none on POSIX)
+
+
 def _folder_names(names: list) -> bool:
-    """Each a str naming a run folder inside the store: `run-...`, no separator, no NUL."""
-    if not set(map(type, names)) <= {str} or not all(map(operator.methodcaller("startswith", "run-"), names)):
+    """Each a str naming a run folder inside the store: `run-...`, no separator, no NUL.
+    Counted in the names joined by "/" (100,000 names: ~20 -> ~5 ms here): a "/" only
+    between them, each "run-" after one."""
+    if not set(map(type, names)) <= {str}:
         return False
-    joined = "".join(names)
-    return os.sep not in joined and (os.altsep or os.sep) not in joined and "\0" not in joined
+    joined = "/".join(names)
+    if joined.count("/") != max(len(names) - 1, 0) or ("/" + joined).count("/run-") != len(names):
+        return False
+    return "\0" not in joined and not any(sep in joined for sep in _OTHER_SEPARATORS)
+
 
 
 def _head(line: bytes) -> tuple[str, int] | None:
