@@ -316,8 +316,11 @@ class Deferred:
 
     def values(self) -> list:
         if self._values is None:
-            assert self._text is not None
-            self._values, self._text = orjson.loads(self._text), None
+            text = self._text
+            if text is not None:  # (else another thread parsed it meanwhile)
+                self._values = orjson.loads(text)
+                self._text = None  # (after the values: a reader finds one or the other)
+        assert self._values is not None
         return self._values
 
     def __getitem__(self, row: int) -> Any:
