@@ -13,6 +13,7 @@ from helpers import record_run
 
 from wandb_cli.store import index, indexread, jsonio, layout
 from wandb_cli.store.layout import RECORD_FIELDS, RunPaths, Store, update_run_doc
+from wandb_cli.store.model import RunRecord
 from wandb_cli.store.recorder import RunSpec, start_run
 
 
@@ -581,13 +582,20 @@ def _columns_lines(store: Store) -> tuple[dict, dict[str, bytes]]:
 
 
 def _shared_runs(store: Store, count: int = 16) -> dict[str, dict]:
-    """Runs sharing a project, group and state (coded columns), each with its own command (a
-    deferred column); their dicts as read from the documents."""
+    """Runs sharing a project, group and state (coded columns), each with its own command,
+    SLURM job and torchrun rank (deferred columns), one with an oversize config (deferred
+    too); their dicts as read from the documents."""
     for i in range(count):
-        record_run(store, project="shared", group=f"g{i % 2}", command=["python", "t.py", f"--seed={i}"],
-                   config={"i": i})
+        env = {**os.environ, "SLURM_JOB_ID": str(1000 + i), "RANK": str(i), "WORLD_SIZE": str(count)}
+        config = {"i": i, "table": "x" * (1 << 20)} if i == 5 else {"i": i}
+        record_run(Store(store.root, env=env), project="shared", group=f"g{i % 2}",
+                   command=["python", "t.py", f"--seed={i}"], config=config)
     age(store, 3600)
-    return _as_dicts(store, use_index=False)
+    expected = _as_dicts(store, use_index=False)
+    for field in ("slurm", "dist", "command"):  # (each run its own)
+        assert len({jsonio.dumps(run[field]) for run in expected.values()}) == count
+    assert sum(bool(run.get("oversize")) for run in expected.values()) == 1
+    return expected
 
 
 def test_shared_texts_are_coded_and_rarely_read_fields_deferred_and_read_when_asked(store, monkeypatch):
@@ -601,18 +609,21 @@ def test_shared_texts_are_coded_and_rarely_read_fields_deferred_and_read_when_as
     at = str(RECORD_FIELDS.index("command"))
     assert first["deferred"][at] == indexread.line_digest(lines["command"])
     assert set(first["deferred"]) == {str(RECORD_FIELDS.index(name)) for name in layout.DEFERRED_FIELDS}
-    parses = []
+    asked = []  # (each time a deferred column's values are asked for)
     real = indexread.Deferred.values
-    monkeypatch.setattr(indexread.Deferred, "values", lambda self: parses.append(self) or real(self))
+    monkeypatch.setattr(indexread.Deferred, "values", lambda self: asked.append(self) or real(self))
     parsed = _no_line_parsed(monkeypatch)
     records = list(Store(store.root).iter_runs())
-    assert parsed == [] and parses == []  # from the columns, no deferred one parsed yet
+    assert parsed == [] and asked == []  # from the columns, no deferred one parsed yet
     assert [r.project for r in records] == ["shared"] * 16
     by_id = {r.id: r for r in records}
     some = records[3]
-    assert some.command == expected[some.id]["command"] and len(parses) == 1
-    assert some.command is some.command and len(parses) == 1  # (kept by the record)
+    assert some.command == expected[some.id]["command"] and len(asked) == 1
+    assert some.command is some.command and len(asked) == 1  # (kept by the record)
+    layout.read_deferred(records)  # (every deferred field set at once: each column asked once more)
+    assert len(asked) == 1 + len(layout.DEFERRED_FIELDS)
     assert {r.id: r.to_dict() for r in records} == expected  # every deferred field read right
+    assert len(asked) == 1 + len(layout.DEFERRED_FIELDS)  # (none asked for again)
     assert by_id == {r.id: r for r in Store(store.root).iter_runs(use_index=False)}
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         some.nothing  # noqa: B018 (a name no field has is an error still)
@@ -650,6 +661,37 @@ def test_a_record_built_from_the_columns_equals_one_read_from_the_documents(stor
     from_columns = {r.id: r for r in Store(store.root).iter_runs()}
     assert all(r.deferred is not None for r in from_columns.values())
     assert from_columns == {r.id: r for r in Store(store.root).iter_runs(use_index=False)}
+
+
+def test_deferred_fields_set_at_once_for_records_of_two_listings_and_none(store):
+    """read_deferred sets each record's own values, whichever listing it came from, and
+    leaves a record read from the documents as it is."""
+    expected = _shared_runs(store, 10)
+    listed(store)
+    first, second = list(Store(store.root).iter_runs()), list(Store(store.root).iter_runs())
+    afresh = Store(store.root).read(Path(first[0].dir))
+    mixed = [afresh, *first[1:5], *second[5:]]
+    assert afresh.deferred is None and first[1].deferred[0] is not second[5].deferred[0]
+    layout.read_deferred(mixed)
+    for record in mixed:
+        for name in layout.DEFERRED_FIELDS:  # (set: the slot itself holds it, no read needed)
+            assert getattr(RunRecord, name).__get__(record) == expected[record.id].get(name, {})
+        assert record.to_dict() == expected[record.id]
+    assert [r.slurm for r in second[:5]] == [expected[r.id]["slurm"] for r in second[:5]]  # (read alone)
+
+
+def test_a_copy_or_pickle_of_a_record_from_the_columns_holds_that_run_alone(store):
+    """Every field, the deferred ones read, and none of the other runs' texts."""
+    import copy
+    import pickle
+
+    _shared_runs(store, 8)
+    listed(store)
+    record = next(r for r in Store(store.root).iter_runs() if r.command[-1] == "--seed=3")
+    blob = pickle.dumps(record)
+    assert b"--seed=3" in blob and b"--seed=4" not in blob and b"1004" not in blob
+    for again in (pickle.loads(blob), copy.copy(record), copy.deepcopy(record)):
+        assert again == record and again.deferred is None and again.slurm == {"job_id": 1003}
 
 
 def test_the_statting_child_s_pipe_holds_a_big_store_s_results():

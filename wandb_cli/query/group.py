@@ -168,7 +168,7 @@ class _Bins:
             counts[0] = len(numbers)
             return counts
         if math.isinf(width):  # (a span past the largest float, -1e308 to 1e308: measured in halves)
-            numbers = [number / 2 for number in numbers]
+            numbers = list(map(operator.truediv, numbers, repeat(2)))
             low, width = low / 2, self.high / 2 - low / 2
         offsets = map(operator.truediv, map(operator.sub, numbers, repeat(low)), repeat(width))
         for index, n in Counter(map(int, map(operator.mul, offsets, repeat(self.count)))).items():

@@ -278,22 +278,25 @@ def _load_columns(root: Path, schema: Sequence[str], trailer: str,
         return None
     view = memoryview(data)  # (each line parsed where it lies: no copy of the 45 MB)
     columns: list[list | Deferred] = []
+    for k, (start, end) in enumerate(zip(ends, ends[1:])):
+        column = _column(view[start + 1:end], rows, deferred.get(k))
+        if column is None:
+            return None
+        columns.append(column)
+    return columns
+
+
+def _column(text: memoryview, rows: int, digest: str | None) -> list | Deferred | None:
+    """One line of the columns file: its values (decoded where coded), or kept as text where
+    deferred (`digest`); None where it is not what it should be."""
+    if digest is not None:
+        return Deferred(bytes(text)) if line_digest(text) == digest else None
     try:
-        for k, (start, end) in enumerate(zip(ends, ends[1:])):
-            text = view[start + 1:end]
-            if k in deferred:
-                if line_digest(text) != deferred[k]:
-                    return None
-                columns.append(Deferred(bytes(text), rows))
-                continue
-            column = orjson.loads(text)
-            column = _decoded(column, rows) if type(column) is dict else column
-            if type(column) is not list or len(column) != rows:
-                return None
-            columns.append(column)
+        column = orjson.loads(text)
     except ValueError:
         return None
-    return columns
+    column = _decoded(column, rows) if type(column) is dict else column
+    return column if type(column) is list and len(column) == rows else None
 
 
 def line_digest(text: bytes | memoryview) -> str:
@@ -304,15 +307,14 @@ def line_digest(text: bytes | memoryview) -> str:
 
 class Deferred:
     """A column kept as its text, which matched its digest (so it is the text the writer
-    wrote with orjson, of `rows` values), parsed when first asked for: a field that few
-    listings read is not parsed by every one."""
+    wrote with orjson, of as many values as the file has rows), parsed when first asked for:
+    a field that few listings read is not parsed by every one."""
 
-    __slots__ = ("_text", "_values", "rows")
+    __slots__ = ("_text", "_values")
 
-    def __init__(self, text: bytes, rows: int):
+    def __init__(self, text: bytes):
         self._text: bytes | None = text
         self._values: list | None = None
-        self.rows = rows
 
     def values(self) -> list:
         if self._values is None:
@@ -408,7 +410,6 @@ def _folder_names(names: list) -> bool:
     if joined.count("/") != max(len(names) - 1, 0) or ("/" + joined).count("/run-") != len(names):
         return False
     return "\0" not in joined and not any(sep in joined for sep in _OTHER_SEPARATORS)
-
 
 
 def _head(line: bytes) -> tuple[str, int] | None:

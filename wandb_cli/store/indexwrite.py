@@ -142,7 +142,7 @@ class _Writer:
         try:
             deferred = {k: orjson.dumps(column(k)) for k, name in enumerate(self.schema)
                         if name in self.deferred}
-        except (TypeError, orjson.JSONEncodeError):
+        except TypeError:  # (orjson.JSONEncodeError among them)
             deferred = {}  # (kept as the others are, and parsed as they are)
         self.columns_tmp, out = _temp_file(self.columns_path)
         if out is None:

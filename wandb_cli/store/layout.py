@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from itertools import repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -432,7 +433,26 @@ class _Later:
         column = self.columns.get(name)
         if column is None:
             raise AttributeError(f"'RunRecord' object has no attribute {name!r}")
-        return column[row]
+        return column[row]  # (an indexread.Deferred: parsed on the first read of any row)
+
+
+def read_deferred(records: Sequence[RunRecord]) -> None:
+    """Set the deferred fields (RunRecord.deferred) of those of `records` built from the
+    columns, by C-level maps, for a caller about to read them all (`to_dict` of each): one
+    by one, each is a Python call (`--format jsonl` of 100,000 runs: +0.23 s).  Call it
+    before setting any of them yourself."""
+    marks = list(map(attrgetter("deferred"), records))
+    sources = set(map(itemgetter(0), filter(None, marks)))
+    for source in sources:
+        if len(sources) == 1 and all(marks):  # (the usual case: one listing's, all from its columns)
+            mine, rows = list(records), list(map(itemgetter(1), marks))
+        else:
+            picked = [(record, mark[1]) for record, mark in zip(records, marks)
+                      if mark is not None and mark[0] is source]
+            mine, rows = [record for record, _ in picked], [row for _, row in picked]
+        for name, column in source.columns.items():
+            values = column.values()
+            list(map(setattr, mine, repeat(name), map(values.__getitem__, rows)))
 
 
 @functools.lru_cache(maxsize=4)

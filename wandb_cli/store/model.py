@@ -10,7 +10,7 @@ import datetime as _dt
 import functools
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 RUNNING, FINISHED, FAILED, KILLED, CRASHED, CORRUPT = (
@@ -111,12 +111,21 @@ class RunRecord:
     rendered: Any = field(default=None, compare=False, repr=False)
     # where the record was built from the index's columns file with fields it keeps as text
     # (store/layout.py: DEFERRED_FIELDS): (what parses them, this run's row there); those
-    # fields are left unset until first read.  Not part of the index.
+    # fields are left unset until first read (or layout.read_deferred sets them on many
+    # records at once).  Not part of the index, nor of a copy or pickle (__getstate__).
     deferred: Any = field(default=None, compare=False, repr=False)
+
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        """Every field, those deferred read now, without what reads them for a whole listing
+        (a pickle of one record of 100,000 would hold all their texts)."""
+        state = {name: getattr(self, name) for name in _FIELD_NAMES}
+        state["deferred"] = None
+        return None, state
 
     if not TYPE_CHECKING:  # (to mypy, an attribute no field names stays an error)
         def __getattr__(self, name: str) -> Any:
-            """Only reached for a slot left unset: a deferred field, read now and kept."""
+            """Reached for a slot left unset (a deferred field: read now, and kept) and for a
+            name no field has (AttributeError)."""
             source = self.deferred if name != "deferred" else None
             if source is None:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -190,6 +199,7 @@ class RunRecord:
         return out
 
 
+_FIELD_NAMES = tuple(f.name for f in fields(RunRecord))
 # Keys `to_dict` gives only when they hold something, in this order.
 _OPTIONAL_KEYS = ("slurm", "dist", "problems", "oversize", "parent", "wandb_compat")
 _optional_values = operator.attrgetter(*_OPTIONAL_KEYS)

@@ -33,6 +33,10 @@ GAP = 3  # between two columns: a space of padding on each side and a blank divi
 TIME_ATTRIBUTES = frozenset({"created", "ended", "heartbeat"})
 MAX_DEFAULT_METRICS = 16
 NAME_CAP, NAME_MIN, TEXT_CAP, TEXT_MIN = 80, 16, 40, 10
+# a number column shrinks to its widest cell or its header, but not under this for a longer
+# header; the least any column shrinks to (run_columns relies on it)
+NUMBER_MIN = 8
+assert NUMBER_MIN <= min(NAME_MIN, TEXT_MIN)
 
 
 # -- formatting values ---------------------------------------------------------------------
@@ -73,8 +77,9 @@ class Column:
     shrink_to: int | None = None
     cap: int | None = None
     croppable: bool = True  # False: the user's --crop mode does not apply (headers only)
-    # left out unmade: the columns before it (by priority) already fill the width it was to
-    # be fitted to, so fit() hides it whatever its cells (only its header is kept)
+    # left out unmade: the columns before it (by priority) with it at its least already pass
+    # the width it was to be fitted to, so fit() hides it whatever its cells (only its
+    # header is kept)
     unmade: bool = False
 
     @cached_property
@@ -97,7 +102,7 @@ def make_column(key: str, header: str, values: list[Any], priority: float, *,
     kinds.discard(type(None))
     if kinds and kinds <= NUMBER_TYPES:
         defaults = {"align": "right", "croppable": False,
-                    "shrink_to": max(widest(texts), min(cell_width(header), 8))}
+                    "shrink_to": max(widest(texts), min(cell_width(header), NUMBER_MIN))}
     else:
         defaults = {"shrink_to": TEXT_MIN, "cap": TEXT_CAP}
     return Column(key, header, texts, values, priority, **{**defaults, **kind})
@@ -243,8 +248,8 @@ def run_columns(records: Sequence[RunRecord], *, columns: Sequence[str] | None =
     `width`: the columns are for a table fitted to it, so a column that fit() would hide
     whatever its cells is left `unmade` (20,000 runs at 120 wide: the runtime column's
     ~0.04 s), and time columns keep no ISO values (the created column's ~0.02 s).  A column
-    is hidden whatever its cells where those of higher priority span the width with it at
-    the least it can be."""
+    is hidden whatever its cells where those of higher priority span more than the width
+    with it at the least it can be."""
     resolver = KeyResolver(records)
     if columns:
         specs = [(key, key, 100 - index / 100) for index, key in enumerate(columns)]
@@ -252,13 +257,12 @@ def run_columns(records: Sequence[RunRecord], *, columns: Sequence[str] | None =
         specs = default_keys(records, sort=sort)
     made: dict[int, Column] = {}
     minimums: list[int] = []
-    # by priority, as fit() keeps them: once those made span more than the width, the rest
-    # are hidden (fit keeps the longest run of columns by priority whose minimums fit)
+    # by priority, as fit() keeps them: once those made, with the next at its least, span
+    # more than the width, it and the rest are hidden (fit keeps the longest run of columns
+    # by priority whose minimums fit)
     for at in sorted(range(len(specs)), key=lambda at: -specs[at][2]):
         key, header, priority = specs[at]
-        # (no column's minimum is under its header's width or 8 cells, whichever is less; fit
-        # keeps the columns of highest priority: once one is hidden, so are all after it)
-        least = min(cell_width(printable(header)), 8)
+        least = min(cell_width(printable(header)), NUMBER_MIN)  # (no column's minimum is less)
         if width is not None and sparks is None and minimums and _span([*minimums, least]) > width:
             minimums.append(least)
             resolver.resolve(key)  # (a bad or ambiguous key is an error at any width)

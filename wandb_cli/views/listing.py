@@ -60,6 +60,9 @@ def print_runs(rows: list, *, keys, sort, spark, fmt: str, crop: str) -> None:
         if text is not None:
             write_output(text, newline=True)
         else:
+            from wandb_cli.store.layout import read_deferred
+
+            read_deferred(rows)  # (to_dict reads every field of each)
             print_json([r.to_dict() for r in rows], lines=fmt == "jsonl",
                        finite=all(r.finite for r in rows))
         return
