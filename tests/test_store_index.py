@@ -677,6 +677,9 @@ def test_deferred_fields_set_at_once_for_records_of_two_listings_and_none(store)
         for name in layout.DEFERRED_FIELDS:  # (set: the slot itself holds it, no read needed)
             assert getattr(RunRecord, name).__get__(record) == expected[record.id].get(name, {})
         assert record.to_dict() == expected[record.id]
+    assert all(r.deferred is None for r in mixed)  # (all set: the columns no longer referred to)
+    with pytest.raises(AttributeError):  # (records not given were left alone)
+        RunRecord.slurm.__get__(second[0])
     assert [r.slurm for r in second[:5]] == [expected[r.id]["slurm"] for r in second[:5]]  # (read alone)
 
 
@@ -687,11 +690,16 @@ def test_a_copy_or_pickle_of_a_record_from_the_columns_holds_that_run_alone(stor
 
     _shared_runs(store, 8)
     listed(store)
-    record = next(r for r in Store(store.root).iter_runs() if r.command[-1] == "--seed=3")
+    list(Store(store.root).iter_runs(texts=True))  # (writes the rows file)
+    records = list(Store(store.root).iter_runs(texts=True))  # (each refers to it)
+    record = next(r for r in records if r.command[-1] == "--seed=3")
+    assert record.rendered is not None and record.deferred is not None
     blob = pickle.dumps(record)
-    assert b"--seed=3" in blob and b"--seed=4" not in blob and b"1004" not in blob
+    assert b"--seed=3" in blob and b"--seed=4" not in blob
+    assert b"Deferred" not in blob and b"Texts" not in blob
     for again in (pickle.loads(blob), copy.copy(record), copy.deepcopy(record)):
-        assert again == record and again.deferred is None and again.slurm == {"job_id": 1003}
+        assert again == record and again.slurm == {"job_id": 1003}
+        assert again.deferred is None and again.rendered is None
 
 
 def test_the_statting_child_s_pipe_holds_a_big_store_s_results():

@@ -453,6 +453,9 @@ def read_deferred(records: Sequence[RunRecord]) -> None:
         for name, column in source.columns.items():
             values = column.values()
             list(map(setattr, mine, repeat(name), map(values.__getitem__, rows)))
+        # every deferred field set: they refer to the columns no more (a second call, or a
+        # record kept alone, sets or holds nothing of them)
+        list(map(setattr, mine, repeat("deferred"), repeat(None)))
 
 
 @functools.lru_cache(maxsize=4)

@@ -112,14 +112,16 @@ class RunRecord:
     # where the record was built from the index's columns file with fields it keeps as text
     # (store/layout.py: DEFERRED_FIELDS): (what parses them, this run's row there); those
     # fields are left unset until first read (or layout.read_deferred sets them on many
-    # records at once).  Not part of the index, nor of a copy or pickle (__getstate__).
+    # records at once).  Not part of the index, nor of a copy or pickle (__getstate__;
+    # dataclasses.replace and asdict keep it, and `rendered`: nothing here uses them).
     deferred: Any = field(default=None, compare=False, repr=False)
 
     def __getstate__(self) -> tuple[None, dict[str, Any]]:
         """Every field, those deferred read now, without what reads them for a whole listing
-        (a pickle of one record of 100,000 would hold all their texts)."""
+        (a pickle of one record of 100,000 would hold all their texts) nor the open rows file
+        (a copy of it would close the original's descriptor)."""
         state = {name: getattr(self, name) for name in _FIELD_NAMES}
-        state["deferred"] = None
+        state["deferred"] = state["rendered"] = None
         return None, state
 
     if not TYPE_CHECKING:  # (to mypy, an attribute no field names stays an error)
