@@ -143,8 +143,8 @@ def scan(root: Path, read_entry: Callable[[Path], list], schema: Sequence[str], 
     where the columns file holds the index's entries, `build` makes all their items at once
     (the items `make` would, before judging; a field named in `deferred` is given as an
     indexread.Deferred column, parsed when first asked for) and `judge` settles those still
-    running, once their entries are known to be valid.  The index is rewritten when anything differed
-    from it, before the first item is given: nothing a caller does to an item can reach
+    running, once their entries are known to be valid.  The index is rewritten when anything
+    differed from it, before the first item is given: nothing a caller does to an item can reach
     the files.  The cyclic garbage collector is paused until the caller has taken the last
     item (or dropped the iterator): the parsed documents hold no cycles, and its repeated
     passes over them cost more than parsing them (100,000 runs: a whole `runs ls` took

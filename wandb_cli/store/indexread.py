@@ -244,11 +244,8 @@ def _columns_belong(root: Path, schema: Sequence[str], trailer: str, rows: int) 
 def _deferred_in(line: bytes, expected: dict) -> dict[int, str] | None:
     """The columns file's first line's digests of the columns it defers (field position ->
     digest), where the rest of it is `expected`; None for any other line."""
-    try:
-        first = orjson.loads(line)
-    except ValueError:
-        return None
-    if type(first) is not dict:
+    first = _json_object(line)
+    if first is None:
         return None
     digests = first.pop("deferred", None)
     if type(digests) is not dict or first != expected:
@@ -259,6 +256,15 @@ def _deferred_in(line: bytes, expected: dict) -> dict[int, str] | None:
             return None  # (only a field's column: the run documents are never deferred)
         deferred[int(key)] = digest
     return deferred
+
+
+def _json_object(line: bytes) -> dict | None:
+    """The JSON object a line holds (orjson: strict JSON), or None for anything else."""
+    try:
+        value = orjson.loads(line)
+    except ValueError:
+        return None
+    return value if type(value) is dict else None
 
 
 def _load_columns(root: Path, schema: Sequence[str], trailer: str,
@@ -330,7 +336,7 @@ class Deferred:
 
 
 def column_values(column: list | Deferred) -> list:
-    return column if type(column) is list else column.values()  # type: ignore[union-attr]
+    return column.values() if isinstance(column, Deferred) else column
 
 
 # A column of texts is coded (`{"values": [each text once], "codes": "a character per run"}`,
@@ -381,13 +387,8 @@ def is_trailer(line: bytes) -> bool:
 def _trailer(line: bytes) -> dict | None:
     """The trailer's fields, or None for any other line or shape (a name that is not a run
     folder's plain name among them)."""
-    if not is_trailer(line):
-        return None
-    try:
-        trailer = orjson.loads(line)
-    except ValueError:
-        return None
-    if type(trailer) is not dict:
+    trailer = _json_object(line) if is_trailer(line) else None
+    if trailer is None:
         return None
     names, sigs, uncached = (trailer.get(key) for key in ("folders", "signatures", "uncached"))
     if type(names) is not list or type(sigs) is not list or type(uncached) is not list:
