@@ -1,6 +1,8 @@
 """Suite "big": the workloads of issue 16 (big runs, fast pipes).
 
   - output pump: `wbrun -q -- CMD` vs bare CMD, both writing into a pipe drained by `cat`,
+    beside `wbrun -q -- true` (its start and finish), coreutils' `tee FILE` and a C loop doing
+    only the copies a wrapper must (benchmarks/copyloop.c, built where a C compiler is),
     for N MB of short lines (`yes`) and 1M short lines from Python; pipe mode, and pty mode
     (the command's stdout a pseudo-terminal that this process drains);
   - printed `key=value` lines: lines recorded per second (every step checked on disk);
@@ -60,21 +62,11 @@ def _pump_rows(ctx: Context, mb: int) -> list[Row]:
     rows = []
     store = ctx.fresh_dir("big-pump-store")
     wbrun = shlex.join([*ctx.wbrun, "-q", "--dir", str(store), "--"])
-    tee_file = store.parent / "big-pump-tee.out"
+    copyloop = _copy_loop(ctx)
+    # wbrun's own start and finish, around a command that prints nothing
+    start = ctx.time(["sh", "-c", f"{wbrun} true | cat > /dev/null"])
     for label, command, _size in _workloads(ctx, mb):
-        bare = ctx.time(["sh", "-c", f"{command} | cat > /dev/null"])
-        wrapped = ctx.time(["sh", "-c", f"{wbrun} sh -c {shlex.quote(command)} | cat > /dev/null"])
-        # what keeping a copy of the output costs with no tracker at all: coreutils' tee
-        tee = ctx.time(["sh", "-c", f"{command} | tee {shlex.quote(str(tee_file))} | cat > /dev/null"])
-        tee_file.unlink(missing_ok=True)
-        check = _check_pipe(ctx, command, store, wbrun)
-        times = ratio(wrapped.median, bare.median)
-        rows.append(Row("big", f"pipe mode: {label}, wrapped / bare", times, "x",
-                        [("bare", bare.median, "s"), ("wrapped", wrapped.median, "s"),
-                         ("bare | tee FILE", tee.median, "s")],
-                        target=f"<= {PUMP_MAX_RATIO}x", ok=at_most(times, PUMP_MAX_RATIO),
-                        detail=check, data={"bare": bare.as_json(), "wrapped": wrapped.as_json(),
-                                            "tee": tee.as_json()}))
+        rows.append(_pipe_row(ctx, label, command, store, wbrun, start, copyloop))
         bare_pty = _pty_time(["sh", "-c", command], ctx)
         wrapped_pty = _pty_time(["sh", "-c", f"{wbrun} sh -c {shlex.quote(command)}"], ctx)
         times = ratio(wrapped_pty.median, bare_pty.median)
@@ -84,6 +76,49 @@ def _pump_rows(ctx: Context, mb: int) -> list[Row]:
                         detail=f"{wrapped_pty.extra['bytes']:,} bytes read through the terminal"))
         shutil_rmtree(store)
     return rows
+
+
+def _pipe_row(ctx: Context, label: str, command: str, store: Path, wbrun: str, start: Sample,
+              copyloop: str | None) -> Row:
+    """Pipe mode: bare, wrapped, through `tee FILE` and through the C copy loop."""
+    tee_file = shlex.quote(str(store.parent / "big-pump-tee.out"))
+    bare = ctx.time(["sh", "-c", f"{command} | cat > /dev/null"])
+    wrapped = ctx.time(["sh", "-c", f"{wbrun} sh -c {shlex.quote(command)} | cat > /dev/null"])
+    # what keeping a copy of the output costs with no tracker at all: coreutils' tee, and
+    # the bare copies in C (a read of the pipe and two writes a chunk)
+    tee = ctx.time(["sh", "-c", f"{command} | tee {tee_file} | cat > /dev/null"])
+    floor = (ctx.time(["sh", "-c", f"{command} | {copyloop} {tee_file} | cat > /dev/null"])
+             if copyloop else None)
+    (store.parent / "big-pump-tee.out").unlink(missing_ok=True)
+    check = _check_pipe(ctx, command, store, wbrun)
+    times = ratio(wrapped.median, bare.median)
+    compare = [("bare", bare.median, "s"), ("wrapped", wrapped.median, "s"),
+               ("wbrun -q -- true", start.median, "s"), ("bare | tee FILE", tee.median, "s")]
+    data = {"bare": bare.as_json(), "wrapped": wrapped.as_json(), "start": start.as_json(),
+            "tee": tee.as_json()}
+    if floor is not None:
+        compare.append(("bare | C copy loop FILE", floor.median, "s"))
+        data["copy_loop"] = floor.as_json()
+        check += (f"; the C copy loop takes {ratio(floor.median, bare.median):.2f}x bare, "
+                  f"wrapped {ratio(wrapped.median, floor.median):.2f}x it")
+    else:
+        check += "; no C compiler, so the C copy loop was not timed"
+    return Row("big", f"pipe mode: {label}, wrapped / bare", times, "x", compare,
+               target=f"<= {PUMP_MAX_RATIO}x", ok=at_most(times, PUMP_MAX_RATIO),
+               detail=check, data=data)
+
+
+def _copy_loop(ctx: Context) -> str | None:
+    """benchmarks/copyloop.c built into the work folder; None where no C compiler builds it."""
+    import shutil
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    exe = ctx.work / "copyloop"
+    built = subprocess.run([cc, "-O2", "-o", str(exe), str(Path(__file__).with_name("copyloop.c"))],
+                           capture_output=True)
+    return shlex.quote(str(exe)) if built.returncode == 0 else None
 
 
 def shutil_rmtree(path: Path) -> None:
