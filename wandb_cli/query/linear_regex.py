@@ -5,9 +5,18 @@ length, whatever the pattern: patterns are compiled by RE2 (Google's engine, the
 `google-re2` package), which has no backtracking, so `^(a+)+$` cannot hang `runs ls`.  RE2
 takes Python's syntax except backreferences (`\\1`) and lookaround (`(?=`, `(?<!`); those
 are refused with an error naming the pattern.
+
+A pattern with no repetition, class or group (literal characters, escaped punctuation, `.`,
+a leading `^`, a trailing `$`: `resnet`, `0.03`, `^bert`, `\\.py$`) is matched by Python's own
+engine instead: without repetition it cannot backtrack (at most the pattern's length of work
+at each place in the value), and it matches exactly what RE2 matches (a test checks the two
+against each other), through one C call, where RE2's Python binding takes ~2.5 us a value
+(a filter on `command` over 100,000 runs: ~0.25 s).
 """
 from __future__ import annotations
 
+import re
+import string
 from typing import Any, Callable, Optional
 
 Search = Callable[[str], Optional[Any]]
@@ -19,6 +28,13 @@ class RegexError(ValueError):
 
 def compile_search(pattern: str, *, ignore_case: bool = False) -> Search:
     """The `search` function of `pattern` (None when it does not match)."""
+    simple = _simple(pattern, ignore_case)
+    if simple is not None:
+        return simple
+    return _compile_re2(pattern, ignore_case)
+
+
+def _compile_re2(pattern: str, ignore_case: bool) -> Search:
     import re2
 
     options = re2.Options()
@@ -31,6 +47,41 @@ def compile_search(pattern: str, *, ignore_case: bool = False) -> Search:
     except (TypeError, ValueError, OverflowError) as exc:
         raise RegexError(str(exc)) from None
     return compiled.search
+
+
+_PUNCTUATION = frozenset(string.punctuation)
+_SPECIAL = frozenset("*+?{}[]()|^$")
+
+
+def _simple(pattern: str, ignore_case: bool) -> Search | None:
+    """Python's search for `pattern` where it is simple (see the module's docstring), else
+    None.  Ignoring case, only an ASCII pattern is, and a value that is not ASCII still goes
+    to RE2 (whose case folding goes past ASCII: `k` matches the Kelvin sign)."""
+    if ignore_case and not pattern.isascii():
+        return None
+    parts, i, last = [], 0, len(pattern) - 1
+    while i <= last:
+        ch = pattern[i]
+        if ch == "\\":
+            escaped = pattern[i + 1:i + 2]
+            if escaped not in _PUNCTUATION:  # (`\d`, `\1`, `\x41`, a trailing `\`: RE2's)
+                return None
+            parts.append(re.escape(escaped))
+            i += 2
+            continue
+        if ch == "^" and i == 0:
+            parts.append("\\A")
+        elif ch == "$" and i == last:
+            parts.append("\\Z")  # (RE2's `$` is the end of the text, not before a last newline)
+        elif ch in _SPECIAL or ch < " " or ch == "\x7f":
+            return None
+        else:
+            parts.append("." if ch == "." else re.escape(ch))
+        i += 1
+    if not ignore_case:
+        return re.compile("".join(parts)).search
+    fast, slow = re.compile("".join(parts), re.IGNORECASE | re.ASCII).search, _compile_re2(pattern, True)
+    return lambda value: fast(value) if value.isascii() else slow(value)
 
 
 def _python_anchors(pattern: str) -> str:
