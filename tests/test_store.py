@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import record_run
+from helpers import make_record, record_run
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from wandb_cli.errors import AmbiguousRun, RunExists, RunNotFound, UsageError
 from wandb_cli.store import ids, proc
@@ -159,3 +161,13 @@ def test_store_format_documents_are_plain_json(store):
             "ended", "created"} <= set(doc)
     assert json.loads((run_dir / "files" / "config.json").read_text()) == {"lr": 0.1}
     assert json.loads((run_dir / "files" / "wandb-summary.json").read_text()) == {"loss": 1.0}
+
+
+@given(st.lists(st.text(alphabet="ab=-./:,@%+_ 'é\"$\\\n*", max_size=4), max_size=4))
+@example(["python", "train.py", "--lr=0.1"])
+@example(["", "a"])
+@example(["caf\u00e9"])
+def test_a_command_line_is_what_shlex_join_gives(words):
+    import shlex
+
+    assert make_record("x", command=words).command_line == shlex.join(words)

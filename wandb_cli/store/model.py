@@ -10,6 +10,7 @@ import datetime as _dt
 import functools
 import math
 import operator
+import re
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ ATTRIBUTES = (
 )
 # Attribute namespaces read as `slurm.job_id`, `dist.rank` (see store/cluster.py).
 CLUSTER_SCOPES = ("slurm", "dist")
+# a character that makes shlex.quote quote a word (its own test)
+_needs_quotes = re.compile(r"[^\w@%+=:,./-]", re.ASCII).search
 
 
 def iso(ts: float | None) -> str | None:
@@ -148,9 +151,14 @@ class RunRecord:
 
     @property
     def command_line(self) -> str:
+        """The command as a shell would take it (shlex.join); one test of the whole for the
+        usual command, whose words need no quotes (100,000 runs: ~0.15 -> ~0.06 s)."""
+        words = self.command
+        if all(words) and _needs_quotes("".join(words)) is None:
+            return " ".join(words)
         import shlex
 
-        return shlex.join(self.command)
+        return shlex.join(words)
 
     @property
     def path(self) -> str:
