@@ -683,6 +683,34 @@ def test_deferred_fields_set_at_once_for_records_of_two_listings_and_none(store)
     assert [r.slurm for r in second[:5]] == [expected[r.id]["slurm"] for r in second[:5]]  # (read alone)
 
 
+def test_a_filter_sort_or_group_on_a_deferred_field_sets_it_on_every_run_at_once(store, monkeypatch):
+    """`command =~`, a sort on `dist.rank`, a group by `slurm.job_id`: each field is set on
+    all the records by read_deferred, none read one record at a time; `oversize`, which no
+    key names, stays unread."""
+    from wandb_cli.query.filter import select_runs
+    from wandb_cli.query.group import group_runs
+
+    expected = _shared_runs(store, 10)
+    listed(store)
+    one_by_one = []
+    real = layout._Later.value
+    monkeypatch.setattr(layout._Later, "value",
+                        lambda self, name, row: one_by_one.append(name) or real(self, name, row))
+    records = list(Store(store.root).iter_runs())
+    chosen = select_runs(records, filter_expr="command =~ 'seed=[1-3]$' or command =~ 'seed=7'",
+                         sort=["-dist.rank"])
+    assert [r.command[-1] for r in chosen] == ["--seed=7", "--seed=3", "--seed=2", "--seed=1"]
+    groups = group_runs(records, ["slurm.job_id"], sort=["dist.rank"])
+    assert [g.values[0] for g in groups] == [1000 + i for i in range(10)]
+    assert one_by_one == []
+    assert all(r.deferred is not None for r in records)  # (oversize: still to be read)
+    with pytest.raises(AttributeError):
+        RunRecord.oversize.__get__(records[0])
+    layout.read_deferred(records, ("command",))  # (a field set already: set again, the same)
+    assert {r.id: r.to_dict() for r in records} == expected
+    assert one_by_one == ["oversize"] * 10  # (to_dict read the one left, record by record)
+
+
 def test_a_copy_or_pickle_of_a_record_from_the_columns_holds_that_run_alone(store):
     """Every field, the deferred ones read, and none of the other runs' texts."""
     import copy

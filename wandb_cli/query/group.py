@@ -202,7 +202,8 @@ def _order_groups(groups: list[Group], by_keys: list, sort: Sequence[str],
         if position is not None:
             sort_columns.append((lambda g, i=position: g.values[i], spec.descending))
             continue
-        aggregates = {id(g): _aggregate(map(key_getter(key), g.runs)) for g in groups}
+        get = resolver.getter(key)
+        aggregates = {id(g): _aggregate(map(get, g.runs)) for g in groups}
         sort_columns.append((lambda g, a=aggregates: a[id(g)], spec.descending))
     return order_by(ordered, sort_columns)
 
@@ -231,7 +232,7 @@ def group_runs(records: Sequence[RunRecord], by: Sequence[str], *, stats: Sequen
     if not by:
         raise UsageError("grouping needs at least one key")
     resolver = KeyResolver(records)
-    by_keys = [resolver.resolve(text) for text in by]
+    by_keys = [resolver.readable(text) for text in by]
     getters = [key_getter(key) for key in by_keys]
     ordered = records if presorted else sort_runs(records, sort, resolver=resolver)
     known = known if presorted else None
@@ -240,7 +241,7 @@ def group_runs(records: Sequence[RunRecord], by: Sequence[str], *, stats: Sequen
     def over_all(key: str) -> list:
         if known is not None and key in known:
             return known[key]
-        return values_of(resolver.resolve(key), ordered)
+        return values_of(resolver.readable(key), ordered)
 
     columns = {column: over_all(column) for column in stats}
     spark_values = over_all(spark) if spark else None

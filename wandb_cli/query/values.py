@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from wandb_cli.errors import UsageError
 from wandb_cli.query.parse import KeyRef, format_key, parse_key
-from wandb_cli.store.model import ATTRIBUTES, RunRecord
+from wandb_cli.store.model import ATTRIBUTES, CLUSTER_SCOPES, RunRecord
 from wandb_cli.textfmt import NUMBER_TYPES, finite_sum
 
 Getter = Callable[[RunRecord], Any]
@@ -90,6 +90,7 @@ class KeyResolver:
         self.decided: dict[tuple[str, ...], str | None] = {}
         self._names: tuple[set, set] | None = None
         self._mappings: dict[str, list] = {}
+        self._read: set[str] = set()  # the deferred fields read_deferred has set on the records
 
     def mappings(self, scope: str) -> list:
         """Each record's config or summary, gathered once for every column of that scope
@@ -133,7 +134,22 @@ class KeyResolver:
         return key if scope is None else KeyRef(scope, key.path, key.text, key.pos)
 
     def getter(self, key: KeyRef | str) -> Getter:
-        return key_getter(self.resolve(key))
+        return key_getter(self.readable(key))
+
+    def readable(self, key: KeyRef | str) -> KeyRef:
+        """`key` resolved, for reading it over the records: where it reads a field the index
+        leaves unparsed until asked (`command`, `slurm.*`, `dist.*`; store/layout.py:
+        DEFERRED_FIELDS), that field is first set on all of them at once (100,000 runs: one
+        Python call a run, ~0.05 s, saved)."""
+        key = self.resolve(key)
+        name = key.path[0] if key.scope == "attr" else key.scope if key.scope in CLUSTER_SCOPES else None
+        if name is not None and name not in self._read:
+            from wandb_cli.store.layout import DEFERRED_FIELDS, read_deferred
+
+            if name in DEFERRED_FIELDS:
+                read_deferred(self.records, (name,))
+            self._read.add(name)
+        return key
 
 
 def resolve(key: KeyRef | str, records: Sequence[RunRecord]) -> KeyRef:

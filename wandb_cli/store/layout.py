@@ -35,7 +35,7 @@ from dataclasses import fields as dataclass_fields
 from itertools import repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterator, Mapping, Sequence
 
 from wandb_cli.errors import AmbiguousRun, RunExists, RunNotFound, StoreError, UsageError
 from wandb_cli.store import alive, bigdoc, jsonio, proc, rowtext
@@ -436,11 +436,12 @@ class _Later:
         return column[row]  # (an indexread.Deferred: parsed on the first read of any row)
 
 
-def read_deferred(records: Sequence[RunRecord]) -> None:
+def read_deferred(records: Sequence[RunRecord], names: Collection[str] | None = None) -> None:
     """Set the deferred fields (RunRecord.deferred) of those of `records` built from the
-    columns, by C-level maps, for a caller about to read them all (`to_dict` of each): one
-    by one, each is a Python call (`--format jsonl` of 100,000 runs: +0.23 s).  Call it
-    before setting any of them yourself."""
+    columns, by C-level maps, for a caller about to read them over many records: one by one,
+    each is a Python call (`--format jsonl` of 100,000 runs: +0.23 s; a filter on `command`:
+    +0.05 s).  `names`: those fields only (None: all).  Call it before setting any of them
+    yourself."""
     marks = list(map(attrgetter("deferred"), records))
     sources = set(map(itemgetter(0), filter(None, marks)))
     for source in sources:
@@ -450,12 +451,14 @@ def read_deferred(records: Sequence[RunRecord]) -> None:
             picked = [(record, mark[1]) for record, mark in zip(records, marks)
                       if mark is not None and mark[0] is source]
             mine, rows = [record for record, _ in picked], [row for _, row in picked]
-        for name, column in source.columns.items():
+        wanted = [(name, column) for name, column in source.columns.items() if names is None or name in names]
+        for name, column in wanted:
             values = column.values()
             list(map(setattr, mine, repeat(name), map(values.__getitem__, rows)))
-        # every deferred field set: they refer to the columns no more (a second call, or a
-        # record kept alone, sets or holds nothing of them)
-        list(map(setattr, mine, repeat("deferred"), repeat(None)))
+        if len(wanted) == len(source.columns):
+            # every deferred field set: they refer to the columns no more (a second call, or
+            # a record kept alone, sets or holds nothing of them)
+            list(map(setattr, mine, repeat("deferred"), repeat(None)))
 
 
 @functools.lru_cache(maxsize=4)
