@@ -137,6 +137,17 @@ def test_regex_features_re2_lacks_are_named(store_dir, wbrun):
     assert result.returncode == 2 and "lookahead and lookbehind" in result.stderr
 
 
+def test_a_command_with_an_undecodable_byte_is_searched_by_either_engine(store_dir, wbrun):
+    """The byte is kept as a lone surrogate, which RE2 (taking UTF-8) could not be given: it
+    reaches RE2 as U+FFFD, so both engines match it by `.` alone."""
+    wbrun("-q", "--no-system", "--", "true", "caf\udcff", check_code=0)
+    for pattern, found in [("caf", True), ("ca+f", True), ("caf.", True), ("ca+f.", True),
+                           ("cafe", False), ("caf[a-z]", False)]:
+        result = wbrun("runs", "ls", "-f", "ids", "--filter", f"command =~ '{pattern}'")
+        assert result.returncode == 0, (pattern, result.stderr)
+        assert bool(result.stdout.strip()) is found, pattern
+
+
 # --- 6. names and references too long for a file name --------------------------------------
 def test_long_names_and_references_are_ordinary_errors(store_dir, wbrun):
     long_ref = "x" * 300

@@ -7,11 +7,15 @@ takes Python's syntax except backreferences (`\\1`) and lookaround (`(?=`, `(?<!
 are refused with an error naming the pattern.
 
 A pattern with no repetition, class or group (literal characters, escaped punctuation, `.`,
-a leading `^`, a trailing `$`: `resnet`, `0.03`, `^bert`, `\\.py$`) is matched by Python's own
-engine instead: without repetition it cannot backtrack (at most the pattern's length of work
-at each place in the value), and it matches exactly what RE2 matches (a test checks the two
-against each other), through one C call, where RE2's Python binding takes ~2.5 us a value
-(a filter on `command` over 100,000 runs: ~0.25 s).
+a leading `^`, a trailing `$`: `resnet`, `0.03`, `^bert`, `\\.py$`), of at most SIMPLE_MOST
+characters, is matched by Python's own engine instead: without repetition it cannot
+backtrack (at most the pattern's length of work at each place in the value), and it
+matches what RE2 matches (tests/test_linear_regex.py checks the two against each other),
+through one C call, where RE2's Python binding takes ~2.5 us a value (a filter on `command`
+over 100,000 runs: ~0.25 s).  Ignoring case, only an ASCII pattern is taken, and a value
+with any character past ASCII still goes to RE2, whose case folding is wider.  A value with
+a lone surrogate (an undecodable byte a command kept) reaches RE2 with each one as U+FFFD,
+which only `.` matches, as in Python (a pattern holding U+FFFD is RE2's).
 """
 from __future__ import annotations
 
@@ -46,19 +50,31 @@ def _compile_re2(pattern: str, ignore_case: bool) -> Search:
         raise RegexError(_reason(exc)) from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise RegexError(str(exc)) from None
-    return compiled.search
+    search = compiled.search
+
+    def guarded(value: str) -> Any:
+        try:
+            return search(value)
+        except UnicodeEncodeError:  # (RE2 takes UTF-8: a lone surrogate, an undecodable byte
+            # of a command kept by jsonio, is one character it cannot match but by `.`)
+            return search(_SURROGATE.sub("\ufffd", value))
+
+    return guarded
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_RE2_ONLY = re.compile("[\ud800-\udfff\ufffd]")  # (U+FFFD: what RE2 matches a surrogate as)
+SIMPLE_MOST = 1000  # characters: RE2 refuses a pattern past its memory (~100,000 `.`), as before
 _PUNCTUATION = frozenset(string.punctuation)
 _SPECIAL = frozenset("*+?{}[]()|^$")
 
 
 def _simple(pattern: str, ignore_case: bool) -> Search | None:
     """Python's search for `pattern` where it is simple (see the module's docstring), else
-    None.  Ignoring case, only an ASCII pattern is, and a value that is not ASCII still goes
-    to RE2 (whose case folding goes past ASCII: `k` matches the Kelvin sign)."""
-    if ignore_case and not pattern.isascii():
-        return None
+    None.  Ignoring case, a value that is not ASCII still goes to RE2 (whose case folding
+    goes past ASCII: `k` matches the Kelvin sign)."""
+    if (ignore_case and not pattern.isascii()) or len(pattern) > SIMPLE_MOST or _RE2_ONLY.search(pattern):
+        return None  # (RE2's: its case folding, its refusal of a huge pattern or a surrogate)
     parts, i, last = [], 0, len(pattern) - 1
     while i <= last:
         ch = pattern[i]

@@ -322,7 +322,8 @@ class _Parser:
         return Compare(key, op, value, op_pos)
 
     def compile_regex(self, value: Literal) -> Any:
-        """A compiled pattern (RE2: linear time, see linear_regex.py) with a `search`."""
+        """A compiled pattern (linear time: RE2, or Python's for a simple one; see
+        linear_regex.py) with a `search`."""
         from wandb_cli.query.linear_regex import RegexError, compile_search
 
         try:
