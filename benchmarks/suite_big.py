@@ -102,7 +102,7 @@ def _pipe_row(ctx: Context, label: str, command: str, store: Path, wbrun: str, s
         check += (f"; the C copy loop takes {ratio(floor.median, bare.median):.2f}x bare, "
                   f"wrapped {ratio(wrapped.median, floor.median):.2f}x it")
     else:
-        check += "; no C compiler, so the C copy loop was not timed"
+        check += "; the C copy loop was not timed (no C compiler, or it did not build)"
     return Row("big", f"pipe mode: {label}, wrapped / bare", times, "x", compare,
                target=f"<= {PUMP_MAX_RATIO}x", ok=at_most(times, PUMP_MAX_RATIO),
                detail=check, data=data)

@@ -700,15 +700,39 @@ def test_a_filter_sort_or_group_on_a_deferred_field_sets_it_on_every_run_at_once
     chosen = select_runs(records, filter_expr="command =~ 'seed=[1-3]$' or command =~ 'seed=7'",
                          sort=["-dist.rank"])
     assert [r.command[-1] for r in chosen] == ["--seed=7", "--seed=3", "--seed=2", "--seed=1"]
-    groups = group_runs(records, ["slurm.job_id"], sort=["dist.rank"])
-    assert [g.values[0] for g in groups] == [1000 + i for i in range(10)]
+    fresh = list(Store(store.root).iter_runs())  # (none of the fields set yet)
+    groups = group_runs(fresh, ["slurm.job_id"], stats=["dist.rank"], sort=["-command"], presorted=True)
+    assert [g.values[0] for g in groups] == [1000 + i for i in (9, 8, 7, 6, 5, 4, 3, 2, 1, 0)]
+    assert [g.stats["dist.rank"].mean for g in groups] == [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
     assert one_by_one == []
     assert all(r.deferred is not None for r in records)  # (oversize: still to be read)
     with pytest.raises(AttributeError):
         RunRecord.oversize.__get__(records[0])
     layout.read_deferred(records, ("command",))  # (a field set already: set again, the same)
     assert {r.id: r.to_dict() for r in records} == expected
-    assert one_by_one == ["oversize"] * 10  # (to_dict read the one left, record by record)
+    # (to_dict read those no key of these records named, record by record)
+    assert sorted(one_by_one) == ["oversize"] * 10 + ["slurm"] * 10
+
+
+def test_a_column_that_makes_no_values_reads_no_deferred_field(store, monkeypatch):
+    """--group-by's columns (cells=False) make no values for `command`: its column is not
+    parsed; a column of `dist.rank` is read at once for all the records."""
+    from wandb_cli.views.columns import run_columns
+
+    _shared_runs(store, 6)
+    listed(store)
+    asked = []
+    real = indexread.Deferred.values
+    monkeypatch.setattr(indexread.Deferred, "values", lambda self: asked.append(self) or real(self))
+    records = list(Store(store.root).iter_runs())
+    source = records[0].deferred[0]
+    columns = run_columns(records, columns=["id", "command", "dist.rank"], cells=False)
+    assert asked == [source.columns["dist"]]  # (asked once, for all the records; never command's)
+    for record in records:
+        RunRecord.dist.__get__(record)  # (set on the record itself)
+        with pytest.raises(AttributeError):
+            RunRecord.command.__get__(record)
+    assert [c.values for c in columns[1:]] == [[], [r.dist["rank"] for r in records]]
 
 
 def test_a_copy_or_pickle_of_a_record_from_the_columns_holds_that_run_alone(store):

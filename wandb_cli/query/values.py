@@ -224,6 +224,11 @@ def collect_keys(records: Iterable[RunRecord], *, attributes_too: bool = True,
     config: dict[tuple, int] = {}
     summary: dict[tuple, int] = {}
     present = _PRESENT.items() if attributes_too else ()
+    if attributes_too:  # (each record's `command` read: set on all at once, see KeyResolver.readable)
+        from wandb_cli.store.layout import read_deferred
+
+        records = records if isinstance(records, (list, tuple)) else list(records)
+        read_deferred(records, ("command",))
     top: dict[str, tuple[str, ...]] = {}  # one path tuple per top-level name, made once
     walked = [(scope, config if scope == "config" else summary) for scope in scopes]
     for record in records:

@@ -155,15 +155,16 @@ def key_column(records: Sequence[RunRecord], key: str, resolver: KeyResolver, *,
     """The column for one key (attribute, config or summary; bare keys resolved).
     `raw=False`: a time column keeps no ISO values (a table shows only its cells)."""
     resolved = resolver.resolve(key)
-    get = resolver.getter(resolved)
     header = key if header is None else header
     if resolved.scope == "attr":
         if not cells and resolved.path[0] != "runtime":  # (--group-by summarises no other)
             return Column(key, header, [], [], priority)
+        get = resolver.getter(resolved)
         return _attribute_column(resolved.path[0], records, get, priority, header, cells, raw)
     scope = resolved.scope
     mappings = resolver.mappings(scope) if scope in ("config", "summary") and resolver.records is records else None
-    return make_column(key, header, values_of(resolved, records, mappings), priority, cells=cells)
+    return make_column(key, header, values_of(resolver.readable(resolved), records, mappings), priority,
+                       cells=cells)
 
 
 def split_keys(text: str) -> list[str]:
