@@ -81,7 +81,8 @@ def _pump_rows(ctx: Context, mb: int) -> list[Row]:
 def _pipe_row(ctx: Context, label: str, command: str, store: Path, wbrun: str, start: Sample,
               copyloop: str | None) -> Row:
     """Pipe mode: bare, wrapped, through `tee FILE` and through the C copy loop."""
-    tee_file = shlex.quote(str(store.parent / "big-pump-tee.out"))
+    tee_path = store.parent / "big-pump-tee.out"
+    tee_file = shlex.quote(str(tee_path))
     bare = ctx.time(["sh", "-c", f"{command} | cat > /dev/null"])
     wrapped = ctx.time(["sh", "-c", f"{wbrun} sh -c {shlex.quote(command)} | cat > /dev/null"])
     # what keeping a copy of the output costs with no tracker at all: coreutils' tee, and
@@ -89,7 +90,7 @@ def _pipe_row(ctx: Context, label: str, command: str, store: Path, wbrun: str, s
     tee = ctx.time(["sh", "-c", f"{command} | tee {tee_file} | cat > /dev/null"])
     floor = (ctx.time(["sh", "-c", f"{command} | {copyloop} {tee_file} | cat > /dev/null"])
              if copyloop else None)
-    (store.parent / "big-pump-tee.out").unlink(missing_ok=True)
+    tee_path.unlink(missing_ok=True)
     check = _check_pipe(ctx, command, store, wbrun)
     times = ratio(wrapped.median, bare.median)
     compare = [("bare", bare.median, "s"), ("wrapped", wrapped.median, "s"),

@@ -63,7 +63,6 @@ def _compile_re2(pattern: str, ignore_case: bool) -> Search:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_RE2_ONLY = re.compile("[\ud800-\udfff\ufffd]")  # (U+FFFD: what RE2 matches a surrogate as)
 SIMPLE_MOST = 1000  # characters: RE2 refuses a pattern past its memory (~100,000 `.`), as before
 _PUNCTUATION = frozenset(string.punctuation)
 _SPECIAL = frozenset("*+?{}[]()|^$")
@@ -73,8 +72,11 @@ def _simple(pattern: str, ignore_case: bool) -> Search | None:
     """Python's search for `pattern` where it is simple (see the module's docstring), else
     None.  Ignoring case, a value that is not ASCII still goes to RE2 (whose case folding
     goes past ASCII: `k` matches the Kelvin sign)."""
-    if (ignore_case and not pattern.isascii()) or len(pattern) > SIMPLE_MOST or _RE2_ONLY.search(pattern):
-        return None  # (RE2's: its case folding, its refusal of a huge pattern or a surrogate)
+    if ((ignore_case and not pattern.isascii()) or len(pattern) > SIMPLE_MOST
+            or "\ufffd" in pattern or _SURROGATE.search(pattern)):
+        # (RE2's: its case folding, its refusal of a huge pattern or a surrogate, and U+FFFD,
+        # what it matches a surrogate as)
+        return None
     parts, i, last = [], 0, len(pattern) - 1
     while i <= last:
         ch = pattern[i]
