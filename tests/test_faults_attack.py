@@ -383,6 +383,52 @@ def test_a_background_job_outlives_the_command_in_pipe_mode(tmp_path, store_dir)
     assert doc["state"] == "finished" and doc["exit_code"] == 0
 
 
+# a writer that never ends by itself, slowly (were the test to fail, it fills no disk)
+ENDLESS = "while echo y; do sleep 0.01; done"
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_a_reader_that_goes_away_stops_the_command_as_at_a_shell(store_dir, stream):
+    """`wbrun -- yes | head -2`: the command's next write gets EPIPE (SIGPIPE), as without
+    wbrun, instead of going on into output.log without end; what was read is kept."""
+    command = ENDLESS if stream == "stdout" else ENDLESS.replace("echo y", "echo y >&2")
+    wrapper = subprocess.Popen(wbrun_argv("-q", "--no-system", "--", "sh", "-c", command),
+                               stdout=subprocess.PIPE if stream == "stdout" else subprocess.DEVNULL,
+                               stderr=subprocess.PIPE if stream == "stderr" else subprocess.DEVNULL)
+    reader = wrapper.stdout if stream == "stdout" else wrapper.stderr
+    assert reader is not None
+    try:
+        assert reader.read(4) == b"y\ny\n"
+        reader.close()  # as `head -2` exits
+        assert wrapper.wait(timeout=30) == 128 + 13  # SIGPIPE, as the command alone gives
+    finally:
+        wrapper.kill()
+        wrapper.wait()
+    folder = next(store_dir.glob("run-*"))
+    doc = json.loads((folder / "files" / "wbrun-run.json").read_text())
+    assert (doc["state"], doc["exit_code"]) == ("failed", 128 + 13)
+    log = (folder / "files" / "output.log").read_bytes()
+    assert log.startswith(b"y\ny\n") and set(log) == set(b"y\n")
+
+
+def test_a_background_job_whose_reader_goes_away_stops_as_at_a_shell(store_dir):
+    """After the command has exited, the carrier holding a background job's pipe passes the
+    reader's going away on to the job, as a shell's pipe would."""
+    job = f"(sleep 0.5; sh -c 'echo $$ > writer.pid; {ENDLESS}'; echo $? > job-status.txt) & echo started"
+    wrapper = subprocess.Popen(wbrun_argv("-q", "--no-system", "--", "sh", "-c", job),
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert wrapper.stdout is not None
+    try:
+        assert wrapper.wait(timeout=60) == 0  # the command's status, the job still going
+        assert wrapper.stdout.read(10) == b"started\ny\n"  # now from the carrier
+        wrapper.stdout.close()
+        wait_for_file(Path("job-status.txt"), timeout=30)  # the job's writer ended ...
+        assert Path("job-status.txt").read_text().strip() == str(128 + 13)  # ... of SIGPIPE
+    finally:
+        if not Path("job-status.txt").exists() and Path("writer.pid").exists():
+            os.kill(int(Path("writer.pid").read_text()), 9)
+
+
 @pytest.mark.slow
 def test_a_background_job_outlives_the_command_in_pty_mode(tmp_path, store_dir):
     import pty

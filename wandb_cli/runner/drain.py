@@ -8,7 +8,9 @@ background job would: it copies the job's output to where wbrun's went (stdout, 
 and appends it to the run's output.log, until the job closes its end, then exits.
 
 Invariant: nothing here writes the run's documents; output.log is only appended, one whole
-line per write, as during the run.  A reader that went away (EPIPE) only stops the echo.
+line per write, as during the run.  A reader that went away (EPIPE: `| head` exited) ends
+the copy of that pipe, so the job's next write to it fails as at a shell; a terminal that
+hung up (EIO) only ends the echo.
 """
 from __future__ import annotations
 
@@ -58,9 +60,14 @@ def carry(pipes: dict[int, int], log_path: str) -> None:
                 selector.unregister(key.fd)
                 streams.pop(key.fd).close()
                 continue
-            if key.fd in echo and not _echo(echo[key.fd], data):
-                del echo[key.fd]
+            echoed = _echo(echo[key.fd], data) if key.fd in echo else True
             streams[key.fd].feed(data)
+            if echoed is None:  # the reader went away: the job's next write gets EPIPE
+                selector.unregister(key.fd)
+                streams.pop(key.fd).close()
+                os.close(key.fd)
+            elif not echoed:
+                del echo[key.fd]
     if log is not None:
         log.close()
 
@@ -75,13 +82,17 @@ def _read(fd: int) -> bytes:
             return b""
 
 
-def _echo(fd: int, data: bytes) -> bool:
+def _echo(fd: int, data: bytes) -> bool | None:
+    """True when written; None when nobody reads `fd` any more (EPIPE); False when the
+    echo failed otherwise (a terminal that hung up: EIO), which ends only the echo."""
     view = memoryview(data)
     while view:
         try:
             view = view[os.write(fd, view):]
         except InterruptedError:
             continue
+        except BrokenPipeError:
+            return None
         except OSError:
             return False
     return True

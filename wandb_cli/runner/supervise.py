@@ -419,8 +419,7 @@ class PipePump:
 
         hand_off({fd: out.fileno() for fd, (out, _) in streams.items()}, self.log_path)
 
-    @staticmethod
-    def _read(fd: int, streams: dict, selector, recorder: OutputRecorder) -> None:
+    def _read(self, fd: int, streams: dict, selector, recorder: OutputRecorder) -> None:
         try:
             data = os.read(fd, READ_SIZE)
         except InterruptedError:
@@ -431,8 +430,20 @@ class PipePump:
             del streams[fd]
             stream.close()
             return
-        _write_all(out.fileno(), data)
+        reader_gone = not _write_all(out.fileno(), data)
         stream.feed(data)
+        if reader_gone:
+            # As with `CMD | head` at a shell: the command's next write to this stream gets
+            # EPIPE (SIGPIPE), so it stops instead of writing into output.log without end.
+            selector.unregister(fd)
+            del streams[fd]
+            stream.close()
+            self._close_pipe(fd)
+
+    def _close_pipe(self, fd: int) -> None:
+        for pipe in (self.child.stdout, self.child.stderr):
+            if pipe is not None and not pipe.closed and pipe.fileno() == fd:
+                pipe.close()
 
 
 def _pipe_child_setup(*, take_terminal: bool):
@@ -638,7 +649,10 @@ def _copy_window_size(src: int, dst: int) -> None:
         pass
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes) -> bool:
+    """Write all of `data`; False when nobody reads `fd` any more (EPIPE: `| head` has
+    exited).  A terminal that hung up (EIO) only ends the echo: True, and the child and the
+    log carry on (SIGHUP, forwarded to the child, is what ends it, as at a shell)."""
     view = memoryview(data)
     while view:
         try:
@@ -647,7 +661,8 @@ def _write_all(fd: int, data: bytes) -> None:
             continue
         except BlockingIOError:
             time.sleep(0.01)
+        except BrokenPipeError:
+            return False
         except OSError:
-            # Our reader went away (| head: EPIPE) or the terminal hung up (EIO): the child
-            # and the log carry on without the echo.
-            return
+            return True
+    return True
