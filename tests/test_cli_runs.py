@@ -259,6 +259,22 @@ def test_empty_store_lists_nothing(cli):
     assert json.loads(cli("runs", "ls", "--format", "json")[0]) == []
 
 
+@pytest.mark.parametrize("command", [["runs", "ls"], ["runs", "ls", "--format", "ids"],
+                                     ["runs", "show", "x"], ["runs", "history", "x"],
+                                     ["runs", "tag", "x", "t"], ["doctor"]])
+def test_a_store_path_that_is_no_folder_is_a_one_line_error(cli, tmp_path, monkeypatch, command):
+    """--dir (or WBRUN_DIR) naming a file, or a path through one: one line, exit 1, the
+    file untouched (it was "internal error: NotADirectoryError")."""
+    afile = tmp_path / "afile"
+    afile.write_text("data")
+    assert cli(*command, "--dir", str(afile), code=1) == (
+        "", f"wbrun: error: the store {afile} is not a directory\n")
+    monkeypatch.setenv("WBRUN_DIR", str(afile / "sub"))
+    assert cli(*command, code=1) == (
+        "", f"wbrun: error: cannot open the store {afile / 'sub'}: Not a directory\n")
+    assert afile.read_text() == "data"
+
+
 def test_user_text_is_shown_literally(cli, store_dir):
     record_run(store_dir, "[bold]x\x1b[31m", start=T0, metrics=[{"loss": 1}])
     out = cli("runs", "ls", "--columns", "name,loss")[0]
