@@ -41,6 +41,30 @@ def test_print_example_becomes_history(wbrun, runs_json, store_dir):
     assert f"/demo/{run['id']}" in result.stderr
 
 
+def test_printed_underscore_keys_stay_out_of_the_summary(wbrun, runs_json, store_dir):
+    """A printed `_step=100` is the history's business (ours wins there), never the
+    summary's, as for log() and `wbrun log`; the summary is the implied one."""
+    program = 'print("_step=100 loss=0.5 _runtime=3 _x=1"); print("loss=0.25 acc=1")'
+    wbrun("-q", "--", sys.executable, "-c", program, check_code=0)
+    run = only_run(runs_json)
+    assert run["summary"] == {"loss": 0.25, "acc": 1}
+    summary = json.loads((Path(run["dir"]) / "files" / "wandb-summary.json").read_text())
+    assert summary == {"loss": 0.25, "acc": 1}
+    history = read_jsonl(Path(run["dir"]) / "files" / "wandb-history.jsonl")
+    assert [row["_step"] for row in history] == [0, 1] and history[0]["_x"] == 1
+
+
+def test_printed_metrics_follow_the_runs_metric_definitions(wbrun, runs_json):
+    """A resumed run whose program had `define_metric(..., summary="max")`: printed values
+    fold into the summary as logged ones do (the summary {"max": ...}, not the last value)."""
+    sdk = ('import wandb; run = wandb.init(); run.define_metric("loss", summary="max"); '
+           'run.log({"loss": 0.1}); run.finish()')
+    wbrun("-q", "--id", "defmetr1", "--", sys.executable, "-c", sdk, check_code=0)
+    wbrun("-q", "--id", "defmetr1", "--resume", "allow", "--", sys.executable, "-c",
+          'print("loss=0.5 acc=2"); print("loss=0.25")', check_code=0)
+    assert only_run(runs_json)["summary"] == {"loss": {"max": 0.5}, "acc": 2}
+
+
 def test_sdk_example_inside_wrapper_is_one_run(wbrun, runs_json):
     result = wbrun("-c", "extra=1", "--", sys.executable, str(EXAMPLES / "train.py"), check_code=0)
     run = only_run(runs_json)

@@ -313,7 +313,6 @@ class LiveRun:
         """
         if not batch:
             return
-        last = dict(chain.from_iterable(map(dict.items, batch)))  # each key's last value
         now = self._clock()
         runtime, stamp = round(now - self._t0, 3), round(now, 3)
         with self.paths.lock():
@@ -325,6 +324,15 @@ class LiveRun:
             self._history.write_bytes(lines)
             self._step = step + len(batch)
         with self._lock:
+            if self.summary_rules.definitions:  # define_metric's summaries: row by row
+                for metrics in batch:
+                    self._summary_dirty.update(self.summary_rules.update(self._summary, metrics))
+                return
+            # each key's last value; `_` keys (a printed _step=...) are the history's own,
+            # never the summary's, as for log()
+            last = dict(chain.from_iterable(map(dict.items, batch)))
+            for key in [key for key in last if key.startswith("_")]:
+                del last[key]
             self._summary.update(last)
             self._summary_dirty.update(last)
 
