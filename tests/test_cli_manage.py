@@ -187,6 +187,11 @@ def test_tag_note_rename(wbrun, runs_json):
     wbrun("runs", "note", "t1", "-", "--append", input="from stdin\n", check_code=0)
     wbrun("runs", "rename", "t1", "baseline", check_code=0)
     assert "control characters" in wbrun("runs", "rename", "t2", "a\x1bb", check_code=2).stderr
+    # the bad text shown once escaped, as the user could type it back (not \\n, \\x1b)
+    assert wbrun("runs", "rename", "t2", "a\x1bb", check_code=2).stderr.startswith(
+        "wbrun: error: bad name 'a\\x1bb': ")
+    assert wbrun("runs", "tag", "t3", "new\nline", check_code=2).stderr.startswith(
+        "wbrun: error: bad tag 'new\\nline': ")
     runs = {run["id"]: run for run in runs_json()}
     assert runs["t1"]["tags"] == ["lr:0.1", "v2", "good"]
     assert runs["t1"]["notes"] == "first line\nfrom stdin" and runs["t1"]["name"] == "baseline"

@@ -86,5 +86,5 @@ def validate_name(name: str, *, control_chars_ok: bool = False) -> str:
         from wandb_cli.textfmt import printable
 
         if printable(name) != name:
-            raise UsageError(f"bad name {printable(name)!r}: control characters are not allowed")
+            raise UsageError(f"bad name '{printable(name)}': control characters are not allowed")
     return name

@@ -130,7 +130,7 @@ def delete_run(store: Store, record: RunRecord, *, clock=None, force: bool = Fal
 
 def maybe_live_message(record: RunRecord, verb: str) -> str:
     """Why `verb` is refused for a run that reads crashed by its heartbeat alone."""
-    return (f"run {record.id} may still be running on host {printable(record.host)!r}: it reads "
+    return (f"run {record.id} may still be running on host '{printable(record.host)}': it reads "
             "crashed only because its heartbeat is old by this host's clock, and its recorder's "
             f"lock cannot be checked from here; pass --force to {verb} it anyway")
 
@@ -232,7 +232,7 @@ def _mkdir(path: Path) -> None:
 def validate_tag(tag: str) -> str:
     """Return `tag` if it may be added, else raise UsageError saying what a tag may be."""
     if not isinstance(tag, str) or not _TAG.match(tag):
-        raise UsageError(f"bad tag {printable(tag)!r}: a tag is {TAG_RULE}")
+        raise UsageError(f"bad tag '{printable(tag)}': a tag is {TAG_RULE}")
     return tag
 
 
