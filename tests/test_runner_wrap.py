@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -299,6 +300,19 @@ def test_wbrun_log_outside_a_run_fails_with_2(wbrun):
     result = wbrun("log", "loss=1")
     assert result.returncode == 2
     assert "not inside a run" in result.stderr
+
+
+def test_wbrun_log_into_a_run_that_has_ended_is_refused(wbrun, runs_json, store_dir):
+    """A WBRUN_RUN_DIR left over in the shell: the finished run's history stays as it was."""
+    wbrun("-q", "--id", "ended001", "--", "sh", "-c", "wbrun log loss=1 || exit 9", check_code=0)
+    run = only_run(runs_json)
+    history = Path(run["dir"]) / "files" / "wandb-history.jsonl"
+    before = history.read_bytes()
+    late = wbrun("log", "loss=2", env={**os.environ, "WBRUN_RUN_DIR": run["dir"]})
+    assert (late.returncode, late.stdout) == (1, "")
+    assert late.stderr.startswith("wbrun: error: run ended001 has ended (finished): ")
+    assert "wbrun --id ended001 --resume allow" in late.stderr
+    assert history.read_bytes() == before and only_run(runs_json)["summary"] == {"loss": 1}
 
 
 def test_concurrent_starts_get_distinct_ids_and_names(runs_json):

@@ -215,8 +215,15 @@ def log_main(argv: list[str]) -> int:
     from wandb_cli.store.recorder import attach
 
     metrics = parse_pairs(pairs, "metric")
+    live = attach(run_dir)
+    state = live.doc.get("state")
+    if state != "running":  # a WBRUN_RUN_DIR left over from a run that has ended
+        from wandb_cli.errors import StoreError
+
+        raise StoreError(f"run {live.id} has ended ({state}): `wbrun log` adds to a running run; "
+                         f"continue it with `wbrun --id {live.id} --resume allow -- ...`")
     try:
-        attach(run_dir).append_step(metrics, step=values["step"])
+        live.append_step(metrics, step=values["step"])
     except TypeError as exc:
         raise UsageError(str(exc)) from None
     return 0
