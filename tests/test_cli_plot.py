@@ -137,6 +137,15 @@ def test_without_limit_ten_runs_are_drawn_unless_grouped(wbrun, tmp_path):
     assert legend(svg_panels(tmp_path / "a.svg")[0]) == [f"r{i:02}" for i in range(10)]
     result = wbrun("runs", "plot", "--group-by", "project", "-o", str(tmp_path / "b.svg"), check_code=0)
     assert "plotting the first" not in result.stderr
+    # a metric only runs past the first 10 logged: the error comes after the note that says
+    # which runs were chosen (it was the error alone, "no number logged under 'late'")
+    late = ("import wandb_cli as wandb\n"
+            "r = wandb.init(name='r12'); r.log({'late': 1}); r.finish()\n")
+    subprocess.run([sys.executable, "-c", late], check=True, capture_output=True, timeout=60)
+    result = wbrun("runs", "plot", "--sort", "name", "-m", "late", check_code=1)
+    assert result.stderr.splitlines() == [
+        "wbrun: note: plotting the first 10 of 13 runs; choose with --limit N, --filter or RUN arguments",
+        "wbrun: error: no number logged under 'late' in the history of the selected runs; metrics there: loss"]
     assert legend(svg_panels(tmp_path / "b.svg")[0]) == ["project=Uncategorized (mean of 12 runs, min-max band)"]
 
 

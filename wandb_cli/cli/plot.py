@@ -59,8 +59,9 @@ def plot(
                                    system=system, group_by=tuple(group_by), sort=tuple(sort))
     records, notes = _select(runs or [], filter_expr=filter_expr, search=search, sort=sort, limit=limit,
                              grouped=bool(group_by), dir_option=dir)
+    _print_notes(notes)  # (first: which runs were chosen explains an error about them)
     result = plotdata.plot_runs(records, request)
-    _print_notes(notes + result.notes)
+    _print_notes(result.notes)
     if output is not None:
         _write_file(output, result.panels, width=width, height=height)
     else:
