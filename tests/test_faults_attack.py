@@ -429,6 +429,78 @@ def test_a_background_job_whose_reader_goes_away_stops_as_at_a_shell(store_dir):
             os.kill(int(Path("writer.pid").read_text()), 9)
 
 
+# writes 100 kB, then (once `go` exists, i.e. the first part was read) 100 kB and a metric
+# line, then says it is done: what it wrote before its reader left must all be recorded
+TWO_PARTS = ("import os, sys, time\n"
+             "w = sys.stdout.buffer.write\n"
+             "w(b'x' * 100_000); sys.stdout.flush()\n"
+             "time.sleep(0.3)\n"
+             "w(b'y' * 100_000 + b'\\nloss=7\\n'); sys.stdout.flush()\n"
+             "open('done', 'w').close()\n")
+
+
+@pytest.mark.parametrize("when", ["command", "background job"])
+def test_output_written_before_the_reader_went_is_recorded(store_dir, tmp_path, when):
+    """`wbrun -- CMD | less`, quit later: the reader never read; what the command had written
+    (it waits in the pipe from the command) still reaches output.log, and its metrics the
+    history, before the pipe is closed on it."""
+    script = tmp_path / "two_parts.py"
+    script.write_text(TWO_PARTS)
+    command = f"{sys.executable} {script}"
+    if when == "background job":  # written under the carrier, once the command has exited
+        command = f"(sleep 0.5; {command}) & exit 0"
+    wrapper = subprocess.Popen(wbrun_argv("-q", "--no-system", "--", "sh", "-c", command),
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert wrapper.stdout is not None
+    try:
+        wait_for_file(Path("done"), timeout=60)
+        time.sleep(0.2)  # (the last write is in the pipe before `done` is made)
+        wrapper.stdout.close()  # the reader leaves, having read nothing
+        assert wrapper.wait(timeout=60) == 0
+    finally:
+        wrapper.kill()
+        wrapper.wait()
+    folder = next(store_dir.glob("run-*"))
+    log = folder / "files" / "output.log"
+    expected = b"x" * 100_000 + b"y" * 100_000 + b"\nloss=7\n"
+    deadline = time.monotonic() + 30  # (the carrier may still be writing)
+    while log.read_bytes() != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert log.read_bytes() == expected
+    if when == "command":
+        doc = json.loads((folder / "files" / "wbrun-run.json").read_text())
+        assert (doc["state"], doc["exit_code"]) == ("finished", 0)
+        summary = json.loads((folder / "files" / "wandb-summary.json").read_text())
+        assert summary == {"loss": 7}
+
+
+@pytest.mark.slow
+def test_a_command_that_survives_its_reader_keeps_the_terminal(store_dir):
+    """`wbrun -- CMD 2>&1 | head -1` where CMD ignores SIGPIPE: both its pipes are closed,
+    yet wbrun waits for it with the terminal still its own (it was taken back: the command's
+    read of the terminal stopped it, SIGTTIN, and the prompt never came back)."""
+    from helpers_faults import Terminal
+
+    env = {**os.environ, "WBRUN_SYSTEM": "0", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    Path("inner.sh").write_text("trap '' PIPE\n"
+                                "echo out1; echo err1 >&2; sleep 0.5\n"
+                                "echo out2; echo err2 >&2\n"
+                                "read x; echo \"got $x\" > got.txt\n")
+    term = Terminal(Path.cwd(), env)
+    try:
+        term.expect(Terminal.PROMPT)
+        command = " ".join(wbrun_argv("-q", "--", "sh", "inner.sh"))
+        term.send(f"{command} 2>&1 | head -1\n")
+        term.expect("out1")
+        time.sleep(1.5)  # both pipes met their reader gone by now
+        term.send("hello\n")
+        wait_for_file(Path("got.txt"), timeout=30)
+        assert Path("got.txt").read_text() == "got hello\n"
+        term.expect(Terminal.PROMPT)
+    finally:
+        term.close()
+
+
 @pytest.mark.slow
 def test_a_background_job_outlives_the_command_in_pty_mode(tmp_path, store_dir):
     import pty

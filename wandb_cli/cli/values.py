@@ -16,17 +16,19 @@ MAX_CONFIG_FILE_BYTES = DOC_LIMIT
 def open_store(dir_option: Path | None):
     """The store of --dir (else WBRUN_DIR, else ./wandb); StoreError when that path is
     something other than a folder (a store not made yet reads as empty)."""
+    import stat
+
     from wandb_cli.errors import StoreError
     from wandb_cli.store.layout import Store, resolve_root
 
     root = resolve_root(dir_option)
-    if not root.is_dir():
-        try:
-            root.stat()
-        except FileNotFoundError:
-            return Store(root)
-        except OSError as exc:  # a file on the way (ENOTDIR), no permission (EACCES)
-            raise StoreError(f"cannot open the store {root}: {exc.strerror}") from None
+    try:
+        mode = root.stat().st_mode
+    except FileNotFoundError:
+        return Store(root)
+    except OSError as exc:  # a file on the way (ENOTDIR), no permission (EACCES)
+        raise StoreError(f"cannot open the store {root}: {exc.strerror}") from None
+    if not stat.S_ISDIR(mode):
         raise StoreError(f"the store {root} is not a directory")
     return Store(root)
 

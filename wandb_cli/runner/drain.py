@@ -40,7 +40,7 @@ def hand_off(pipes: dict[int, int], log_path: str) -> subprocess.Popen | None:
 def carry(pipes: dict[int, int], log_path: str) -> None:
     """Copy each pipe to its output and to output.log until every pipe is at its end."""
     from wandb_cli.runner.capture import OutputRecorder
-    from wandb_cli.runner.pumps import OUTPUT_CACHE_WINDOW
+    from wandb_cli.runner.pumps import OUTPUT_CACHE_WINDOW, read_buffered
     from wandb_cli.store import jsonio
 
     try:
@@ -63,6 +63,8 @@ def carry(pipes: dict[int, int], log_path: str) -> None:
             echoed = _echo(echo[key.fd], data) if key.fd in echo else True
             streams[key.fd].feed(data)
             if echoed is None:  # the reader went away: the job's next write gets EPIPE
+                for rest in read_buffered(key.fd):  # (what it wrote before, recorded)
+                    streams[key.fd].feed(rest)
                 selector.unregister(key.fd)
                 streams.pop(key.fd).close()
                 os.close(key.fd)

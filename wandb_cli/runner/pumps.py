@@ -6,7 +6,9 @@ output in large chunks, and output.log keeps only a few windows of it in the pag
 """
 from __future__ import annotations
 
+import os
 import sys
+from typing import Iterator
 
 READ_SIZE = 1 << 20
 PIPE_SIZE = 1 << 20
@@ -27,3 +29,30 @@ def widen_pipe(fd: int, size: int = PIPE_SIZE) -> None:
         fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
     except OSError:
         pass
+
+
+def read_buffered(fd: int) -> Iterator[bytes]:
+    """The bytes already waiting in pipe `fd` (its writer's writes so far), read without
+    waiting for more: what to record before closing a pipe whose echo has no reader left.
+    Bounded by what the pipe held when asked (a fast writer cannot keep it going)."""
+    import array
+    import fcntl
+    import termios
+
+    count = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, count, True)
+    except OSError:
+        return
+    left = count[0]
+    while left > 0:
+        try:
+            data = os.read(fd, min(left, READ_SIZE))
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+        if not data:
+            return
+        left -= len(data)
+        yield data

@@ -29,7 +29,7 @@ from wandb_cli.artifacts.runfiles import start_saver
 from wandb_cli.errors import StoreError, UsageError
 from wandb_cli.runner.capture import OutputRecorder
 from wandb_cli.runner.metadata import write_metadata
-from wandb_cli.runner.pumps import OUTPUT_CACHE_WINDOW, READ_SIZE, widen_pipe
+from wandb_cli.runner.pumps import OUTPUT_CACHE_WINDOW, READ_SIZE, read_buffered, widen_pipe
 from wandb_cli.runner.sampler import start_system_sampler, system_enabled, system_interval
 from wandb_cli.store import jsonio
 from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, SDK_FINISHED, Store
@@ -380,12 +380,14 @@ class PipePump:
             selector.register(fd, selectors.EVENT_READ)
         exited_at = None
         try:
-            while streams:
+            # until the command has exited, even with no pipe left to read (closed by it, or
+            # by us when their reader went): it keeps the terminal and its job control
+            while streams or self.child.poll() is None:
                 if _stopped(self.child.pid):
                     self._suspend()
                 for key, _ in selector.select(timeout=0.1):
                     self._read(key.fd, streams, selector, recorder)
-                if self.child.poll() is not None:
+                if self.child.poll() is not None and streams:
                     # A background job may hold our pipes open: drain briefly, then hand the
                     # pipes to a carrier (drain.py) so the job's writes neither fail nor kill
                     # it (SIGPIPE), and return the command's status now, as a shell would.
@@ -435,6 +437,9 @@ class PipePump:
         if reader_gone:
             # As with `CMD | head` at a shell: the command's next write to this stream gets
             # EPIPE (SIGPIPE), so it stops instead of writing into output.log without end.
+            # What it had written already is recorded, not thrown away with the pipe.
+            for rest in read_buffered(fd):
+                stream.feed(rest)
             selector.unregister(fd)
             del streams[fd]
             stream.close()
