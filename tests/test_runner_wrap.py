@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -343,3 +344,21 @@ def test_nan_and_infinity_round_trip_through_the_sdk(tmp_path, runs_json):
     summary = jsonio.read_json(Path(run["dir"]) / "files" / "wandb-summary.json")
     assert math.isnan(summary["x"]) and summary["y"] == math.inf
     assert math.isnan(jsonio.read_json(Path(run["dir"]) / "files" / "config.json")["a"])
+
+
+def test_dates_and_uuids_beside_a_nan_keep_the_summary(wbrun, runs_json):
+    """A datetime or UUID in the summary and a NaN anywhere in it: the JSON fallback that
+    writes NaN wrote no datetime (finish() raised, the summary was lost, the run failed)."""
+    script = ("import datetime, uuid, wandb\n"
+              "run = wandb.init()\n"
+              "run.log({'when': datetime.datetime(2026, 1, 2, 3, 4, 5), 'u': uuid.UUID(int=7)})\n"
+              "run.log({'loss': float('nan'), 'big': 2**70})\n"
+              "run.finish()\n")
+    wbrun("-q", "--", sys.executable, "-c", script, check_code=0)
+    run = only_run(runs_json)
+    assert (run["state"], run["exit_code"]) == ("finished", 0)
+    from wandb_cli.store import jsonio
+
+    summary = jsonio.read_json(Path(run["dir"]) / "files" / "wandb-summary.json")
+    assert summary["when"] == "2026-01-02T03:04:05" and summary["u"] == str(uuid.UUID(int=7))
+    assert math.isnan(summary["loss"]) and summary["big"] == 2**70

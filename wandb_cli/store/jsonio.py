@@ -96,7 +96,10 @@ def _plain(value: Any) -> Any:
         return float(value)
     if hasattr(value, "tolist"):
         return _plain(value.tolist())
-    return _plain(_default(value))
+    try:  # what orjson writes natively (datetime, date, UUID, dataclass...): as it writes it
+        return orjson.loads(orjson.dumps(value, default=_default, option=_OPTIONS))
+    except (orjson.JSONEncodeError, TypeError):
+        return _plain(_default(value))
 
 
 def has_nonfinite(value: Any) -> bool:
