@@ -149,6 +149,23 @@ def test_a_damaged_artifact_manifest_leaves_run_pages_and_the_public_api_whole(t
     assert public.returncode == 0 and public.stdout == "['model:v0']\n", public.stderr
 
 
+def test_an_integer_past_64_bits_in_a_summary_leaves_the_listing_whole(tmp_path):
+    """A FLOPs counter of 2**70: orjson refuses it, and the whole workspace table answered
+    500; now it is a float, as JavaScript would read it anyway."""
+    root = tmp_path / "wandb"
+    run_wbrun(root, "-q", "--id", "uibigint", "--no-system", "--", sys.executable, "-c",
+              "print(f'flops={2**70}')")
+    srv = UiServer(root)
+    try:
+        status, runs = srv.json("/api/runs")
+        assert status == 200 and [row["id"] for row in runs["rows"]] == ["uibigint"]
+        assert runs["rows"][0]["cells"]["summary.flops"] == float(2**70)
+        status, run = srv.json("/api/runs/uibigint")
+        assert status == 200 and run["summary"]["flops"] == float(2**70)
+    finally:
+        assert srv.stop() == 0
+
+
 def test_history_keeps_the_spike_when_downsampled(server, store):
     _root, ids = store
     status, answer = server.json(f"/api/runs/{ids['spike']}/history?keys=loss&max_points=200")

@@ -137,8 +137,29 @@ async def _send_json(send, status: int, body: dict) -> None:
 
 # -- responses -----------------------------------------------------------------------------
 def json_response(value: Any, status: int = 200) -> Response:
-    data = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+    try:
+        data = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+    except orjson.JSONEncodeError:  # (rare) an int past 64 bits, a lone surrogate
+        data = orjson.dumps(_browser_safe(value), option=orjson.OPT_NON_STR_KEYS, default=str)
     return Response(data, status_code=status, media_type="application/json")
+
+
+def _browser_safe(value: Any) -> Any:
+    """`value` with what orjson refuses made writable as the browser would read it: an
+    integer past 64 bits as a float (JavaScript's numbers are floats; text past a float's
+    range), a string with lone surrogates (undecodable bytes) with U+FFFD for them."""
+    if isinstance(value, dict):
+        return {_browser_safe(key): _browser_safe(inner) for key, inner in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_browser_safe(inner) for inner in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < (1 << 64):
+        try:
+            return float(value)
+        except OverflowError:
+            return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
 
 
 def error_response(exc: Exception) -> Response:
