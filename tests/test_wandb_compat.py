@@ -230,6 +230,29 @@ def test_sweeps_say_clearly_they_are_not_supported(tmp_path):
     assert "sweep: wandb.sweep: sweeps are not part of wbrun" in result.stdout
 
 
+@pytest.mark.parametrize("door", ["wrapped", "alone"])
+def test_submodules_are_attributes_after_a_plain_import(tmp_path, door):
+    """`wandb.util.generate_id()` and `wandb.errors.CommError` with no `import wandb.util`
+    first (AttributeError before), and `from wandb import *` whole (it failed on Molecule)."""
+    result = run_program(tmp_path, door, """
+        import wandb
+        print(len(wandb.util.generate_id()), wandb.errors.CommError.__name__,
+              wandb.apis.public.Api is wandb.Api, wandb.integration.__name__.endswith("integration"))
+        try:
+            raise wandb.errors.CommError("x")
+        except wandb.errors.Error:
+            print("caught")
+        try:
+            wandb.Plotly
+        except AttributeError as exc:
+            print("no Plotly:", "has no attribute 'Plotly'" in str(exc))
+    """)
+    assert result.stdout.splitlines() == ["8 WbrunError True True", "caught", "no Plotly: True"]
+    if door == "wrapped":  # (wandb_cli's own `*` is a short list: init, log, Run...)
+        star = run_program(tmp_path, door, "from wandb import *\nprint(Image.__name__, init.__name__)\n")
+        assert star.stdout == "Image init\n"
+
+
 def test_submodules_integrations_import(tmp_path):
     result = run_program(tmp_path, "wrapped", """
         import wandb

@@ -67,3 +67,8 @@ class FilterError(UsageError):
 
 class RemoteError(WbrunError):
     """Another tracker (an MLflow server, the W&B SDK) refused or failed a request."""
+
+
+# W&B's exception names (`wandb.errors.CommError`), for code that does `import wandb_cli as
+# wandb`; under `wbrun --`, `import wandb` gets them from the shim's errors module, the same.
+Error = CommError = AuthenticationError = WbrunError

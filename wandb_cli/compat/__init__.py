@@ -22,14 +22,19 @@ _API = ("login", "require", "setup", "teardown", "sweep", "agent", "controller",
         "termwarn", "termerror", "termsetup", "define_metric", "alert", "AlertLevel", "watch",
         "unwatch", "log_code", "log_model", "use_model", "link_model", "join",
         "mark_preempting", "Error", "Settings", "Artifact", "restore", "attach", "Metric")
-_MEDIA = ("Image", "Table", "Histogram", "Audio", "Video", "Html", "Object3D", "Molecule",
-          "Plotly", "Graph", "Classes", "JoinedTable", "PartitionedTable", "box3d",
-          "np_histogram")
+# (W&B's Molecule, Plotly, Graph, Classes, JoinedTable, PartitionedTable and box3d have no
+# wbrun counterpart: `wandb.Plotly` is an AttributeError naming docs/wandb-compat.md)
+_MEDIA = ("Image", "Table", "Histogram", "Audio", "Video", "Html", "Object3D")
 # submodules that integrations use as attributes (`wandb.plot.line(...)`)
 _SUBMODULES = {"plot": "wandb_cli.media.plot", "sklearn": "wandb_cli.media.sklearn",
                "tensorboard": "wandb_cli.media.tensorboard"}
 
 NAMES = ("init", *_SDK, *_LIVE, *_API, *_MEDIA, "Api", *_SUBMODULES)
+# the shim's own submodules, which W&B code reaches as attributes after a plain `import
+# wandb` (`wandb.util.generate_id()`, `wandb.errors.CommError`, `wandb.sdk.wandb_run.Run`);
+# imported on first use, and left out of `from wandb import *` (as W&B leaves them)
+SHIM_SUBMODULES = ("util", "errors", "sdk", "apis", "integration", "keras", "wandb_run")
+SHIM_PACKAGE = "wandb_cli.compat.shim.wandb"
 
 
 def resolve(name: str) -> Any:

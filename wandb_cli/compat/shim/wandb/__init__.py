@@ -14,6 +14,7 @@ except ImportError:  # the program's Python lacks wbrun: use the copy that runs 
         _sys.path.append(_os.environ["WBRUN_PACKAGE_PARENT"])
 
 from wandb_cli.compat import NAMES as _NAMES
+from wandb_cli.compat import SHIM_SUBMODULES as _SHIM_SUBMODULES
 from wandb_cli.compat import WANDB_VERSION as __version__
 from wandb_cli.compat import resolve as _resolve
 
@@ -23,4 +24,8 @@ __all__ = ["__version__", *(n for n in _NAMES if n not in ("run", "config", "sum
 def __getattr__(name):
     if name in _NAMES:
         return _resolve(name)
+    if name in _SHIM_SUBMODULES:  # `wandb.util` after a plain `import wandb`
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'wandb' has no attribute {name!r} (wbrun: see docs/wandb-compat.md)")
