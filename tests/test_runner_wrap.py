@@ -67,6 +67,25 @@ def test_printed_metrics_follow_the_runs_metric_definitions(wbrun, runs_json):
     assert only_run(runs_json)["summary"] == {"loss": {"max": 0.5}, "acc": 2}
 
 
+def test_a_resumed_run_starts_from_its_summary(runs_json):
+    """resume="must": run.summary holds the earlier values, and define_metric's max/min go
+    on from them (they started again: acc's max became 0.1 against 0.95 before)."""
+    first = ('import wandb_cli as wandb\n'
+             'run = wandb.init(id="resumsum")\n'
+             'run.define_metric("acc", summary="max"); run.define_metric("loss", summary="min")\n'
+             'run.log({"acc": 0.95, "loss": 0.5}); run.summary["best"] = 7; run.finish()\n')
+    second = ('import wandb_cli as wandb\n'
+              'run = wandb.init(id="resumsum", resume="must")\n'
+              'print(run.summary["best"], run.summary["acc"])\n'
+              'run.define_metric("acc", summary="max"); run.define_metric("loss", summary="min")\n'
+              'run.log({"acc": 0.1, "loss": 2.0}); run.finish()\n')
+    subprocess.run([sys.executable, "-c", first], check=True, timeout=60)
+    shown = subprocess.run([sys.executable, "-c", second], check=True, timeout=60,
+                           capture_output=True, text=True).stdout
+    assert shown == "7 {'max': 0.95}\n"
+    assert only_run(runs_json)["summary"] == {"acc": {"max": 0.95}, "loss": {"min": 0.5}, "best": 7}
+
+
 def test_sdk_example_inside_wrapper_is_one_run(wbrun, runs_json):
     result = wbrun("-c", "extra=1", "--", sys.executable, str(EXAMPLES / "train.py"), check_code=0)
     run = only_run(runs_json)

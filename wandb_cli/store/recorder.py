@@ -173,7 +173,16 @@ def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
     if spec.config:
         merge_json_doc(paths, CONFIG, spec.config)
     step = _next_step(paths)
-    return LiveRun(store, paths, doc, step=step, owns_state=True, alive=holder)
+    live = LiveRun(store, paths, doc, step=step, owns_state=True, alive=holder)
+    # the summary so far, as W&B's resumed run has it: `run.summary["best"]` reads it, and
+    # define_metric's min/max/best go on from it (a mean starts again: its count is not kept)
+    try:
+        saved = jsonio.read_json(paths.file(SUMMARY), {})
+    except ValueError:
+        saved = {}
+    if isinstance(saved, dict):
+        live._summary.update(saved)
+    return live
 
 
 def attach(run_dir, *, clock=None) -> LiveRun:
