@@ -86,6 +86,21 @@ def test_a_resumed_run_starts_from_its_summary(runs_json):
     assert only_run(runs_json)["summary"] == {"acc": {"max": 0.95}, "loss": {"min": 0.5}, "best": 7}
 
 
+def test_wrapper_config_wins_over_the_programs_defaults(wbrun, runs_json):
+    """`wbrun -c lr=0.01 -- python train.py` where train.py says init(config={"lr": 0.1}):
+    the program runs with 0.01 (it ran with 0.1, and the run recorded 0.1), as with a W&B
+    sweep; nested dicts merge key by key; the program's other keys stay."""
+    program = ('import wandb\n'
+               'run = wandb.init(config={"lr": 0.1, "opt": "adam", "model": {"depth": 4, "width": 64}})\n'
+               'print(wandb.config.lr, run.config["model"])\n'
+               'run.finish()\n')
+    shown = wbrun("-q", "-c", "lr=0.01", "-c", 'model={"depth": 8}', "--", sys.executable, "-c",
+                  program, check_code=0).stdout
+    assert shown == "0.01 {'depth': 8, 'width': 64}\n"
+    assert only_run(runs_json)["config"] == {"lr": 0.01, "opt": "adam",
+                                             "model": {"depth": 8, "width": 64}}
+
+
 def test_sdk_example_inside_wrapper_is_one_run(wbrun, runs_json):
     result = wbrun("-c", "extra=1", "--", sys.executable, str(EXAMPLES / "train.py"), check_code=0)
     run = only_run(runs_json)

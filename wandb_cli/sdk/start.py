@@ -230,7 +230,11 @@ def join_wrapped(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> 
 
     live.doc = update_run_doc(live.paths, merge)
     if config:
-        live.update_config(config)
+        # the wrapper's `-c`/`--config-file` values win over init(config=)'s, key by key
+        # (nested dicts merged), as a W&B sweep's values win over a program's defaults
+        given = _read_config(live)
+        live.update_config({key: _prefer(given[key], value) if key in given else value
+                            for key, value in config.items()})
     run = sdk_run.Run(live, _read_config(live), joined=True)
     run._finish_hooks.append(lambda: mark_joined_finished(run_dir))
     run._ticker = Ticker(live)
@@ -238,6 +242,15 @@ def join_wrapped(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> 
     _install_exit_hooks()
     _finish_in_multiprocessing_child(run)
     return run
+
+
+def _prefer(chosen: Any, default: Any) -> Any:
+    """`chosen` (the wrapper user's value) over `default` (the program's); where both are
+    dicts, merged key by key the same way."""
+    if isinstance(chosen, dict) and isinstance(default, dict):
+        return {**default, **{key: _prefer(value, default[key]) if key in default else value
+                              for key, value in chosen.items()}}
+    return chosen
 
 
 def _read_config(live: LiveRun) -> dict:
