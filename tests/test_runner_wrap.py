@@ -101,6 +101,22 @@ def test_wrapper_config_wins_over_the_programs_defaults(wbrun, runs_json):
                                              "model": {"depth": 8, "width": 64}}
 
 
+@pytest.mark.parametrize("ending, code", [
+    ("wandb.finish(exit_code=2)", 2),
+    ("try:\n    with wandb.init() as run2:\n        raise ValueError('boom')\nexcept ValueError:\n    pass", 1),
+    ("run.finish()", 0)])
+def test_a_failure_the_program_reports_stands_when_it_exits_0(wbrun, runs_json, ending, code):
+    """finish(exit_code=2), or an exception out of `with wandb.init()`, then exit 0: the
+    joined run is failed with that code, as alone (it read finished 0); wbrun exits 0."""
+    if "with wandb.init()" in ending:  # the block is the joined run itself
+        program = f"import wandb\n{ending}\n"
+    else:
+        program = f"import wandb\nrun = wandb.init()\nrun.log({{'a': 1}})\n{ending}\n"
+    wbrun("-q", "--", sys.executable, "-c", program, check_code=0)
+    run = only_run(runs_json)
+    assert (run["state"], run["exit_code"]) == ("failed" if code else "finished", code)
+
+
 def test_sdk_example_inside_wrapper_is_one_run(wbrun, runs_json):
     result = wbrun("-c", "extra=1", "--", sys.executable, str(EXAMPLES / "train.py"), check_code=0)
     run = only_run(runs_json)

@@ -203,7 +203,10 @@ class Wrapper:
         try:
             returncode = self._pump_guarded()
             status = returncode if returncode >= 0 else 128 - returncode
-            self._finish(self._final_state(returncode), status, output_log)
+            state, recorded = self._final_state(returncode), status
+            if state == FINISHED:  # a failure the program's SDK reported stands (its marker)
+                state, recorded = self._sdk_outcome(state, recorded)
+            self._finish(state, recorded, output_log)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -281,6 +284,18 @@ class Wrapper:
         if returncode in KILLED_EXIT_CODES:  # shells and Python handlers exit 128+N on Ctrl+C
             return KILLED
         return FINISHED if returncode == 0 else FAILED
+
+    def _sdk_outcome(self, state: str, status: int) -> tuple[str, int]:
+        """(state, exit code) to record for a command that exited 0: failed, with the code
+        finish() was given, where the program's SDK finished the joined run so."""
+        try:
+            outcome = jsonio.read_json(self.live.paths.dir / SDK_FINISHED, None)
+        except (ValueError, OSError):
+            return state, status
+        if isinstance(outcome, dict) and outcome.get("state") == FAILED:
+            code = outcome.get("exit_code")
+            return FAILED, code if isinstance(code, int) and not isinstance(code, bool) and code else 1
+        return state, status
 
     # --- metrics from output and from `wbrun log` ---------------------------------------
     def _on_metrics(self, batch: list[dict]) -> None:

@@ -88,6 +88,7 @@ class Run:
         self._starting_step = live.step if live else 0
         self._last_values: dict[str, Any] = {}  # for define_metric's step_sync
         self._finish_hooks: list = []  # unwatch, the joined run's marker
+        self._outcome: tuple[str, int] | None = None  # (state, exit code) once finished
         self.config = Config(live, config)
         self.summary = Summary(live)
         if live is not None:
@@ -283,10 +284,12 @@ class Run:
         if self._finished or os.getpid() != self._pid:
             return  # (a forked child exiting must not end its parent's run)
         self._finished = True
-        for hook in self._finish_hooks:
-            hook()
         if state is None:
             state = KILLED if self._stop_requested else (FINISHED if not exit_code else FAILED)
+        code = exit_code if exit_code is not None else (0 if state == FINISHED else 1)
+        self._outcome = (state, code)  # (read by the finish hooks: a joined run's marker)
+        for hook in self._finish_hooks:
+            hook()
         for helper in (self._ticker, self._sampler, self._saver):
             if helper is not None:
                 helper.stop()
@@ -294,7 +297,7 @@ class Run:
             self._metadata_thread.join(timeout=10)
         assert self._live is not None  # a disabled run starts finished
         try:
-            self._live.finish(state, exit_code if exit_code is not None else (0 if state == FINISHED else 1))
+            self._live.finish(state, code)
         except WbrunError as exc:
             print(f"wbrun: warning: {exc.render()}", file=sys.stderr)
         if _current is self:

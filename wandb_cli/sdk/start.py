@@ -163,10 +163,14 @@ def store_root(dir_arg: str | os.PathLike | None) -> Path:
     return Path.cwd() / DEFAULT_DIRNAME
 
 
-def mark_joined_finished(run_dir: Path) -> None:
-    """The program finished the run it joined: its next init() starts a run of its own."""
+def mark_joined_finished(run_dir: Path, outcome: tuple[str, int] | None = None) -> None:
+    """The program finished the run it joined: its next init() starts a run of its own.
+    The marker holds the outcome finish() gave ({"state", "exit_code"}): a failure the
+    program reported (finish(exit_code=2), an exception out of `with init()`) stands even
+    if the process then exits 0 (runner/supervise.py reads it)."""
     if (run_dir / SDK_ATTACHED).exists():
-        (run_dir / SDK_FINISHED).touch(mode=jsonio.FILE_MODE)
+        state, code = outcome or ("finished", 0)
+        jsonio.write_json_atomic(run_dir / SDK_FINISHED, {"state": state, "exit_code": code})
 
 
 def _after_start(run: sdk_run.Run, args: dict) -> None:
@@ -236,7 +240,7 @@ def join_wrapped(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> 
         live.update_config({key: _prefer(given[key], value) if key in given else value
                             for key, value in config.items()})
     run = sdk_run.Run(live, _read_config(live), joined=True)
-    run._finish_hooks.append(lambda: mark_joined_finished(run_dir))
+    run._finish_hooks.append(lambda: mark_joined_finished(run_dir, run._outcome))
     run._ticker = Ticker(live)
     run._ticker.start()
     _install_exit_hooks()
