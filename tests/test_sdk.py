@@ -146,6 +146,21 @@ def test_log_before_init_is_a_clear_error():
     assert "wandb.log() called before wandb.init()" in result.stderr
 
 
+def test_a_key_that_is_no_string_is_refused_before_anything_is_written(runs_json):
+    """log({"a": 1, 1: 2}) wrote the row, then raised AttributeError; now a TypeError, as
+    W&B's, with nothing written; and the module-level finish() takes quiet= as W&B's does."""
+    program = ("import wandb_cli as wandb\n"
+               "run = wandb.init()\n"
+               "try:\n    run.log({'a': 1, 1: 2})\nexcept TypeError as exc:\n    print(exc)\n"
+               "run.log({'b': 2})\n"
+               "wandb.finish(quiet=True)\n")
+    shown = run_py(program).stdout
+    assert shown == "wandb.log() keys must be strings, not int (1), as in W&B\n"
+    rows = history_of(only_run(runs_json))
+    assert [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows] == [{"b": 2}]
+    assert only_run(runs_json)["state"] == "finished"
+
+
 def test_resume_through_init(runs_json):
     run_py("import wandb_cli as w; r = w.init(id='res00001'); r.log({'x': 1}); r.finish()")
     run_py("import wandb_cli as w; r = w.init(id='res00001', resume='allow'); r.log({'x': 2}); r.finish()")

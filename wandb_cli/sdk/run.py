@@ -196,6 +196,12 @@ class Run:
             raise WbrunError(f"run {self.id} is finished; call wandb.init() for a new run")
         if not isinstance(data, dict):
             raise TypeError("wandb.log() takes a dict of metrics")
+        try:
+            "".join(data)  # every key a str (one C call), checked before anything is written
+        except TypeError:
+            bad = next(key for key in data if not isinstance(key, str))
+            raise TypeError(f"wandb.log() keys must be strings, not {type(bad).__name__} ({bad!r}), "
+                            "as in W&B") from None
         if self._live.summary_rules.definitions:
             data = self._with_step_metrics(data)
         try:
@@ -377,9 +383,9 @@ def log(data: dict, step: int | None = None, commit: bool | None = None) -> None
     _current.log(data, step=step, commit=commit)
 
 
-def finish(exit_code: int | None = None) -> None:
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     if _current is not None:
-        _current.finish(exit_code)
+        _current.finish(exit_code, quiet)
 
 
 def _run_or_raise(what: str) -> Run:
