@@ -117,6 +117,32 @@ def test_a_failure_the_program_reports_stands_when_it_exits_0(wbrun, runs_json, 
     assert (run["state"], run["exit_code"]) == ("failed" if code else "finished", code)
 
 
+def test_init_with_another_id_under_the_wrapper_resumes_that_run(wbrun, runs_json):
+    """The checkpoint-resume pattern, `init(id="realone1", resume="must")`, under `wbrun --`:
+    that run goes on (it was ignored: the program got the wrapper's run, resumed False), and
+    resume="must" for an ID that does not exist is an error, as alone and in W&B."""
+    subprocess.run([sys.executable, "-c", "import wandb_cli as w; r = w.init(id='realone1'); "
+                    "r.log({'loss': 5}); r.finish()"], check=True, timeout=60)
+    program = ('import wandb\n'
+               'run = wandb.init(id="realone1", resume="must")\n'
+               'print(run.id, run.resumed, run.step)\n'
+               'run.log({"loss": 4}); run.finish()\n')
+    result = wbrun("-q", "--id", "wrapper1", "--", sys.executable, "-c", program, check_code=0)
+    assert result.stdout == "realone1 True 1\n"
+    assert "init(id='realone1') under `wbrun --`" in result.stderr
+    runs = {run["id"]: run for run in runs_json()}
+    assert set(runs) == {"realone1", "wrapper1"} and runs["realone1"]["summary"] == {"loss": 4}
+    history = read_jsonl(Path(runs["realone1"]["dir"]) / "files" / "wandb-history.jsonl")
+    assert [(row["_step"], row["loss"]) for row in history] == [(0, 5), (1, 4)]
+    missing = wbrun("-q", "--", sys.executable, "-c",
+                    'import wandb; wandb.init(id="nosuchid", resume="must")')
+    assert missing.returncode == 1 and "no run with ID 'nosuchid' to resume" in missing.stderr
+    # the wrapper's own ID (WANDB_RUN_ID style) still joins the wrapper's run
+    joined = wbrun("-q", "--id", "wrapper2", "--", sys.executable, "-c",
+                   'import wandb; print(wandb.init(id="wrapper2").id)', check_code=0)
+    assert joined.stdout == "wrapper2\n" and "recorded as that run" not in joined.stderr
+
+
 def test_sdk_example_inside_wrapper_is_one_run(wbrun, runs_json):
     result = wbrun("-c", "extra=1", "--", sys.executable, str(EXAMPLES / "train.py"), check_code=0)
     run = only_run(runs_json)

@@ -121,10 +121,24 @@ def _new_or_joined(args: dict, config: dict, holding) -> sdk_run.Run:
     if wrapped:
         run_dir = Path(wrapped)
         still_held = holding is not None and holding._joined
+        other = _another_id(run_dir, args["id"])
+        if other:  # init(id="abc", resume=...): that run, as the program asked (a checkpoint
+            # resume), of its own in the wrapper's store and linked to the wrapper's run
+            print(f"wbrun: init(id={other!r}) under `wbrun --`: recorded as that run, of its own "
+                  f"(parent: the wrapper's run {run_dir.name.rsplit('-', 1)[-1]})", file=sys.stderr)
+            return _child_of_wrapped(run_dir, args, config)
         if not (run_dir / SDK_FINISHED).exists() and not still_held:
             return join_wrapped(run_dir, config, list(args["tags"] or []), chosen)
         return _child_of_wrapped(run_dir, args, config)
     return start_new(Store(store_root(args["dir"])), _spec(args, config), sample=True)
+
+
+def _another_id(run_dir: Path, wanted: Any) -> str | None:
+    """The ID init() asked for where it is not the wrapper's run's (None: join or follow)."""
+    if not wanted:
+        return None
+    own = os.environ.get("WBRUN_RUN_ID") or run_dir.name.rsplit("-", 1)[-1]
+    return None if str(wanted) == own else str(wanted)
 
 
 def _child_of_wrapped(run_dir: Path, args: dict, config: dict) -> sdk_run.Run:
