@@ -161,6 +161,33 @@ def test_a_key_that_is_no_string_is_refused_before_anything_is_written(runs_json
     assert only_run(runs_json)["state"] == "finished"
 
 
+@pytest.mark.parametrize("resume", ['"auto"', "True"])
+def test_resume_auto_goes_on_with_the_run_that_did_not_finish(runs_json, store_dir, resume):
+    """resume="auto" (or True, no ID): the run the last such init() left crashed is resumed
+    (W&B's wandb-resume.json, same place); once a run finishes well, the next starts anew."""
+    program = f"""
+        import os, sys
+        import wandb_cli as wandb
+        run = wandb.init(resume={resume})
+        print(run.id, run.resumed)
+        run.log({{"x": 1}})
+        if sys.argv[-1] == "crash":
+            os._exit(3)
+        run.finish()
+    """
+    crash = subprocess.run([sys.executable, "-c", textwrap.dedent(program), "crash"],
+                           capture_output=True, text=True, timeout=60)
+    first, resumed = crash.stdout.split()
+    assert (crash.returncode, resumed) == (3, "False")
+    again = run_py(program).stdout.split()
+    assert again == [first, "True"]
+    assert not (store_dir / "wandb-resume.json").exists()  # it finished: forgotten
+    fresh = run_py(program).stdout.split()
+    assert fresh[0] != first and fresh[1] == "False"
+    runs = {run["id"]: run for run in runs_json()}
+    assert len(runs) == 2 and [row["_step"] for row in history_of(runs[first])] == [0, 1]
+
+
 def test_resume_through_init(runs_json):
     run_py("import wandb_cli as w; r = w.init(id='res00001'); r.log({'x': 1}); r.finish()")
     run_py("import wandb_cli as w; r = w.init(id='res00001', resume='allow'); r.log({'x': 2}); r.finish()")

@@ -130,7 +130,52 @@ def _new_or_joined(args: dict, config: dict, holding) -> sdk_run.Run:
         if not (run_dir / SDK_FINISHED).exists() and not still_held:
             return join_wrapped(run_dir, config, list(args["tags"] or []), chosen)
         return _child_of_wrapped(run_dir, args, config)
-    return start_new(Store(store_root(args["dir"])), _spec(args, config), sample=True)
+    store = Store(store_root(args["dir"]))
+    return _auto_resumed(store, args, _spec(args, config), sample=True)
+
+
+# W&B's file for resume="auto" (and True without an ID), at the same place: the run this
+# folder's last such init() started, removed when that run finishes well
+AUTO_RESUME = "wandb-resume.json"
+
+
+def _auto_resumed(store: Store, args: dict, spec: RunSpec, *, sample: bool) -> sdk_run.Run:
+    """start_new, where resume="auto"/True without an ID resumes the run the last such
+    init() here left unfinished (crashed, killed, failed), as W&B does."""
+    auto = args["resume"] in ("auto", True) and not args["id"]
+    if auto:
+        spec.id = _unfinished_auto_run(store)
+    run = start_new(store, spec, sample=sample)
+    if auto and run._live is not None:
+        path = store.root / AUTO_RESUME
+        try:
+            jsonio.write_json_atomic(path, {"run_id": run.id})
+        except OSError:
+            return run
+        run._finish_hooks.append(lambda: _forget_auto_run(path, run))
+    return run
+
+
+def _unfinished_auto_run(store: Store) -> str | None:
+    from wandb_cli.store.ids import validate_id
+
+    try:
+        remembered = jsonio.read_json(store.root / AUTO_RESUME, {}) or {}
+        run_id = validate_id(str(remembered.get("run_id")))
+    except Exception:  # unreadable, or no ID in it: start afresh
+        return None
+    return run_id if store.dir_of(run_id) is not None else None
+
+
+def _forget_auto_run(path: Path, run: sdk_run.Run) -> None:
+    """The run ended well: the next resume="auto" starts a new one."""
+    if run._outcome is None or run._outcome[0] != "finished":
+        return
+    try:
+        if (jsonio.read_json(path, {}) or {}).get("run_id") == run.id:
+            path.unlink()
+    except (OSError, ValueError):
+        pass
 
 
 def _another_id(run_dir: Path, wanted: Any) -> str | None:
@@ -152,7 +197,7 @@ def _child_of_wrapped(run_dir: Path, args: dict, config: dict) -> sdk_run.Run:
         spec.group = parent.get("group")
     spec.extra["parent"] = parent.get("id") or os.environ.get("WBRUN_RUN_ID")
     # the wrapper samples the whole process tree already: no second sampler
-    return start_new(Store(run_dir.parent), spec, sample=False)
+    return _auto_resumed(Store(run_dir.parent), args, spec, sample=False)
 
 
 def _spec(args: dict, config: dict) -> RunSpec:
