@@ -143,6 +143,70 @@ def test_init_with_another_id_under_the_wrapper_resumes_that_run(wbrun, runs_jso
     assert joined.stdout == "wrapper2\n" and "recorded as that run" not in joined.stderr
 
 
+def test_wrapper_config_is_locked_for_this_invocation_only(wbrun, runs_json):
+    """A program that does init(config=cfg) then config.update(cfg) under `-c lr=0.01`:
+    the update of lr is ignored with a warning (it raised ConfigError), as for a W&B sweep's
+    keys; resumed later without -c, the program's own values apply (the earlier life's
+    0.01 won)."""
+    program = ('import sys, wandb\n'
+               'cfg = {"lr": float(sys.argv[1]), "warm": int(sys.argv[2])}\n'
+               'run = wandb.init(config=cfg)\n'
+               'wandb.config.update(cfg)\n'
+               'print(run.config["lr"], run.config["warm"])\n'
+               'run.finish()\n')
+    first = wbrun("-q", "--id", "cfglock1", "-c", "lr=0.01", "--", sys.executable, "-c", program,
+                  "0.1", "5", check_code=0)
+    assert first.stdout == "0.01 5\n"
+    assert "config key 'lr' was set by `wbrun -c`" in first.stderr
+    again = wbrun("-q", "--id", "cfglock1", "--resume", "must", "--", sys.executable, "-c", program,
+                  "0.2", "9", check_code=0)
+    assert again.stdout == "0.2 9\n" and "was set by" not in again.stderr
+    assert only_run(runs_json)["config"] == {"lr": 0.2, "warm": 9}
+
+
+def test_a_program_joining_a_resumed_wrapped_run_reads_its_summary(wbrun, runs_json):
+    """`wbrun --id X --resume must -- python second.py`: run.summary holds the first life's
+    values and a max summary goes on from them (the joined run started from {})."""
+    first = ('import wandb\nrun = wandb.init(); run.define_metric("acc", summary="max")\n'
+             'run.log({"acc": 0.95}); run.summary["best"] = 7; run.finish()\n')
+    second = ('import wandb\nrun = wandb.init(); run.define_metric("acc", summary="max")\n'
+              'print(run.summary["best"]); run.log({"acc": 0.1}); run.finish()\n')
+    wbrun("-q", "--id", "joinsum1", "--", sys.executable, "-c", first, check_code=0)
+    shown = wbrun("-q", "--id", "joinsum1", "--resume", "must", "--", sys.executable, "-c", second,
+                  check_code=0).stdout
+    assert shown == "7\n"
+    assert only_run(runs_json)["summary"] == {"acc": {"max": 0.95}, "best": 7}
+
+
+def test_an_exported_wandb_run_id_still_joins_the_wrappers_run(wbrun, runs_json):
+    """WANDB_RUN_ID exported for a whole job: init() joins the wrapper's run as before (the
+    other-ID path is for an ID the program passes), so -c still applies."""
+    program = 'import wandb\nrun = wandb.init(config={"lr": 0.1})\nprint(run.id, run.config["lr"])\n'
+    result = wbrun("-q", "--id", "wrapjob1", "-c", "lr=0.01", "--", sys.executable, "-c", program,
+                   env={**os.environ, "WANDB_RUN_ID": "slurm123"}, check_code=0)
+    assert result.stdout == "wrapjob1 0.01\n"
+    assert [run["id"] for run in runs_json()] == ["wrapjob1"]
+
+
+def test_a_workers_failure_is_not_the_programs(wbrun, runs_json, tmp_path):
+    """A multiprocessing worker whose `with wandb.init()` block raises (it joins the wrapper's
+    run, as W&B's would the run it was handed) does not make the run failed when the program
+    itself exits 0."""
+    script = tmp_path / "workers.py"
+    script.write_text("import multiprocessing as mp, wandb\n"
+                      "def work():\n"
+                      "    try:\n"
+                      "        with wandb.init() as run:\n"
+                      "            run.log({'a': 1}); raise ValueError('worker')\n"
+                      "    except ValueError:\n"
+                      "        pass\n"
+                      "if __name__ == '__main__':\n"
+                      "    p = mp.get_context('spawn').Process(target=work); p.start(); p.join()\n")
+    wbrun("-q", "--", sys.executable, str(script), check_code=0)
+    run = only_run(runs_json)
+    assert (run["state"], run["exit_code"]) == ("finished", 0)
+
+
 def test_sdk_example_inside_wrapper_is_one_run(wbrun, runs_json):
     result = wbrun("-c", "extra=1", "--", sys.executable, str(EXAMPLES / "train.py"), check_code=0)
     run = only_run(runs_json)

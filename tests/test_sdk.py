@@ -188,6 +188,36 @@ def test_resume_auto_goes_on_with_the_run_that_did_not_finish(runs_json, store_d
     assert len(runs) == 2 and [row["_step"] for row in history_of(runs[first])] == [0, 1]
 
 
+def test_resume_auto_beside_a_live_run_starts_anew(runs_json, store_dir, tmp_path):
+    """Two processes with resume="auto" in one folder: the second, finding the remembered
+    run still going, starts its own (it died of RunExists)."""
+    import time
+
+    gate = tmp_path / "go"
+    first = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import os, time, wandb_cli as wandb
+        run = wandb.init(resume="auto")
+        print(run.id, flush=True)
+        while not os.path.exists({str(gate)!r}):
+            time.sleep(0.05)
+        run.finish()
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout is not None
+        live_id = first.stdout.readline().split()[0]
+        deadline = time.monotonic() + 30
+        while not (store_dir / "wandb-resume.json").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        second = run_py("import wandb_cli as wandb\nrun = wandb.init(resume='auto')\n"
+                        "print(run.id, run.resumed)\nrun.finish()\n").stdout.split()
+        assert second[0] != live_id and second[1] == "False"
+    finally:
+        gate.touch()
+        first.wait(timeout=60)
+    assert sorted(run["state"] for run in runs_json()) == ["finished", "finished"]
+
+
 def test_resume_through_init(runs_json):
     run_py("import wandb_cli as w; r = w.init(id='res00001'); r.log({'x': 1}); r.finish()")
     run_py("import wandb_cli as w; r = w.init(id='res00001', resume='allow'); r.log({'x': 2}); r.finish()")

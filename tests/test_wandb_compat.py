@@ -236,7 +236,7 @@ def test_submodules_are_attributes_after_a_plain_import(tmp_path, door):
     first (AttributeError before), and `from wandb import *` whole (it failed on Molecule)."""
     result = run_program(tmp_path, door, """
         import wandb
-        print(len(wandb.util.generate_id()), wandb.errors.CommError.__name__,
+        print(len(wandb.errors.CommError.__name__) and len(wandb.util.generate_id()), wandb.errors.CommError.__name__,
               wandb.apis.public.Api is wandb.Api, wandb.integration.__name__.endswith("integration"))
         try:
             raise wandb.errors.CommError("x")

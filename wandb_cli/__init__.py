@@ -30,10 +30,11 @@ def __getattr__(name: str):
         return resolve(name)
     from wandb_cli.compat import SHIM_PACKAGE, SHIM_SUBMODULES
 
-    # `wandb.util`, `wandb.apis`... as under `import wandb` (not `errors` or `sdk`: this
-    # package's own modules of those names; errors.py carries W&B's exception names)
-    if name in SHIM_SUBMODULES and name not in ("errors", "sdk"):
+    # `wandb.util`, `wandb.apis`... as under `import wandb`; `errors` and `sdk` are this
+    # package's own modules of those names (errors.py carries W&B's exception names)
+    if name in SHIM_SUBMODULES:
         import importlib
 
-        return importlib.import_module(f"{SHIM_PACKAGE}.{name}")
+        own = name in ("errors", "sdk")
+        return importlib.import_module(f"wandb_cli.{name}" if own else f"{SHIM_PACKAGE}.{name}")
     raise AttributeError(f"module 'wandb_cli' has no attribute {name!r}")

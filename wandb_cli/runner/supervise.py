@@ -230,6 +230,8 @@ class Wrapper:
 
         env = {**child_env(self.options.env, self.compat), "WBRUN_RUN_ID": self.live.id,
                "WBRUN_RUN_DIR": str(self.live.paths.dir), "WBRUN_DIR": str(self.store.root)}
+        # the keys the program's init(config=) may not override (not an outer wrapper's)
+        env["WBRUN_CONFIG_KEYS"] = jsonio.dumps(sorted(self.options.spec.config or {})).decode()
         self.metadata_thread = threading.Thread(
             target=write_metadata, args=(self.live, self.argv), daemon=True)
         use_pty = os.isatty(sys.stdout.fileno()) and sys.platform != "win32"

@@ -8,6 +8,7 @@ is written, so a refused update changes neither memory nor disk.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -92,9 +93,12 @@ def _yaml_file(path: str) -> dict:
 class Config(MutableMapping):
     """`run.config`: a dict that persists every change (attribute access works too)."""
 
-    def __init__(self, live: LiveRun | None, initial: dict):
+    def __init__(self, live: LiveRun | None, initial: dict, locked: frozenset[str] = frozenset()):
         object.__setattr__(self, "_live", live)
         object.__setattr__(self, "_data", dict(initial))
+        # keys `wbrun -c`/`--config-file` set: the program's changes to them are ignored,
+        # with a warning, as W&B ignores a program's changes to a sweep's keys
+        object.__setattr__(self, "_locked", locked)
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
@@ -128,6 +132,10 @@ class Config(MutableMapping):
     def update(self, other: Any = None, /, allow_val_change: bool | None = None, **kwargs: Any) -> None:
         """Add or change keys; changing a key's value needs `allow_val_change=True`."""
         values = {**config_dict(other), **config_dict(kwargs)}
+        for key in [key for key in values if key in self._locked and values[key] != self._data.get(key)]:
+            print(f"wbrun: warning: config key {key!r} was set by `wbrun -c`/--config-file; the "
+                  f"program's change to {values.pop(key)!r} is ignored (as for a W&B sweep's keys)",
+                  file=sys.stderr)
         if not allow_val_change:
             for key, value in values.items():
                 # `_wandb` and other `_` keys are W&B's own (chart specs): never locked

@@ -72,7 +72,7 @@ class Run:
     """A run as the training program sees it (W&B's `wandb.sdk.wandb_run.Run` subset)."""
 
     def __init__(self, live: LiveRun | None, config: dict, *, joined: bool, ticker=None,
-                 sampler=None, metadata_thread=None):
+                 sampler=None, metadata_thread=None, locked_config: frozenset[str] = frozenset()):
         self._live = live
         self._joined = joined
         self._ticker = ticker
@@ -89,7 +89,7 @@ class Run:
         self._last_values: dict[str, Any] = {}  # for define_metric's step_sync
         self._finish_hooks: list = []  # unwatch, the joined run's marker
         self._outcome: tuple[str, int] | None = None  # (state, exit code) once finished
-        self.config = Config(live, config)
+        self.config = Config(live, config, locked_config)
         self.summary = Summary(live)
         if live is not None:
             live.encode_values = self._encode_media

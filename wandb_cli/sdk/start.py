@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from wandb_cli.errors import RunExists, WbrunError
 from wandb_cli.sdk import run as sdk_run
 from wandb_cli.sdk.config import config_dict
 from wandb_cli.sdk.settings import as_settings, warn_ignored, warn_once
@@ -124,8 +125,9 @@ def _new_or_joined(args: dict, config: dict, holding) -> sdk_run.Run:
         other = _another_id(run_dir, args["id"])
         if other:  # init(id="abc", resume=...): that run, as the program asked (a checkpoint
             # resume), of its own in the wrapper's store and linked to the wrapper's run
+            parent = os.environ.get("WBRUN_RUN_ID") or run_dir.name
             print(f"wbrun: init(id={other!r}) under `wbrun --`: recorded as that run, of its own "
-                  f"(parent: the wrapper's run {run_dir.name.rsplit('-', 1)[-1]})", file=sys.stderr)
+                  f"(parent: the wrapper's run {parent})", file=sys.stderr)
             return _child_of_wrapped(run_dir, args, config)
         if not (run_dir / SDK_FINISHED).exists() and not still_held:
             return join_wrapped(run_dir, config, list(args["tags"] or []), chosen)
@@ -145,12 +147,18 @@ def _auto_resumed(store: Store, args: dict, spec: RunSpec, *, sample: bool) -> s
     auto = args["resume"] in ("auto", True) and not args["id"]
     if auto:
         spec.id = _unfinished_auto_run(store)
-    run = start_new(store, spec, sample=sample)
+    try:
+        run = start_new(store, spec, sample=sample)
+    except RunExists:  # that run is going on in another process: this one starts anew
+        if not auto or spec.id is None:
+            raise
+        spec.id = None
+        run = start_new(store, spec, sample=sample)
     if auto and run._live is not None:
         path = store.root / AUTO_RESUME
         try:
             jsonio.write_json_atomic(path, {"run_id": run.id})
-        except OSError:
+        except (OSError, WbrunError):
             return run
         run._finish_hooks.append(lambda: _forget_auto_run(path, run))
     return run
@@ -179,8 +187,9 @@ def _forget_auto_run(path: Path, run: sdk_run.Run) -> None:
 
 
 def _another_id(run_dir: Path, wanted: Any) -> str | None:
-    """The ID init() asked for where it is not the wrapper's run's (None: join or follow)."""
-    if not wanted:
+    """The ID init() asked for where it is not the wrapper's run's (None: join or follow).
+    An ID that is $WANDB_RUN_ID's (exported for the whole job) joins, as before."""
+    if not wanted or str(wanted) == os.environ.get("WANDB_RUN_ID"):
         return None
     own = os.environ.get("WBRUN_RUN_ID") or run_dir.name.rsplit("-", 1)[-1]
     return None if str(wanted) == own else str(wanted)
@@ -196,8 +205,10 @@ def _child_of_wrapped(run_dir: Path, args: dict, config: dict) -> sdk_run.Run:
     if spec.group is None:
         spec.group = parent.get("group")
     spec.extra["parent"] = parent.get("id") or os.environ.get("WBRUN_RUN_ID")
-    # the wrapper samples the whole process tree already: no second sampler
-    return _auto_resumed(Store(run_dir.parent), args, spec, sample=False)
+    # the wrapper's store, unless init(dir=) names another; the wrapper samples the whole
+    # process tree already: no second sampler
+    store = Store(store_root(args["dir"]) if args.get("dir") else run_dir.parent)
+    return _auto_resumed(store, args, spec, sample=False)
 
 
 def _spec(args: dict, config: dict) -> RunSpec:
@@ -229,6 +240,9 @@ def mark_joined_finished(run_dir: Path, outcome: tuple[str, int] | None = None) 
     if the process then exits 0 (runner/supervise.py reads it)."""
     if (run_dir / SDK_ATTACHED).exists():
         state, code = outcome or ("finished", 0)
+        multiprocessing = sys.modules.get("multiprocessing")
+        if multiprocessing is not None and multiprocessing.parent_process() is not None:
+            state, code = "finished", 0  # a worker's failure is not the program's outcome
         jsonio.write_json_atomic(run_dir / SDK_FINISHED, {"state": state, "exit_code": code})
 
 
@@ -292,19 +306,32 @@ def join_wrapped(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> 
         doc["defaulted"] = [key for key in defaulted if chosen.get(key) is None]
 
     live.doc = update_run_doc(live.paths, merge)
+    live.seed_summary()  # (`wbrun --resume`: the run's summary so far)
+    locked = _wrapper_config_keys()
     if config:
-        # the wrapper's `-c`/`--config-file` values win over init(config=)'s, key by key
-        # (nested dicts merged), as a W&B sweep's values win over a program's defaults
-        given = _read_config(live)
+        # the wrapper's `-c`/`--config-file` values (this invocation's: a resumed run's older
+        # values do not count) win over init(config=)'s, key by key (nested dicts merged),
+        # as a W&B sweep's values win over a program's defaults
+        saved = _read_config(live)
+        given = {key: saved[key] for key in locked if key in saved}
         live.update_config({key: _prefer(given[key], value) if key in given else value
                             for key, value in config.items()})
-    run = sdk_run.Run(live, _read_config(live), joined=True)
+    run = sdk_run.Run(live, _read_config(live), joined=True, locked_config=locked)
     run._finish_hooks.append(lambda: mark_joined_finished(run_dir, run._outcome))
     run._ticker = Ticker(live)
     run._ticker.start()
     _install_exit_hooks()
     _finish_in_multiprocessing_child(run)
     return run
+
+
+def _wrapper_config_keys() -> frozenset[str]:
+    """The config keys `wbrun -c`/`--config-file` gave the wrapper (WBRUN_CONFIG_KEYS)."""
+    try:
+        keys = jsonio.loads(os.environ.get("WBRUN_CONFIG_KEYS") or "[]")
+    except ValueError:
+        return frozenset()
+    return frozenset(key for key in keys if isinstance(key, str)) if isinstance(keys, list) else frozenset()
 
 
 def _prefer(chosen: Any, default: Any) -> Any:

@@ -174,14 +174,7 @@ def _resume(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRun:
         merge_json_doc(paths, CONFIG, spec.config)
     step = _next_step(paths)
     live = LiveRun(store, paths, doc, step=step, owns_state=True, alive=holder)
-    # the summary so far, as W&B's resumed run has it: `run.summary["best"]` reads it, and
-    # define_metric's min/max/best go on from it (a mean starts again: its count is not kept)
-    try:
-        saved = jsonio.read_json(paths.file(SUMMARY), {})
-    except ValueError:
-        saved = {}
-    if isinstance(saved, dict):
-        live._summary.update(saved)
+    live.seed_summary()
     return live
 
 
@@ -359,6 +352,19 @@ class LiveRun:
         with self._lock:
             self._summary[key] = value
             self._summary_dirty.add(key)
+
+    def seed_summary(self) -> None:
+        """Start from the summary on disk (a resumed run, a program joining a wrapped one), as
+        W&B's resumed run does: `run.summary["best"]` reads it, and define_metric's
+        min/max/best go on from it (a mean starts again: its count is not kept).  Nothing
+        is marked changed: nothing is written again."""
+        try:
+            saved = jsonio.read_json(self.paths.file(SUMMARY), {})
+        except (ValueError, OSError):
+            return
+        if isinstance(saved, dict):
+            with self._lock:
+                self._summary = {**saved, **self._summary}
 
     def flush_summary(self) -> None:
         with self._lock:

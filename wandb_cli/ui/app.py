@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -158,8 +159,11 @@ def _browser_safe(value: Any) -> Any:
         except OverflowError:
             return str(value)
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return _SURROGATES.sub("\ufffd", value)
     return value
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def error_response(exc: Exception) -> Response:
