@@ -402,6 +402,12 @@ class PipePump:
             while streams or self.child.poll() is None:
                 if _stopped(self.child.pid):
                     self._suspend()
+                if not streams:  # (no pipe left: wait on the command itself, not a 0.1 s tick)
+                    try:
+                        self.child.wait(timeout=0.1)
+                    except subprocess.TimeoutExpired:
+                        pass
+                    continue
                 for key, _ in selector.select(timeout=0.1):
                     self._read(key.fd, streams, selector, recorder)
                 if self.child.poll() is not None and streams:
