@@ -28,6 +28,18 @@ _UNSAFE_WITH_NEWLINES = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
 )
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether `text` holds a lone surrogate (an undecodable byte kept by surrogateescape)."""
+    return _SURROGATE.search(text) is not None
+
+
+def replace_surrogates(text: str) -> str:
+    """`text` with each lone surrogate as U+FFFD, for what cannot take one (RE2, JSON for a
+    browser)."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _escape(match: re.Match) -> str:

@@ -23,6 +23,8 @@ import re
 import string
 from typing import Any, Callable, Optional
 
+from wandb_cli.textfmt import has_surrogates, replace_surrogates
+
 Search = Callable[[str], Optional[Any]]
 
 
@@ -57,12 +59,11 @@ def _compile_re2(pattern: str, ignore_case: bool) -> Search:
             return search(value)
         except UnicodeEncodeError:  # (RE2 takes UTF-8: a lone surrogate, an undecodable byte
             # of a command kept by jsonio, is one character it cannot match but by `.`)
-            return search(_SURROGATE.sub("\ufffd", value))
+            return search(replace_surrogates(value))
 
     return guarded
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 SIMPLE_MOST = 1000  # characters: RE2 refuses a pattern past its memory (~100,000 `.`), as before
 _PUNCTUATION = frozenset(string.punctuation)
 _SPECIAL = frozenset("*+?{}[]()|^$")
@@ -73,7 +74,7 @@ def _simple(pattern: str, ignore_case: bool) -> Search | None:
     None.  Ignoring case, a value that is not ASCII still goes to RE2 (whose case folding
     goes past ASCII: `k` matches the Kelvin sign)."""
     if ((ignore_case and not pattern.isascii()) or len(pattern) > SIMPLE_MOST
-            or "\ufffd" in pattern or _SURROGATE.search(pattern)):
+            or "\ufffd" in pattern or has_surrogates(pattern)):
         # (RE2's: its case folding, its refusal of a huge pattern or a surrogate, and U+FFFD,
         # what it matches a surrogate as)
         return None

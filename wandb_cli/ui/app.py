@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import secrets
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -28,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from wandb_cli.errors import FilterError, RunNotFound, UsageError, WbrunError
 from wandb_cli.store.layout import Store
+from wandb_cli.textfmt import replace_surrogates
 from wandb_cli.ui import api
 
 STATIC = Path(__file__).parent / "static"
@@ -159,11 +159,8 @@ def _browser_safe(value: Any) -> Any:
         except OverflowError:
             return str(value)
     if isinstance(value, str):
-        return _SURROGATES.sub("\ufffd", value)
+        return replace_surrogates(value)
     return value
-
-
-_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def error_response(exc: Exception) -> Response:
