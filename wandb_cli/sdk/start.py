@@ -125,9 +125,8 @@ def _new_or_joined(args: dict, config: dict, holding) -> sdk_run.Run:
         other = _another_id(run_dir, args["id"])
         if other:  # init(id="abc", resume=...): that run, as the program asked (a checkpoint
             # resume), of its own in the wrapper's store and linked to the wrapper's run
-            parent = os.environ.get("WBRUN_RUN_ID") or run_dir.name
             print(f"wbrun: init(id={other!r}) under `wbrun --`: recorded as that run, of its own "
-                  f"(parent: the wrapper's run {parent})", file=sys.stderr)
+                  f"(parent: the wrapper's run {_wrapped_id(run_dir)})", file=sys.stderr)
             return _child_of_wrapped(run_dir, args, config)
         if not (run_dir / SDK_FINISHED).exists() and not still_held:
             return join_wrapped(run_dir, config, list(args["tags"] or []), chosen)
@@ -189,18 +188,29 @@ def _forget_auto_run(path: Path, run: sdk_run.Run) -> None:
 def _another_id(run_dir: Path, wanted: Any) -> str | None:
     """The ID init() asked for where it is not the wrapper's run's (None: join or follow).
     An ID that is $WANDB_RUN_ID's (exported for the whole job) joins, as before."""
-    if not wanted or str(wanted) == os.environ.get("WANDB_RUN_ID"):
+    if not wanted or str(wanted) in (os.environ.get("WANDB_RUN_ID"), _wrapped_id(run_dir)):
         return None
-    own = os.environ.get("WBRUN_RUN_ID") or run_dir.name.rsplit("-", 1)[-1]
-    return None if str(wanted) == own else str(wanted)
+    return str(wanted)
+
+
+def _wrapped_doc(run_dir: Path) -> dict:
+    """The wrapper's run document ({} where it cannot be read)."""
+    try:
+        doc = jsonio.read_json(run_dir / "files" / "wbrun-run.json", {}) or {}
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _wrapped_id(run_dir: Path) -> str | None:
+    """The wrapper's run ID: WBRUN_RUN_ID, which the wrapper sets, else its document's (a
+    folder's name cannot tell it: `--id my-exp`, a `-1` suffix)."""
+    return os.environ.get("WBRUN_RUN_ID") or _wrapped_doc(run_dir).get("id")
 
 
 def _child_of_wrapped(run_dir: Path, args: dict, config: dict) -> sdk_run.Run:
     """A second run of a wrapped program: in the wrapper's store, linked to its run."""
-    try:
-        parent = jsonio.read_json(run_dir / "files" / "wbrun-run.json", {}) or {}
-    except ValueError:
-        parent = {}
+    parent = _wrapped_doc(run_dir)
     spec = _spec(args, config)
     if spec.group is None:
         spec.group = parent.get("group")
