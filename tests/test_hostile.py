@@ -33,6 +33,7 @@ run = wandb.init(config={"from_sdk": hostile})
 run.log({hostile: 1.5, "text": hostile})
 sys.stdout.buffer.write(bytes.fromhex(sys.argv[2]))
 """
+HOSTILE_TAG = "[bold]T[/] \x1b[31mred\x1b[0m \x1b]0;pwned\x07 \u202eevil \x9b2J\nl2"  # <= 64
 BAD_BYTES = b"\xff\xfe"
 HOSTILE_KEY = "[bold]k[/] \x1b[31m \u202e\nk"  # a config key (no '=': that ends a key)
 
@@ -64,7 +65,7 @@ def hostile_run(tmp_path, store_dir) -> subprocess.CompletedProcess:
     child = tmp_path / "child.py"
     child.write_text(SDK_CHILD)
     args = [os.fsencode(a) for a in wbrun_cmd(
-        "--id", "hostile1", "-t", HOSTILE, "--notes", HOSTILE, "-g", HOSTILE, "-j", HOSTILE,
+        "--id", "hostile1", "-t", HOSTILE_TAG, "--notes", HOSTILE, "-g", HOSTILE, "-j", HOSTILE,
         "-c", f"text={HOSTILE}", "-c", f"{HOSTILE_KEY}=1")]
     args += [b"--name", HOSTILE.encode() + BAD_BYTES, b"--", os.fsencode(sys.executable),
              os.fsencode(child), HOSTILE.encode(), b"\n".join(OUTPUT_LINES).hex().encode()]
@@ -77,7 +78,7 @@ def test_hostile_text_is_stored_faithfully(hostile_run, store_dir):
     doc = run_doc(store_dir, "hostile1")
     assert doc["name"] == HOSTILE + os.fsdecode(BAD_BYTES)  # undecodable bytes kept as escapes
     assert (doc["tags"], doc["notes"], doc["group"], doc["job_type"]) == \
-        ([HOSTILE], HOSTILE, HOSTILE, HOSTILE)
+        ([HOSTILE_TAG], HOSTILE, HOSTILE, HOSTILE)
     files = files_of(store_dir, "hostile1")
     config = json.loads((files / "config.json").read_text())
     assert config == {"text": HOSTILE, HOSTILE_KEY: 1, "from_sdk": HOSTILE}
@@ -145,7 +146,7 @@ MEGA = "[bold]" + "\x1b[31m" + "x" * 1_000_000 + "\u202e" + "[/]"
 MEGA_SCRIPT = """
 import sys, wandb_cli as wandb
 big = sys.stdin.read()
-run = wandb.init(id="mega0001", name=big[:128], notes=big, tags=[big], config={big: big})
+run = wandb.init(id="mega0001", name=big[:128], notes=big, tags=[big[:64]], config={big: big})
 run.log({big: 1, "text": big})
 run.finish()
 """
@@ -157,11 +158,11 @@ def test_one_megabyte_strings_are_kept_and_shown_without_escapes(store_dir):
                           capture_output=True, timeout=60, env={**os.environ, "WBRUN_SYSTEM": "0"})
     assert made.returncode == 0, made.stderr
     [run] = json.loads(wbrun_bytes("runs", "ls", "--format", "json").stdout)
-    # a name is at most 128 characters (as for runs rename: issue 14); notes and tags are
-    # unbounded; config and summary are kept whole on disk, and listed truncated past the
+    # a name is at most 128 characters (as for runs rename: issue 14), a tag 64 (W&B's rule);
+    # notes are unbounded; config and summary are kept whole on disk, and listed truncated past the
     # 1 MiB listing limit (store/bigdoc.py: a key of over 1 KiB is left out, a value of
     # over 4 KiB shown as a marker)
-    assert (run["name"], run["notes"], run["tags"]) == (MEGA[:128], MEGA, [MEGA])
+    assert (run["name"], run["notes"], run["tags"]) == (MEGA[:128], MEGA, [MEGA[:64]])
     assert set(run["oversize"]) == {"config.json", "wandb-summary.json"}
     assert run["config"] == {} and run["summary"]["text"].endswith("of JSON, truncated>")
     files = files_of(store_dir, "mega0001")

@@ -294,6 +294,18 @@ def test_a_bad_interval_is_refused_before_any_run_exists(wbrun, store_dir):
     assert list(store_dir.glob("run-*")) == []
 
 
+def test_a_tag_over_64_characters_or_empty_is_refused_before_any_run_exists(wbrun, store_dir):
+    """`-t` keeps W&B's rule for a run's tags, as init(tags=) does: 1-64 characters."""
+    for bad in ("x" * 65, ""):
+        result = wbrun("-q", "-t", "fine", "-t", bad, "--", "echo", "ran")
+        assert result.returncode == 2, bad
+        assert result.stderr == f"wbrun: error: bad tag '{bad}': tags must be between 1 and 64 characters\n"
+        assert "ran" not in result.stdout
+    assert list(store_dir.glob("run-*")) == []
+    wbrun("-q", "--id", "tagged01", "-t", "x" * 64, "-t", "lr=0.1 bs 32", "--", "true", check_code=0)
+    assert json.loads(wbrun("runs", "ls", "--format", "json").stdout)[0]["tags"] == ["x" * 64, "lr=0.1 bs 32"]
+
+
 def test_a_child_reading_the_terminal_while_stdout_is_piped_is_in_the_foreground(tmp_path):
     """stdin a terminal, stdout a pipe: the child must own the terminal (else SIGTTIN)."""
     script = "import sys; print('got', sys.stdin.readline().strip(), flush=True)"

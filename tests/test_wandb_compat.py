@@ -493,3 +493,27 @@ def test_watch_logs_gradient_and_parameter_histograms_every_log_freq_steps(tmp_p
     histogram = rows[1]["gradients/0.weight"]
     assert histogram["_type"] == "histogram"
     assert sum(histogram.get("values") or histogram.get("counts") or []) == 12  # 3x4 weights
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_tags_follow_wandbs_rule_one_to_64_characters(tmp_path, door):
+    """W&B's settings refuse an empty tag or one over 64 characters (ValueError); any other
+    text is a tag, spaces and all, in init(tags=) and in run.tags = ..."""
+    result = run_program(tmp_path, door, """
+        import wandb
+        for bad in ([""], ["x" * 65]):
+            try:
+                wandb.init(project="p", tags=bad)
+            except ValueError as exc:
+                print("refused", "between 1 and 64 characters" in str(exc))
+        run = wandb.init(project="p", tags=["with space", "x" * 64, "with space"])
+        print(run.tags == ("with space", "x" * 64))
+        try:
+            run.tags = ("ok", "")
+        except ValueError:
+            print("refused setter")
+        run.tags = run.tags + ("added",)
+        run.finish()
+        """)
+    assert result.stdout.split("\n")[:4] == ["refused True", "refused True", "True", "refused setter"]
+    assert only(runs())["tags"] == ["with space", "x" * 64, "added"]

@@ -153,7 +153,7 @@ def wrap_main(argv: list[str]) -> int:
     config = _config_file(values["config_file"])
     config.update(parse_pairs(values["config"], "--config"))
     spec = RunSpec(project=values["project"], entity=values["entity"], name=values["name"],
-                   id=values["run_id"], notes=values["notes"], tags=values["tags"],
+                   id=values["run_id"], notes=values["notes"], tags=_tags(values["tags"]),
                    group=values["group"], job_type=values["job_type"], config=config,
                    resume=values["resume"] or "never")
     options = WrapOptions(spec=spec, quiet=values["quiet"], capture=not values["no_capture"],
@@ -179,6 +179,18 @@ def _run_unrecorded_unless_rank_zero(command: list[str]) -> None:
     except OSError as exc:
         print(f"wbrun: error: cannot run {command[0]}: {exc.strerror}", file=sys.stderr)
         sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+def _tags(tags: list[str]) -> list[str]:
+    """`-t` values, held to W&B's rule for a run's tags (as init(tags=) is)."""
+    from wandb_cli.store.ids import TAG_LENGTHS, tag_length_ok
+
+    for tag in tags:
+        if not tag_length_ok(tag):
+            from wandb_cli.textfmt import printable
+
+            raise UsageError(f"bad tag '{printable(tag)}': tags must be {TAG_LENGTHS}")
+    return tags
 
 
 def _config_file(path: str | None) -> dict:

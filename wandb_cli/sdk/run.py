@@ -17,6 +17,7 @@ from wandb_cli.errors import WbrunError
 from wandb_cli.media import is_plain_row, set_run_provider
 from wandb_cli.sdk.config import Config, ConfigError
 from wandb_cli.store import jsonio
+from wandb_cli.store.ids import TAG_LENGTHS, tag_length_ok
 from wandb_cli.store.layout import RUN_DOC, update_run_doc
 from wandb_cli.store.model import FAILED, FINISHED, KILLED
 from wandb_cli.store.recorder import LiveRun
@@ -66,6 +67,19 @@ class Summary(MutableMapping):
 
     def __repr__(self) -> str:
         return f"Summary({dict(self._data())!r})"
+
+
+def checked_tags(tags: Any) -> list[str]:
+    """W&B's run tags: each 1-64 characters (ValueError otherwise, as W&B's settings raise),
+    duplicates dropped, order kept."""
+    out = list(dict.fromkeys(map(str, tags or ())))
+    for i, tag in enumerate(out):
+        if not tag_length_ok(tag):
+            shown = tag if len(tag) <= 40 else f"{tag[:20]}...{tag[-20:]}"
+            problem = f"Tag at index {i} is empty" if not tag else \
+                f"Tag '{shown}' is {len(tag)} characters"
+            raise ValueError(f"{problem}. Tags must be {TAG_LENGTHS}")
+    return out
 
 
 class Run:
@@ -124,7 +138,7 @@ class Run:
     job_type = property(lambda self: self._attribute("job_type"),
                         lambda self, value: self._set_attribute("job_type", None if value is None else str(value)))
     tags = property(lambda self: tuple(self._attribute("tags") or ()),
-                    lambda self, value: self._set_attribute("tags", list(dict.fromkeys(map(str, value or ())))))
+                    lambda self, value: self._set_attribute("tags", checked_tags(value)))
     parent = property(lambda self: self._attribute("parent"))
 
     @property

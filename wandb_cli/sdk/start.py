@@ -102,6 +102,8 @@ def _fill_defaults(args: dict, settings) -> None:
         args["tags"] = [t.strip() for t in os.environ["WANDB_TAGS"].split(",") if t.strip()]
     if isinstance(args.get("tags"), str):
         args["tags"] = [args["tags"]]
+    if args.get("tags") is not None:
+        args["tags"] = sdk_run.checked_tags(args["tags"])
 
 
 def _reinit_mode(value: Any) -> str:

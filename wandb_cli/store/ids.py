@@ -14,6 +14,8 @@ ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 ID_LENGTH = 8
 MAX_ID_LENGTH = 64
 MAX_NAME_LENGTH = 128  # a run's display name: `-n`, init(name=), `runs rename`
+# W&B's length rule for a run's tags, kept by `-t` and the SDK; `runs tag` is stricter
+TAG_LENGTHS = "between 1 and 64 characters"
 FORBIDDEN_ID_CHARS = "/\\#?%:;,'"
 # Beyond the forbidden set: letters, digits, '-', '_' and '.', not starting with '.' or '-'.
 _ID_SHAPE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
@@ -88,3 +90,7 @@ def validate_name(name: str, *, control_chars_ok: bool = False) -> str:
         if printable(name) != name:
             raise UsageError(f"bad name '{printable(name)}': control characters are not allowed")
     return name
+
+
+def tag_length_ok(tag: str) -> bool:
+    return 1 <= len(tag) <= 64
