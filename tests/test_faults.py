@@ -516,3 +516,87 @@ def test_fifty_runs_at_once_while_tags_notes_and_stops_hit_them(tmp_path, store_
         assert _history_steps(store_dir, run_id) == list(range(10 if stopped else 20)), run_id
         assert sorted(run["tags"]) == ["start", *(f"t{k}" for k in range(TAGGERS))], run_id
     assert sorted(runs[ids[-1]]["notes"].splitlines()) == [f"line {k}" for k in range(NOTERS)]
+
+
+WORKERS = """
+import multiprocessing, sys, time
+import wandb_cli as wandb
+
+def work(rank, rows, start):
+    run = wandb.init()  # joins the wrapper's run
+    start.wait()
+    for i in range(rows):
+        run.log({f"w{rank}": i})
+        if i % 20 == 0:
+            time.sleep(0.001)  # let the others in
+    run.finish()
+
+if __name__ == "__main__":
+    rows = int(sys.argv[1])
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Event()
+    workers = [spawn.Process(target=work, args=(rank, rows, start)) for rank in range(3)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.0)
+    start.set()
+    for worker in workers:
+        worker.join()
+    sys.exit(max(worker.exitcode for worker in workers))
+"""
+
+
+@pytest.mark.slow
+def test_processes_logging_into_one_run_share_its_steps(tmp_path, store_dir, wbrun):
+    """Workers that join the wrapper's run, and a shell's `wbrun log` beside a program's
+    log(): each row takes the run's next step, none twice, nothing dropped."""
+    script = tmp_path / "workers.py"
+    script.write_text(WORKERS)
+    wbrun("-q", "--id", "shared01", "--", sys.executable, str(script), "300",
+          env={"WBRUN_SYSTEM": "0"}, check_code=0)
+    rows = read_jsonl(files_of(store_dir, "shared01") / HISTORY)
+    assert [row["_step"] for row in rows] == list(range(900))
+    for rank in range(3):  # each worker's rows, in its own order
+        assert [row[f"w{rank}"] for row in rows if f"w{rank}" in row] == list(range(300))
+    shell = (f"(for j in $(seq 30); do {sys.executable} -m wandb_cli log z=$j; done) & "
+             f"{sys.executable} {sdk_script(tmp_path, SLOW_LOG)} 200; wait")
+    wbrun("-q", "--id", "shared02", "--", "bash", "-c", shell, env={"WBRUN_SYSTEM": "0"}, check_code=0)
+    rows = read_jsonl(files_of(store_dir, "shared02") / HISTORY)
+    assert [row["_step"] for row in rows] == list(range(230))
+    assert [row["z"] for row in rows if "z" in row] == list(range(1, 31))
+    assert [row["x"] for row in rows if "x" in row] == list(range(200))
+    # a process forked after init() logging beside its parent, no wrapper
+    done = subprocess.run([sys.executable, str(sdk_script(tmp_path, FORKED))], capture_output=True,
+                          timeout=60, env={**os.environ, "WBRUN_SYSTEM": "0"})
+    assert done.returncode == 0, done.stderr
+    rows = read_jsonl(files_of(store_dir, "forked01") / HISTORY)
+    assert [row["_step"] for row in rows] == list(range(401))
+    for who in ("parent", "child"):
+        assert [row[who] for row in rows if who in row] == list(range(200))
+
+
+SLOW_LOG = """
+import time
+run = wandb.init()
+for i in range(int(sys.argv[1])):
+    run.log({"x": i})
+    time.sleep(0.002)
+run.finish()
+"""
+
+
+FORKED = """
+import os, time
+run = wandb.init(id="forked01")
+run.log({"start": 1})
+pid = os.fork()
+who = "child" if pid == 0 else "parent"
+for i in range(200):
+    run.log({who: i})
+    if i % 20 == 0:
+        time.sleep(0.001)
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+run.finish()
+"""

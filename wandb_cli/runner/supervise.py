@@ -306,7 +306,7 @@ class Wrapper:
         if self._sdk_attached:
             return  # the program logs through the SDK; printed lines are only output
         try:
-            self.live.append_steps(batch)
+            self._sdk_attached = not self.live.append_steps(batch)
         except StoreError as exc:
             self._warn(exc.render())
 

@@ -305,9 +305,13 @@ def join_wrapped(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> 
     where the wrapper's user left it unset (a defaulted name/project/entity, no notes...)."""
     from wandb_cli.store.recorder import attach
 
-    # the marker first: a metric line the wrapper parses now would get the step we take next
+    # the marker first: the wrapper stops turning printed lines into steps (its last batch
+    # is on disk before attach() reads our first step, under the run's lock)
+    others = (run_dir / SDK_ATTACHED).exists() and not (run_dir / SDK_FINISHED).exists()
     (run_dir / SDK_ATTACHED).touch(mode=jsonio.FILE_MODE)
     live = attach(run_dir)
+    if others:  # another process of the program joined too (a worker): steps are shared
+        live.share_steps()
 
     def merge(doc: dict) -> None:
         doc["tags"] = list(dict.fromkeys([*doc.get("tags", []), *tags]))

@@ -360,7 +360,8 @@ class AppendFile:
         self.window = cache_window if cache_window > 0 and _on_local_disk(self.fd) else 0
         self._since_advice = 0
 
-    def write_line(self, line: bytes) -> None:
+    def write_line(self, line: bytes) -> int:
+        """Returns the bytes appended (the line, its newline, and any newline put first)."""
         data = line + b"\n"
         if self._needs_newline:
             data = b"\n" + data
@@ -373,6 +374,7 @@ class AppendFile:
             self._needs_newline = True
             raise StoreError(f"cannot write {self.path.name}: {exc.strerror or exc}") from None
         self._needs_newline = False
+        return written
 
     def write_bytes(self, data: bytes) -> None:
         """Bytes as they are (whole lines, or a part of a long one): no newline added."""

@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, Callable
@@ -30,6 +31,8 @@ from wandb_cli.store.layout import (
     HISTORY,
     HISTORY_KEYS,
     RUN_DOC,
+    SDK_ATTACHED,
+    SDK_FINISHED,
     SUMMARY,
     RunPaths,
     Store,
@@ -43,6 +46,21 @@ from wandb_cli.store.model import CRASHED, ENDED_STATES, RUNNING
 
 RESUME_MODES = ("never", "allow", "must")
 STOP_REQUEST = "stop-request"
+# in the run folder: a second process writes the history (LiveRun._write_row)
+SHARED_STEPS = "shared-steps"
+SHARE_CHECK_S = 0.05
+SHARE_GRACE_S = 0.25  # > SHARE_CHECK_S with room for a writer descheduled meanwhile
+_pid_now = os.getpid
+_LIVE_RUNS: weakref.WeakSet = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for live in list(_LIVE_RUNS):
+        live._share_check = 0.0  # its next row looks (and finds itself a forked second writer)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass
@@ -192,7 +210,9 @@ def attach(run_dir, *, clock=None) -> LiveRun:
     if not isinstance(doc, dict) or "id" not in doc:
         raise StoreError(f"{run_dir} is not a readable run folder")
     store = Store(run_dir.parent, clock=clock or time.time)
-    return LiveRun(store, paths, doc, step=_next_step(paths), owns_state=False)
+    with paths.lock():  # (after a printed batch the wrapper is appending, never beside it)
+        step = _next_step(paths)
+    return LiveRun(store, paths, doc, step=step, owns_state=False)
 
 
 def _next_step(paths: RunPaths) -> int:
@@ -235,6 +255,19 @@ class LiveRun:
         self._step = step
         self._pending: dict[str, Any] = {}
         self._history = jsonio.AppendFile(paths.file(HISTORY))
+        # log()'s rows are numbered in memory while this process is the history's only
+        # writer.  A second one (a worker joining the run, `wbrun log` beside the SDK) first
+        # leaves the SHARED_STEPS marker and waits SHARE_GRACE_S; we look for it at most
+        # every SHARE_CHECK_S, and once it is there number each row under the run's lock,
+        # after the history's last step whenever the history grew since our last row
+        # (_history_end: its size after that row; None: not known)
+        self._shared = False
+        self._share_check = 0.0
+        self._pid = os.getpid()
+        _LIVE_RUNS.add(self)
+        self._history_end: int | None = None
+        self._row_lock = threading.Lock()
+        self._lock_fd: int | None = None
         self._events: jsonio.AppendFile | None = None
         self._summary: dict[str, Any] = {}
         self._summary_dirty: set[str] = set()
@@ -278,6 +311,76 @@ class LiveRun:
             self._write_row(pending)
 
     def _write_row(self, data: dict) -> None:
+        """A row of log()'s: numbered in memory while no other writer has come (a clock read
+        a row, and a stat every SHARE_CHECK_S), else under the run's lock (flock on an open
+        file kept for it), after the last step in the file: several processes logging into
+        one run share its steps, never a step twice, no row dropped."""
+        if not self._shared:
+            now = self._monotonic()
+            if now < self._share_check:
+                self._write_numbered(data)
+                return
+            self._share_check = now + SHARE_CHECK_S
+            if _pid_now() == self._pid and not os.path.exists(self.paths.dir / SHARED_STEPS):
+                self._write_numbered(data)
+                return
+            if _pid_now() != self._pid:  # a forked child writing: the parent may write too
+                self.share_steps()
+            self._shared = True
+        with self._row_lock:
+            fd = self._lock_fd
+            if fd is None:
+                if not _HAVE_FLOCK:  # (Windows: filelock, opened and taken for each row)
+                    with self.paths.lock():
+                        self._after_others()
+                        self._write_numbered(data)
+                    return
+                fd = self._lock_fd = _open_lock(self.paths)
+            try:
+                flock(fd, LOCK_EX | LOCK_NB)
+            except BlockingIOError:
+                flock(fd, LOCK_EX)  # held by another writer for one append or document update
+            try:
+                self._after_others()
+                self._write_numbered(data)
+            finally:
+                flock(fd, LOCK_UN)
+
+    def _after_others(self) -> None:
+        """Under the run's lock: if the history changed since our last row (another writer),
+        go on after its last step (a step= below it moves up: no row is dropped)."""
+        size = os.lseek(self._history.fd, 0, os.SEEK_END)
+        if size != self._history_end:
+            self._step = max(self._step, _next_step(self.paths))
+        self._history_end = size
+
+    def sdk_writing(self) -> bool:
+        """Whether a program's SDK joined this wrapped run and has not finished it."""
+        return os.path.exists(self.paths.dir / SDK_ATTACHED) and \
+            not os.path.exists(self.paths.dir / SDK_FINISHED)
+
+    def share_steps(self) -> None:
+        """Before this writer's first row in a history another process may be writing: leave
+        the SHARED_STEPS marker and give that writer SHARE_GRACE_S (from the marker's making)
+        to see it and turn to numbering under the lock; then number our own rows so too."""
+        marker = self.paths.dir / SHARED_STEPS
+        try:
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, jsonio.FILE_MODE))
+            wait = SHARE_GRACE_S
+        except FileExistsError:
+            try:
+                wait = SHARE_GRACE_S - (self._clock() - os.stat(marker).st_mtime)
+            except OSError:
+                wait = SHARE_GRACE_S
+        except OSError as exc:
+            raise StoreError(f"cannot write {marker}: {exc.strerror}") from None
+        if wait > 0:
+            import time
+
+            time.sleep(min(wait, SHARE_GRACE_S))
+        self._shared = True
+
+    def _write_numbered(self, data: dict) -> None:
         now = self._clock()
         row = history_row(data, self._step, self.runtime_s(), round(now, 3))
         try:
@@ -289,7 +392,9 @@ class LiveRun:
                 data = self.encode_values(data, self._step)
                 row = history_row(data, row["_step"], row["_runtime"], row["_timestamp"])
             line = encode_row(row)
-        self._history.write_line(line)
+        written = self._history.write_line(line)
+        if self._history_end is not None:
+            self._history_end += written
         self._step += 1
         with self._lock:
             self._summary_dirty.update(self.summary_rules.update(self._summary, data))
@@ -297,27 +402,34 @@ class LiveRun:
     def append_step(self, metrics: dict, step: int | None = None) -> int:
         """A step from a process that shares the run (the wrapper's output parser,
         `wbrun log`): numbered after the file's last step, under the run's lock."""
+        if self.sdk_writing():
+            self.share_steps()
         with self.paths.lock():
             next_step = _next_step(self.paths)
             if step is not None and step < next_step:
                 raise UsageError(f"step {step} is below the run's next step {next_step}")
             self._step = next_step if step is None else step
             written = self._step
-            self._write_row(metrics)
+            self._history_end = None
+            self._write_numbered(metrics)
         self.flush_summary()
         return written
 
-    def append_steps(self, batch: list[dict]) -> None:
+    def append_steps(self, batch: list[dict]) -> bool:
         """Steps printed by the wrapped program, numbered after the file's last step: one
         lock and one write for the whole batch.  The summary is updated in memory and written
         by the Ticker (about once a second) and at finish, not once per step.
         The lines are made by C-level joins, not a Python loop (encode_printed).
+        False, with nothing written, once the program's SDK has joined the run (it numbers
+        the steps from then on: sdk/start.py reads its first step after this lock).
         """
         if not batch:
-            return
+            return True
         now = self._clock()
         runtime, stamp = round(now - self._t0, 3), round(now, 3)
         with self.paths.lock():
+            if os.path.exists(self.paths.dir / SDK_ATTACHED):
+                return False
             step = _next_step(self.paths)
             lines = encode_printed(batch, step, runtime, stamp)
             if lines is None:  # printed _step=... (ours win), NaN, huge integers: row by row
@@ -329,7 +441,7 @@ class LiveRun:
             if self.summary_rules.definitions:  # define_metric's summaries: row by row
                 for metrics in batch:
                     self._summary_dirty.update(self.summary_rules.update(self._summary, metrics))
-                return
+                return True
             # each key's last value; `_` keys (a printed _step=...) are the history's own,
             # never the summary's, as for log()
             last = dict(chain.from_iterable(map(dict.items, batch)))
@@ -337,6 +449,7 @@ class LiveRun:
                 del last[key]
             self._summary.update(last)
             self._summary_dirty.update(last)
+        return True
 
     def append_event(self, row: dict) -> None:
         """A system-metrics sample (called from the sampler thread)."""
@@ -423,9 +536,29 @@ class LiveRun:
             finally:
                 self.release_alive()
         self._history.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         if self._events is not None:
             with self._lock:
                 self._events.close()
+
+
+try:
+    from fcntl import LOCK_EX, LOCK_NB, LOCK_UN, flock
+    _HAVE_FLOCK = True
+except ImportError:  # pragma: no cover - Windows
+    _HAVE_FLOCK = False
+
+
+def _open_lock(paths: RunPaths) -> int:
+    """The run's lock file, opened for the life of the writer (layout.FlockLock's file)."""
+    try:
+        fd = os.open(paths.lock_path, os.O_RDWR | os.O_CREAT, jsonio.FILE_MODE)
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock {paths.lock_path}: {exc.strerror}") from None
+    jsonio.share_like_parent(paths.lock_path, fd)
+    return fd
 
 
 def _monotonic_origin(doc: dict, t0_wall: float, wall_now: float, mono_now: float) -> float:
