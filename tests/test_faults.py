@@ -600,3 +600,31 @@ if pid == 0:
 os.waitpid(pid, 0)
 run.finish()
 """
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process `pid` has a handler installed for `signum` (/proc SigCgt)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_a_sigterm_while_wbrun_starts_the_run_still_stops_the_command(store_dir, wbrun):
+    """A scheduler's SIGTERM that lands while wbrun creates the run (here: waiting for the
+    store's lock) is kept and sent to the command once it exists: it was lost (the command
+    ran to its end, recorded finished 0) or killed wbrun itself (the run left crashed)."""
+    from wandb_cli.store.layout import lock
+
+    wbrun("-q", "--", "true", check_code=0)  # the store exists
+    with lock(store_dir / ".wbrun" / "store.lock"):
+        wrapper = subprocess.Popen(wbrun_cmd("-q", "--id", "termwait", "--", "sleep", "120"),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _wait_until(lambda: wrapper.poll() is not None or _catches(wrapper.pid, signal.SIGTERM),
+                    30, "wbrun's SIGTERM handler")
+        time.sleep(0.3)  # (blocked on the lock by now: the handler goes in just before)
+        wrapper.send_signal(signal.SIGTERM)
+    assert wrapper.wait(timeout=60) == 143, wrapper.stderr.read()
+    run = runs_by_id(wbrun)["termwait"]
+    assert (run["state"], run["exit_code"]) == ("killed", 143)

@@ -191,16 +191,23 @@ class Wrapper:
 
         self.compat = compat_mode(self.options.wandb_compat, self.options.env)
         self.options.spec.extra["wandb_compat"] = self.compat
-        self.live = start_run(self.store, self.options.spec, pid=os.getpid(), recorder="wrapper")
-        self.saver = start_saver(self.live.paths.dir)  # acts on `wbrun save` live/end requests
-        self._forget_earlier_sdk()
-        output_log = jsonio.AppendFile(self.live.paths.file(OUTPUT), cache_window=OUTPUT_CACHE_WINDOW)
-        self.recorder = OutputRecorder(output_log, self._on_metrics if self.options.capture else None,
-                                       warn=self._warn)
-        # Our handlers stay until the run is recorded: a second Ctrl+C while finishing must
-        # not leave the run unrecorded (it only marks a signal once the child is gone).
+        # Our handlers from before the run exists until it is recorded: a signal while we
+        # start is kept and sent to the command once it exists (a SIGTERM from a scheduler
+        # then still stops it), and a second Ctrl+C while finishing must not leave the run
+        # unrecorded (it only marks a signal once the child is gone).
         previous = {s: signal.signal(s, self._forward) for s in FORWARDED_SIGNALS}
         try:
+            self.live = start_run(self.store, self.options.spec, pid=os.getpid(), recorder="wrapper")
+        except BaseException:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            raise
+        try:
+            self.saver = start_saver(self.live.paths.dir)  # acts on `wbrun save` live/end requests
+            self._forget_earlier_sdk()
+            output_log = jsonio.AppendFile(self.live.paths.file(OUTPUT), cache_window=OUTPUT_CACHE_WINDOW)
+            self.recorder = OutputRecorder(output_log, self._on_metrics if self.options.capture else None,
+                                           warn=self._warn)
             returncode = self._pump_guarded()
             status = returncode if returncode >= 0 else 128 - returncode
             state, recorded = self._final_state(returncode), status
@@ -247,6 +254,8 @@ class Wrapper:
             self._finish(FAILED, status, None)
             raise CannotStart(f"cannot run {self.argv[0]!r}: {exc.strerror or exc}", status) from None
         self.child = pump.child
+        if self.signalled is not None:  # it came while the command was being started
+            self._signal_child(self.signalled)
         self.metadata_thread.start()
         self.ticker = Ticker(self.live, on_stop=self._on_stop_request, keep_digest=True)
         self.ticker.start()
