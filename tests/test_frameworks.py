@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers_compat import program_env, runs, show
+from helpers_compat import program_env, runs, show, wbrun_json
 
 HERE = Path(__file__).resolve().parent / "frameworks"
 pytestmark = pytest.mark.slow
@@ -82,6 +82,24 @@ def test_accelerate_wandb_tracker(tmp_path):
     run = only_run()
     assert (run["name"], run["project"], run["tags"]) == ("acc-run", "acc-proj", ["acc"])
     assert run["config"] == {"lr": 0.01, "epochs": 3} and run["summary"] == {"loss": pytest.approx(1 / 3)}
+
+
+def test_keras_callbacks_kept_across_folds_log_into_each_new_run(tmp_path):
+    """Callbacks built once and reused after finish() and a new init() (a k-fold loop) log
+    into the run current at the time, as W&B's do (they were tied to the first run, which
+    made the second fold raise); save_freq=2 logs each batch checkpoint with W&B's alias."""
+    need("torch", "torch is not installed (the Keras backend used here)")
+    need("keras", "keras is not installed")
+    wrapped(tmp_path, "keras_folds.py")
+    by_name = {run["name"]: run for run in runs()}
+    assert sorted(by_name) == ["fold0", "fold1"]
+    for name, run in by_name.items():
+        assert run["state"] == "finished" and run["summary"]["epoch/epoch"] == 1, name
+        shown = show(run["id"])
+        assert {m["name"]: m["step_metric"] for m in shown["metrics"]}["epoch/*"] == "epoch/epoch"
+    [artifact] = [a for a in wbrun_json("artifact", "ls")
+                  if a["name"] == f"run_{by_name['fold0']['id']}_model"]
+    assert artifact["aliases"] == {"epoch_0_batch_1": 0, "epoch_1_batch_1": 1}
 
 
 def test_keras_metrics_logger_and_model_checkpoint(tmp_path):

@@ -42,15 +42,26 @@ def _metrics_logger(keras: Any) -> type:
         def __init__(self, log_freq: Any = "epoch", initial_global_step: int = 0, *args: Any,
                      **kwargs: Any):
             super().__init__(*args, **kwargs)
-            self.run = _current_run()
             log_freq = 1 if log_freq == "batch" else log_freq
             self.batch_wise = isinstance(log_freq, int)
             self.log_freq: Any = log_freq if self.batch_wise else None
             self.global_batch, self.global_step = 0, initial_global_step
-            prefix = "batch" if self.batch_wise else "epoch"
-            axis = "batch/batch_step" if self.batch_wise else "epoch/epoch"
-            self.run.define_metric(axis)
-            self.run.define_metric(f"{prefix}/*", step_metric=axis)
+            self._defined_in: Any = None
+            _ = self.run  # (a run must exist now, as W&B requires; its axes are declared)
+
+        @property
+        def run(self) -> Any:
+            """The current run, when the callback logs (as W&B's calls wandb.log): a callback
+            kept across finish() and a new init() (k-fold loops) logs into the new run,
+            whose axes it declares on first use."""
+            run = _current_run()
+            if self._defined_in is not run:
+                prefix = "batch" if self.batch_wise else "epoch"
+                axis = "batch/batch_step" if self.batch_wise else "epoch/epoch"
+                run.define_metric(axis)
+                run.define_metric(f"{prefix}/*", step_metric=axis)
+                self._defined_in = run
+            return run
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             row = {f"epoch/{k}": _scalar(v) for k, v in (logs or {}).items()}
@@ -83,13 +94,18 @@ def _model_checkpoint(keras: Any) -> type:
 
         def __init__(self, filepath: Any, *args: Any, **kwargs: Any):
             super().__init__(filepath, *args, **kwargs)
-            self.run = _current_run()
+            _current_run()  # (a run must exist now, as W&B requires)
 
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            super().on_epoch_end(epoch, logs)
-            if self.save_freq == "epoch":
-                self._log_checkpoint(self._get_file_path(epoch, batch=None, logs=logs),
-                                     [f"epoch_{epoch}"])
+        @property
+        def run(self) -> Any:
+            return _current_run()  # the run current when a checkpoint is saved
+
+        def _save_model(self, epoch: int, batch: int | None, logs: dict | None) -> None:
+            """Keras saves each epoch (save_freq="epoch") or every N batches (an int): each
+            saved file is also logged, aliased as W&B's callback does."""
+            super()._save_model(epoch=epoch, batch=batch, logs=logs)
+            alias = f"epoch_{epoch}" if batch is None else f"epoch_{epoch}_batch_{batch}"
+            self._log_checkpoint(self._get_file_path(epoch, batch=batch, logs=logs), [alias])
 
         def _log_checkpoint(self, filepath: str, aliases: list[str]) -> None:
             from wandb_cli.sdk.files import Artifact
