@@ -517,3 +517,19 @@ def test_tags_follow_wandbs_rule_one_to_64_characters(tmp_path, door):
         """)
     assert result.stdout.split("\n")[:4] == ["refused True", "refused True", "True", "refused setter"]
     assert only(runs())["tags"] == ["with space", "x" * 64, "added"]
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_settings_take_wandbs_legacy_private_names(tmp_path, door):
+    """`wandb.Settings(_service_wait=300)` (a widely copied fix for init timeouts): W&B reads
+    a `_name` as `x_name`; wbrun refused it with TypeError, so init never ran."""
+    result = run_program(tmp_path, door, """
+        import wandb
+        settings = wandb.Settings(_service_wait=300, _disable_stats=True)
+        print(settings._service_wait, settings.x_service_wait, settings.x_disable_stats)
+        run = wandb.init(project="p", settings=settings)
+        run.log({"a": 1})
+        run.finish()
+        """)
+    assert result.stdout.splitlines()[0] == "300 300 True"
+    assert only(runs())["summary"] == {"a": 1}

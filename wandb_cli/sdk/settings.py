@@ -49,6 +49,10 @@ def warn_ignored(name: str) -> None:
                     "it has no effect (see docs/wandb-compat.md)")
 
 
+def _private(name: str) -> str:
+    return f"x_{name[1:]}" if name.startswith("_") and not name.startswith("__") else name
+
+
 class Settings:
     """`wandb.Settings(**fields)`: known field names only, read back as attributes."""
 
@@ -58,6 +62,9 @@ class Settings:
 
     def __init__(self, **fields: Any):
         known = set(ACTED_ON) | set(QUIET) | set(WARNED)
+        # W&B's legacy private names: `_service_wait` is `x_service_wait` (its settings
+        # rename them so; widely copied into programs)
+        fields = {_private(name): value for name, value in fields.items()}
         for name in fields:
             bare = name[2:] if name.startswith("x_") else name
             if name not in known and bare not in known and not name.startswith("x_"):
@@ -68,6 +75,7 @@ class Settings:
 
     def __getattr__(self, name: str) -> Any:
         fields = object.__getattribute__(self, "_fields")
+        name = _private(name)
         if name in fields:
             return fields[name]
         if name in self._defaults:
@@ -77,7 +85,7 @@ class Settings:
         return None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        self._fields[name] = value
+        self._fields[_private(name)] = value
 
     def update(self, other: Any = None, **fields: Any) -> None:
         if isinstance(other, Settings):
