@@ -628,3 +628,71 @@ def test_a_sigterm_while_wbrun_starts_the_run_still_stops_the_command(store_dir,
     assert wrapper.wait(timeout=60) == 143, wrapper.stderr.read()
     run = runs_by_id(wbrun)["termwait"]
     assert (run["state"], run["exit_code"]) == ("killed", 143)
+
+
+@pytest.mark.slow
+def test_a_run_id_whose_creation_failed_on_a_full_disk_can_be_used_once_there_is_room(small_disk, wbrun):
+    """The claim of an ID whose run could not be created is given back: the ID was refused
+    for ever after ("already exists (pass --resume allow...)", with --resume allow too)."""
+    store = small_disk / "wandb"
+    wbrun("--dir", str(store), "-q", "--", "true", check_code=0)
+    filler = small_disk / "filler"
+    with open(filler, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+        except OSError:
+            pass  # (a 1 MiB file system: bounded)
+    failed = wbrun("--dir", str(store), "-q", "--id", "myexp", "--", "echo", "ran")
+    assert failed.returncode == 1 and "No space left on device" in failed.stderr
+    assert not (store / ".wbrun" / "ids" / "myexp").exists()
+    assert not list(store.glob("run-*-myexp*"))
+    filler.unlink()
+    done = wbrun("--dir", str(store), "-q", "--id", "myexp", "--", "echo", "ran", check_code=0)
+    assert done.stdout == "ran\n"
+    assert runs_by_id(wbrun, "--dir", str(store))["myexp"]["state"] == "finished"
+
+
+KILLED_CREATOR = """
+import os, signal, sys, time
+from pathlib import Path
+from wandb_cli.store.layout import Store
+store = Store(Path(sys.argv[1]))
+store.claim_new_id(sys.argv[2])
+store.make_run_dir(sys.argv[2], time.time())
+os.kill(os.getpid(), signal.SIGKILL)  # as a kill -9 between claiming the ID and writing the run
+"""
+
+
+def test_an_id_left_by_a_creator_killed_part_way_is_free_again(store_dir, wbrun):
+    """A kill -9 between claiming an ID and writing the run left an empty claim (the ID
+    refused for ever) and a folder without its run document (listed corrupt, which `runs
+    delete` refused).  A claim whose creator is gone is taken over, its folder removed; a
+    doc-less folder can be deleted, restored and purged."""
+    wbrun("-q", "--", "true", check_code=0)
+    for run_id in ("killed01", "killed02"):
+        creator = subprocess.run([sys.executable, "-c", KILLED_CREATOR, str(store_dir), run_id],
+                                 timeout=30)
+        assert creator.returncode == -signal.SIGKILL
+        assert len(list(store_dir.glob(f"run-*-{run_id}"))) == 1
+    listed = wbrun("runs", "ls", "--format", "ids")
+    assert {"killed01", "killed02"} <= set(listed.stdout.split())
+    assert "killed01 (corrupt): wbrun-run.json is missing" in listed.stderr
+    # the ID is used again, with or without --resume allow; the creator's folder is gone
+    wbrun("-q", "--id", "killed01", "--", "true", check_code=0)
+    wbrun("-q", "--id", "killed02", "--resume", "allow", "--", "true", check_code=0)
+    for run_id in ("killed01", "killed02"):
+        [folder] = store_dir.glob(f"run-*-{run_id}")
+        assert (folder / "files" / "wbrun-run.json").exists()
+        assert runs_by_id(wbrun)[run_id]["state"] == "finished"
+    # a doc-less folder of a random ID (nothing will ever take it over) can be removed
+    orphan = store_dir / "run-20260101_000000-orphan01"
+    (orphan / "files").mkdir(parents=True)
+    wbrun("runs", "delete", "orphan01", "--yes", check_code=0)
+    assert not orphan.exists() and "orphan01" not in wbrun("runs", "ls", "--format", "ids").stdout
+    wbrun("runs", "restore", "orphan01", check_code=0)
+    assert orphan.is_dir()
+    wbrun("runs", "delete", "orphan01", "--yes", check_code=0)
+    wbrun("runs", "purge", "orphan01", "--yes", check_code=0)
+    assert [p.relative_to(store_dir) for p in store_dir.rglob("*orphan01*")] == \
+        [Path(".wbrun/ids/orphan01")]  # (a purged ID's claim stays: IDs are never reused)

@@ -54,6 +54,9 @@ HISTORY_KEYS = ("_step", "_runtime", "_timestamp")
 EVENTS = "wandb-events.jsonl"
 OUTPUT = "output.log"
 ALERTS = "wbrun-alerts.jsonl"  # wandb.alert() calls, one object per line
+STARTING = "starting"  # a claim's status while its run is being created
+STALE_CLAIM_S = 120.0  # an empty or unreadable claim this old is a creation that died
+_SUFFIXES = tuple(f"-{n}" for n in range(1, 1000))  # make_run_dir's suffixes
 SDK_ATTACHED = "sdk-attached"  # in the run folder: the SDK joined this wrapped run
 SDK_FINISHED = "sdk-finished"  # ... and the program finished that joined run (sdk/start.py)
 FORMAT_VERSION = 1
@@ -206,14 +209,67 @@ class Store:
                 continue
             except OSError as exc:
                 raise StoreError(f"cannot claim a run ID in {self.root}: {exc.strerror}") from None
-            os.close(fd)
+            try:  # who is creating it: a claim left by a creator that died can be taken over
+                os.write(fd, jsonio.dumps(self._starting_claim()))
+            except OSError:
+                pass  # (a full disk: an empty claim, taken over once it is old enough)
+            finally:
+                os.close(fd)
             return candidate
         raise StoreError("could not find a free run ID after 100 tries")
+
+    def _starting_claim(self) -> dict:
+        pid = os.getpid()
+        return {"dir": None, "status": STARTING, "pid": pid, "pid_start": proc.start_token(pid),
+                "host": self.host, "boot_id": alive.boot_id()}
+
+    def unclaim(self, run_id: str) -> None:
+        """Give back an ID whose run was never created (its creation failed)."""
+        try:
+            os.unlink(self.claim_path(run_id))
+        except OSError:
+            pass
+
+    def stale_claim(self, run_id: str) -> bool:
+        """Whether `run_id`'s claim is a creation that will never finish: its creator (this
+        host) is gone, or the claim is empty or unreadable and older than STALE_CLAIM_S (a
+        kill -9 or a full disk between claiming the ID and writing the run)."""
+        claim = self.read_claim(run_id)
+        if not isinstance(claim, dict) or claim.get("status") not in (STARTING, "corrupt"):
+            return False
+        if claim.get("status") == STARTING and claim.get("host") == self.host and \
+                claim.get("boot_id") == alive.boot_id():
+            pid = claim.get("pid")
+            return not (isinstance(pid, int) and proc.is_alive(pid, claim.get("pid_start")))
+        try:
+            age = self.clock() - os.stat(self.claim_path(run_id)).st_mtime
+        except OSError:
+            return False
+        return age > STALE_CLAIM_S
+
+    def take_stale_claim(self, run_id: str) -> bool:
+        """Under the store's lock, if `run_id`'s claim is stale: remove the folders its
+        creator left without a run document, and the claim; True if it was taken."""
+        import shutil
+
+        with lock(self.meta / "store.lock"):
+            if not self.stale_claim(run_id):
+                return False
+            for folder in self.root.glob(f"run-*-{run_id}*"):
+                if folder.name.rsplit(f"-{run_id}", 1)[1] not in ("", *_SUFFIXES) or \
+                        folder.is_symlink() or (folder / "files" / RUN_DOC).exists():
+                    continue
+                shutil.rmtree(folder, ignore_errors=True)
+            self.unclaim(run_id)
+            return True
 
     def id_taken_error(self, run_id: str) -> RunExists:
         claim = self.read_claim(run_id) or {}
         if claim.get("status") in ("deleted", "purged"):
             return RunExists(f"run ID {run_id!r} belonged to a deleted run; IDs are never reused")
+        if claim.get("status") in (STARTING, "corrupt") and self.dir_of(run_id) is None:
+            return RunExists(f"run ID {run_id!r} is being created by another process (or its "
+                             f"creation stopped less than {STALE_CLAIM_S:.0f} s ago); try again")
         return RunExists(f"run ID {run_id!r} already exists (pass --resume allow to continue it)")
 
     def next_sequence(self, project: str) -> int:

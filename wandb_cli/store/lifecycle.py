@@ -21,7 +21,7 @@ from wandb_cli.errors import AmbiguousRun, RunNotFound, StoreError, UsageError, 
 from wandb_cli.store import jsonio
 from wandb_cli.store.ids import MAX_NAME_LENGTH, validate_id, validate_name  # noqa: F401 (re-exported)
 from wandb_cli.store.layout import RUN_DOC, RunPaths, Store, update_run_doc
-from wandb_cli.store.model import RUNNING, RunRecord
+from wandb_cli.store.model import CORRUPT, RUNNING, RunRecord
 from wandb_cli.textfmt import printable
 
 TRASH = ".trash"
@@ -113,7 +113,7 @@ def delete_run(store: Store, record: RunRecord, *, clock=None, force: bool = Fal
     """Move a run into the trash; returns its path there.  A running run is refused, and so
     is one that may be live elsewhere (crashed by its heartbeat alone) unless `force`."""
     paths = RunPaths(Path(record.dir))
-    with _locked_run(paths, record.id):
+    with _locked_run(paths, record.id, docless=record.state == CORRUPT):
         current = store.read(paths.dir)
         if current.state == RUNNING:
             raise WbrunError(f"run {record.id} is running; stop it first (`wbrun runs stop "
@@ -140,7 +140,7 @@ def restore_run(store: Store, record: RunRecord) -> Path:
     paths = RunPaths(Path(record.dir))
     if paths.dir.parent != trash_dir(store):
         raise UsageError(f"run {record.id} is not deleted")
-    with _locked_run(paths, record.id):
+    with _locked_run(paths, record.id, docless=record.state == CORRUPT):
         target = _free_path(store.root, paths.dir.name)
         _rename(paths.dir, target, f"cannot restore run {record.id}")
         store.write_claim(record.id, {"dir": target.name, "status": "live"})
@@ -152,7 +152,7 @@ def purge(store: Store, record: RunRecord, *, clock=None) -> None:
     paths = RunPaths(Path(record.dir))
     if paths.dir.parent != trash_dir(store):
         raise UsageError(f"run {record.id} is not deleted; only deleted runs can be purged")
-    with _locked_run(paths, record.id):
+    with _locked_run(paths, record.id, docless=record.state == CORRUPT):
         doomed = paths.dir.with_name(PURGING + paths.dir.name)
         _rename(paths.dir, doomed, f"cannot purge run {record.id}")
         store.write_claim(record.id, {"dir": None, "status": "purged",
@@ -173,9 +173,14 @@ def sweep_purged(store: Store) -> None:
 
 
 @contextmanager
-def _locked_run(paths: RunPaths, run_id: str):
-    """The run's lock, refusing a run that moved away before the lock was ours."""
-    if not paths.file(RUN_DOC).exists():
+def _locked_run(paths: RunPaths, run_id: str, *, docless: bool = False):
+    """The run's lock, refusing a run that moved away before the lock was ours.  `docless`:
+    a corrupt run without its run document (a creation killed part-way) is there while
+    its folder is (it can be deleted, restored and purged like any run)."""
+    def there() -> bool:
+        return paths.file(RUN_DOC).exists() or (docless and (paths.dir / "files").is_dir())
+
+    if not there():
         raise _vanished(run_id)
     with ExitStack() as stack:
         try:
@@ -184,7 +189,7 @@ def _locked_run(paths: RunPaths, run_id: str):
             if paths.dir.exists():
                 raise
             raise _vanished(run_id) from None
-        if not paths.file(RUN_DOC).exists():
+        if not there():
             _remove_ghost(paths)
             raise _vanished(run_id)
         yield

@@ -33,6 +33,7 @@ from wandb_cli.store.layout import (
     RUN_DOC,
     SDK_ATTACHED,
     SDK_FINISHED,
+    STARTING,
     SUMMARY,
     RunPaths,
     Store,
@@ -89,6 +90,13 @@ def start_run(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRu
         validate_id(spec.id)
     if spec.name:
         validate_name(spec.name, control_chars_ok=True)  # shown escaped, as ever
+    if spec.id and store.read_claim(spec.id) is not None and store.dir_of(spec.id) is None:
+        # being created by another process (a resume waits for it), or a creation that
+        # died (a kill -9, a full disk): that ID is free again
+        if spec.resume != "never":
+            _wait_for_creation(store, spec.id)
+        if store.dir_of(spec.id) is None:
+            store.take_stale_claim(spec.id)
     if spec.id and store.read_claim(spec.id) is not None:
         if spec.resume == "never" or store.dir_of(spec.id) is None:
             raise store.id_taken_error(spec.id)
@@ -106,11 +114,41 @@ def start_run(store: Store, spec: RunSpec, *, pid: int, recorder: str) -> LiveRu
     return _create(store, spec, run_id, pid=pid, recorder=recorder)
 
 
+def _wait_for_creation(store: Store, run_id: str, seconds: float = 10.0) -> None:
+    """Until `run_id`'s run exists, while a live process is creating it (a claim that is
+    not stale); at most `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while store.dir_of(run_id) is None and time.monotonic() < deadline:
+        claim = store.read_claim(run_id)
+        if claim is None or claim.get("status") != STARTING or store.stale_claim(run_id):
+            return
+        time.sleep(0.05)
+
+
 def _create(store: Store, spec: RunSpec, run_id: str, *, pid: int, recorder: str) -> LiveRun:
-    now = store.clock()
-    project = spec.project or DEFAULT_PROJECT
-    sequence = store.next_sequence(project)
-    run_dir = store.make_run_dir(run_id, now)
+    """Create the run whose ID this process just claimed; if that fails, nothing is left:
+    neither the claim (the ID is free again) nor a folder without a run document."""
+    run_dir = None
+    try:
+        now = store.clock()
+        project = spec.project or DEFAULT_PROJECT
+        sequence = store.next_sequence(project)
+        run_dir = store.make_run_dir(run_id, now)
+        return _write_new_run(store, spec, run_id, run_dir, now, project, sequence, pid=pid,
+                              recorder=recorder)
+    except BaseException:
+        if run_dir is not None:
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)
+        store.unclaim(run_id)
+        raise
+
+
+def _write_new_run(store: Store, spec: RunSpec, run_id: str, run_dir, now: float, project: str,
+                   sequence: int, *, pid: int, recorder: str) -> LiveRun:
     paths = RunPaths(run_dir)
     slurm, dist = cluster.slurm_identity(store.env), cluster.dist_identity(store.env)
     holder = AliveLock(run_dir).acquire(run_id)  # before the run can read as running
