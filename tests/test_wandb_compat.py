@@ -533,3 +533,19 @@ def test_settings_take_wandbs_legacy_private_names(tmp_path, door):
         """)
     assert result.stdout.splitlines()[0] == "300 300 True"
     assert only(runs())["summary"] == {"a": 1}
+
+
+def test_the_closing_block_lists_numbers_and_text_not_media(tmp_path):
+    """W&B's closing "Run summary" holds numbers and text; a histogram (from wandb.watch, 64
+    bins per parameter) was printed there as a line of thousands of characters."""
+    result = run_program(tmp_path, "wrapped", """
+        import wandb
+        run = wandb.init(project="p")
+        run.log({"loss": 0.25, "phase": "train", "weights": wandb.Histogram(list(range(100)))})
+        run.finish()
+        """)
+    block = result.stderr[result.stderr.index("Run summary:"):]
+    assert "loss 0.25" in block and "phase train" in block
+    assert "weights" not in block and "bins" not in result.stderr
+    assert max(map(len, result.stderr.splitlines())) < 200
+    assert set(only(runs())["summary"]) == {"loss", "phase", "weights"}

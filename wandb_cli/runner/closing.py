@@ -52,6 +52,10 @@ def closing_block(live, state: str) -> str:
         keys = sorted(series)[:MAX_KEYS]
         lines += ["wbrun: Run history:", *_aligned([(printable(k), sparkline(series[k])) for k in keys]),
                   "wbrun:"]
+    # as W&B's closing block: numbers and text only (a histogram, an image or a table is a
+    # dict of thousands of characters; `runs show` has it)
+    summary = {key: value for key, value in summary.items() if isinstance(value, (int, float, str))
+               and not key.startswith("_")}
     if summary:
         keys = sorted(summary)[:MAX_KEYS]
         lines += ["wbrun: Run summary:", *_aligned([(printable(k), format_value(summary[k])) for k in keys]),
