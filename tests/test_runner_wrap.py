@@ -514,3 +514,20 @@ def test_dates_and_uuids_beside_a_nan_keep_the_summary(wbrun, runs_json):
     summary = jsonio.read_json(Path(run["dir"]) / "files" / "wandb-summary.json")
     assert summary["when"] == "2026-01-02T03:04:05" and summary["u"] == str(uuid.UUID(int=7))
     assert math.isnan(summary["loss"]) and summary["big"] == 2**70
+
+
+def test_options_before_a_subcommand_are_refused_not_run_as_a_program(wbrun, store_dir, tmp_path):
+    """`wbrun --dir S runs ls` wrapped a program named `runs`: a failed run, exit 127."""
+    from wandb_cli.cli.fast import SUBCOMMANDS
+
+    other = tmp_path / "other"
+    for name in SUBCOMMANDS:
+        assert wbrun(name, "--help").returncode == 0, name  # each is a real subcommand
+        result = wbrun("--dir", str(other), "-q", name, "ls")
+        assert result.returncode == 2, name
+        assert result.stderr == (f"wbrun: error: '{name}' is a wbrun command: its options go after "
+                                 f"it (wbrun {name} ... --dir DIR); to run a program named "
+                                 f"'{name}', put -- before it\n")
+    assert not other.exists() and not list(store_dir.glob("run-*"))
+    # with --, a program of that name is run as asked (here: none exists, exit 127)
+    assert wbrun("--dir", str(other), "-q", "--", "runs").returncode == 127

@@ -66,6 +66,9 @@ WRAP_HELP = """Usage: wbrun [OPTIONS] -- COMMAND [ARGS]...
   Example: wbrun -p mnist -t baseline -c lr=0.01 -- python train.py --epochs 10
 """
 
+# wbrun's subcommands (cli/app.py): a wrap without `--` never runs a program so named
+SUBCOMMANDS = ("runs", "ui", "sync", "doctor", "artifact", "import", "save", "log")
+
 LOG_HELP = """Usage: wbrun log [OPTIONS] KEY=VALUE...
 
   Append a step to the enclosing wrapped run (from a shell script or any language).
@@ -144,6 +147,11 @@ def wrap_main(argv: list[str]) -> int:
         return 0
     if not command:
         raise UsageError("nothing to run: give a command after --, e.g. wbrun -- python train.py")
+    if command[0] in SUBCOMMANDS and argv[len(argv) - len(command) - 1:][:1] != ["--"]:
+        # `wbrun --dir S runs ls`: options put before a subcommand, not a program named `runs`
+        raise UsageError(f"'{command[0]}' is a wbrun command: its options go after it "
+                         f"(wbrun {command[0]} ... --dir DIR); to run a program named "
+                         f"'{command[0]}', put -- before it")
     if values["rank_zero_only"]:
         _run_unrecorded_unless_rank_zero(command)
     from wandb_cli.cli.values import open_store, parse_pairs
