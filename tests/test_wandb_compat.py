@@ -549,3 +549,30 @@ def test_the_closing_block_lists_numbers_and_text_not_media(tmp_path):
     assert "weights" not in block and "bins" not in result.stderr
     assert max(map(len, result.stderr.splitlines())) < 200
     assert set(only(runs())["summary"]) == {"loss", "phase", "weights"}
+
+
+def test_lines_printed_after_import_wandb_are_output_not_steps(tmp_path):
+    """`print(f"lr={lr}")` between `import wandb` and init() became step 0, so every SDK step
+    moved up one and log(..., step=0) was dropped (exploratory review against wandb 0.31,
+    which records val_acc at steps 0, 1, 2).  A program that imports wandb and never calls
+    init() keeps its printed metrics (recorded when it ends, or after 30 s)."""
+    run_program(tmp_path, "wrapped", """
+        import wandb
+        print("lr=0.1 batch_size=32")
+        print("seed: 42", flush=True)
+        run = wandb.init(project="p")
+        for epoch in range(3):
+            wandb.log({"val_acc": 0.5 + epoch / 10}, step=epoch)
+        wandb.finish()
+        """)
+    run = only(runs())
+    assert metrics_only(history(run["id"])) == [{"val_acc": 0.5}, {"val_acc": 0.6}, {"val_acc": 0.7}]
+    assert [row["_step"] for row in history(run["id"])] == [0, 1, 2]
+    assert run["summary"] == {"val_acc": 0.7}
+    run_program(tmp_path, "wrapped", """
+        import wandb  # imported, never used
+        for i in range(3):
+            print(f"loss={i}", flush=True)
+        """)
+    [printed] = [r for r in runs() if r["id"] != run["id"]]
+    assert metrics_only(history(printed["id"])) == [{"loss": 0}, {"loss": 1}, {"loss": 2}]

@@ -15,6 +15,7 @@ carrier process (drain.py).
 from __future__ import annotations
 
 import errno
+import math
 import os
 import selectors
 import signal
@@ -32,7 +33,7 @@ from wandb_cli.runner.metadata import write_metadata
 from wandb_cli.runner.pumps import OUTPUT_CACHE_WINDOW, READ_SIZE, read_buffered, widen_pipe
 from wandb_cli.runner.sampler import start_system_sampler, system_enabled, system_interval
 from wandb_cli.store import jsonio
-from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, SDK_FINISHED, Store
+from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, SDK_FINISHED, SDK_IMPORTED, Store
 from wandb_cli.store.model import FAILED, FINISHED, KILLED
 from wandb_cli.store.recorder import STOP_REQUEST, RunSpec, Ticker, start_run
 
@@ -40,6 +41,10 @@ FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 KILL_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL}
 KILLED_EXIT_CODES = {128 + signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGHUP}
 DEFAULT_STOP_TIMEOUT_S = 10.0
+# printed metrics of a program that imported wandb wait this long (and at most this many
+# rows) for its init() before they are recorded as steps
+HOLD_S = 30.0
+HOLD_ROWS = 100_000
 
 
 @dataclass
@@ -179,6 +184,10 @@ class Wrapper:
         self.stop_requested = False
         self._stop_thread: threading.Thread | None = None
         self._sdk_attached = False
+        # printed metric rows held back once the program imported wandb, until its SDK joins
+        # (they were output, as under W&B) or HOLD_S passes (they are steps after all)
+        self._held: list[dict] | None = None
+        self._held_since = 0.0
 
     # --- the whole life -----------------------------------------------------------------
     def run(self) -> int:
@@ -209,6 +218,7 @@ class Wrapper:
             self.recorder = OutputRecorder(output_log, self._on_metrics if self.options.capture else None,
                                            warn=self._warn)
             returncode = self._pump_guarded()
+            self._release_held()
             status = returncode if returncode >= 0 else 128 - returncode
             state, recorded = self._final_state(returncode), status
             if state == FINISHED:  # a failure the program's SDK reported stands (its marker)
@@ -313,11 +323,30 @@ class Wrapper:
         if not self._sdk_attached:
             self._sdk_attached = os.path.exists(self.live.paths.dir / SDK_ATTACHED)
         if self._sdk_attached:
+            self._held = None
             return  # the program logs through the SDK; printed lines are only output
+        if self._held is None and os.path.exists(self.live.paths.dir / SDK_IMPORTED):
+            self._held, self._held_since = [], time.monotonic()
+        if self._held is not None:
+            # `print(f"lr={lr}")` before wandb.init(): not a step (W&B's first log() is step 0)
+            if time.monotonic() - self._held_since < HOLD_S and len(self._held) < HOLD_ROWS:
+                self._held.extend(batch)
+                return
+            batch, self._held = self._held + batch, []  # no SDK came: steps, from now on live
+            self._held_since = -math.inf
+        self._append_printed(batch)
+
+    def _append_printed(self, batch: list[dict]) -> None:
         try:
             self._sdk_attached = not self.live.append_steps(batch)
         except StoreError as exc:
             self._warn(exc.render())
+
+    def _release_held(self) -> None:
+        """The command ended: rows held for an SDK that never joined are steps after all."""
+        held, self._held = self._held, None
+        if held and not os.path.exists(self.live.paths.dir / SDK_ATTACHED):
+            self._append_printed(held)
 
     def _summary_if_sdk_left_early(self) -> None:
         """The program's SDK joined the run and exited without finish() (os._exit, a
@@ -336,7 +365,7 @@ class Wrapper:
 
     def _forget_earlier_sdk(self) -> None:
         """A resumed run's marker is from an earlier program: this one may only print metrics."""
-        for marker in (SDK_ATTACHED, SDK_FINISHED):
+        for marker in (SDK_ATTACHED, SDK_FINISHED, SDK_IMPORTED):
             try:
                 os.unlink(self.live.paths.dir / marker)
             except FileNotFoundError:

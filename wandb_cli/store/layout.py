@@ -57,6 +57,7 @@ ALERTS = "wbrun-alerts.jsonl"  # wandb.alert() calls, one object per line
 STARTING = "starting"  # a claim's status while its run is being created
 STALE_CLAIM_S = 120.0  # an empty or unreadable claim this old is a creation that died
 _SUFFIXES = tuple(f"-{n}" for n in range(1, 1000))  # make_run_dir's suffixes
+SDK_IMPORTED = "sdk-imported"  # in the run folder: the program imported wandb (the shim)
 SDK_ATTACHED = "sdk-attached"  # in the run folder: the SDK joined this wrapped run
 SDK_FINISHED = "sdk-finished"  # ... and the program finished that joined run (sdk/start.py)
 FORMAT_VERSION = 1

@@ -13,6 +13,12 @@ except ImportError:  # the program's Python lacks wbrun: use the copy that runs 
     if _os.environ.get("WBRUN_PACKAGE_PARENT"):
         _sys.path.append(_os.environ["WBRUN_PACKAGE_PARENT"])
 
+if _os.environ.get("WBRUN_RUN_DIR"):  # tell the wrapper: printed `k=v` lines may be output
+    try:  # (store/layout.py SDK_IMPORTED)
+        open(_os.path.join(_os.environ["WBRUN_RUN_DIR"], "sdk-imported"), "a").close()
+    except OSError:
+        pass
+
 from wandb_cli.compat import NAMES as _NAMES
 from wandb_cli.compat import SHIM_SUBMODULES as _SHIM_SUBMODULES
 from wandb_cli.compat import WANDB_VERSION as __version__
