@@ -268,3 +268,22 @@ def test_concurrent_tags_and_notes_on_a_live_run_lose_nothing(runs_json):
     assert counts["steps"] >= 5000
     assert [row["_step"] for row in history] == list(range(counts["steps"]))
     assert [row["i"] for row in history] == list(range(counts["steps"]))
+
+
+def test_latest_is_the_newest_of_our_runs_when_the_link_is_not_ours(wbrun, store_dir):
+    """`latest` followed ./wandb/latest-run, which a delete leaves dangling and W&B's own SDK
+    (--wandb-compat off, same folder) repoints at its offline-run folder: `runs show latest`
+    then failed, or showed that folder as a corrupt run."""
+    def latest() -> str:
+        return json.loads(wbrun("runs", "show", "latest", "--format", "json", check_code=0).stdout)["id"]
+
+    finished("older001")
+    time.sleep(1.1)  # (created times a second apart)
+    finished("newer001")
+    assert latest() == "newer001"
+    wbrun("runs", "delete", "newer001", "--yes", check_code=0)
+    assert latest() == "older001"
+    (store_dir / "offline-run-20260101_000000-w4nd8b00" / "files").mkdir(parents=True)
+    (store_dir / "latest-run").unlink()
+    (store_dir / "latest-run").symlink_to("offline-run-20260101_000000-w4nd8b00")
+    assert latest() == "older001"

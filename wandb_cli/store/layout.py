@@ -363,10 +363,26 @@ class Store:
             return named[0]
         if named:
             raise self._ambiguous(ref, named)
-        latest = self.root / "latest-run"
-        if ref in ("latest", "latest-run") and latest.is_dir():
-            return self.read(self.root / os.readlink(latest))
+        if ref in ("latest", "latest-run"):
+            newest = self.latest_run()
+            if newest is not None:
+                return newest
         raise RunNotFound(f"no run matches {ref!r} (give an ID, a unique ID prefix or a name)")
+
+    def latest_run(self) -> RunRecord | None:
+        """The run `latest-run` points at if it is one of ours; else (the link left dangling
+        by a delete, or repointed by W&B's own SDK, which keeps the same link in ./wandb) the
+        run created last."""
+        link = self.root / "latest-run"
+        try:
+            target = self.root / os.readlink(link)
+        except OSError:
+            target = None
+        if target is not None and target.parent == self.root and target.name.startswith("run-") \
+                and (target / "files" / RUN_DOC).is_file():
+            return self.read(target)
+        runs = [record for record in self.iter_runs() if record.state != CORRUPT]
+        return max(runs, key=lambda record: record.created) if runs else None
 
     def _prefix_matches(self, prefix: str) -> list[Path]:
         try:
