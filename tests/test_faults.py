@@ -228,11 +228,13 @@ def _check_early_run(wbrun, store: Path) -> dict[str, dict]:
 def test_a_full_disk_warns_and_the_child_runs_to_its_end(small_disk, wbrun):
     store = small_disk / "wandb"
     _early_run(wbrun, store)
-    full = wbrun("--dir", str(store), "-q", "--id", "full0001", "--", sys.executable, "-c",
+    full = wbrun("--dir", str(store), "--id", "full0001", "--", sys.executable, "-c",
                  FILL_THE_DISK)
     assert full.returncode == 7  # the child's own status: it was not stopped
     assert full.stdout.endswith("loss=9\nchild done\n") and full.stdout.count("y" * 999) == 2000
-    warnings = full.stderr.splitlines()  # the first failure ... the unrecorded end
+    # the closing block says what the store will say
+    assert "(full0001) failed (not recorded: it reads as crashed): " in full.stderr
+    warnings = [line for line in full.stderr.splitlines() if line.startswith("wbrun: warning: ")]
     assert warnings[0] == "wbrun: warning: cannot write output.log: No space left on device; " \
                           "the output is no longer recorded"
     assert warnings[-1].endswith("the run's end was not recorded, so it will read as crashed "

@@ -281,18 +281,20 @@ class Wrapper:
         if thread is not None and thread.is_alive():
             thread.join(timeout=10)
         self._summary_if_sdk_left_early()
+        shown = state
         try:
             self.live.finish(state, status)
         except StoreError as exc:  # said even after an earlier warning: it changes the state
             print(f"wbrun: warning: {exc.render()}; the run's end was not recorded, so it will "
                   f"read as crashed (exit code {status})", file=sys.stderr)
+            shown = f"{state} (not recorded: it reads as crashed)"
         if output_log is not None:
             output_log.close()
         if not self.options.quiet:
             from wandb_cli.runner.closing import closing_block
 
             try:
-                sys.stderr.write(closing_block(self.live, state))
+                sys.stderr.write(closing_block(self.live, shown))
                 sys.stderr.flush()
             except OSError:  # the terminal is gone: the run is recorded all the same
                 pass
