@@ -531,3 +531,12 @@ def test_options_before_a_subcommand_are_refused_not_run_as_a_program(wbrun, sto
     assert not other.exists() and not list(store_dir.glob("run-*"))
     # with --, a program of that name is run as asked (here: none exists, exit 127)
     assert wbrun("--dir", str(other), "-q", "--", "runs").returncode == 127
+
+
+def test_a_command_killed_by_sigkill_reads_killed_137(wbrun, runs_json):
+    """As the kernel's OOM killer ends a training job: killed, exit code 137 (README)."""
+    result = wbrun("-q", "--", sys.executable, "-c",
+                   "import os, signal; print('loss=1', flush=True); os.kill(os.getpid(), signal.SIGKILL)")
+    assert result.returncode == 137
+    run = only_run(runs_json)
+    assert (run["state"], run["exit_code"], run["summary"]) == ("killed", 137, {"loss": 1})
