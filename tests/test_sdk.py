@@ -1,6 +1,7 @@
 """The SDK in a real Python process: W&B's step rules, config, summary, states."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -31,7 +32,7 @@ def test_step_rules(runs_json):
         run.log({"c": 3})                   # commits step 1 with b and c
         run.log({"d": 4}, step=5)           # jumps to 5, pending until the next step
         run.log({"e": 5}, step=5)           # same step: merged
-        run.log({"f": 6}, step=2)           # below the current step: dropped, warned
+        wandb.log({"f": 6}, step=2)         # below the current step: dropped, warned
         run.log({"g": 7})                   # no step: joins pending step 5 and commits it
         run.log({"h": 8})                   # step 6
         print(run.step)
@@ -39,6 +40,9 @@ def test_step_rules(runs_json):
     """)
     assert result.stdout.strip() == "7"
     assert "step 2 is below the current step" in result.stderr
+    # the warning names the program's line, not one of wbrun's
+    assert re.search(r'^\S+:9: UserWarning: wbrun: step 2 is below', result.stderr, re.M), result.stderr
+    assert "wandb_cli" not in result.stderr
     rows = [{k: v for k, v in r.items() if not k.startswith("_") or k == "_step"}
             for r in history_of(only_run(runs_json))]
     assert rows == [{"a": 1, "_step": 0}, {"b": 2, "c": 3, "_step": 1},

@@ -334,7 +334,7 @@ class LiveRun:
             step = int(step)
             if step < self._step:
                 warnings.warn(f"wbrun: step {step} is below the current step {self._step}; "
-                              "those values were dropped", stacklevel=3)
+                              "those values were dropped", stacklevel=_caller_level())
                 return
             if step > self._step:
                 self._commit_pending()
@@ -597,6 +597,17 @@ def _open_lock(paths: RunPaths) -> int:
         raise StoreError(f"cannot open the lock {paths.lock_path}: {exc.strerror}") from None
     jsonio.share_like_parent(paths.lock_path, fd)
     return fd
+
+
+def _caller_level() -> int:
+    """warnings.warn's stacklevel naming the program's line that called into wbrun (through
+    wandb.log, run.log or an integration), not a line of ours."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame: Any = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _monotonic_origin(doc: dict, t0_wall: float, wall_now: float, mono_now: float) -> float:
