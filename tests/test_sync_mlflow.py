@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -277,6 +278,19 @@ def test_import_mlflow_native_and_round_trip(server, client, store_dir, tmp_path
         assert getattr(back, field) == getattr(original, field), field
     assert history_rows(other, "trip1") == history_rows(store_dir, "trip1")
     assert (run_dir(other, "trip1") / "files" / "result.txt").read_text() == "result"
+
+
+def test_stdout_is_one_line_per_run_and_nothing_of_mlflow_s(server, store_dir):
+    """MLflow's client prints 'View run ... at: URL' to stdout when a run it talks to over
+    HTTP ends; sync's stdout is its own, one line a run (docs/sync.md)."""
+    wrapped("-p", "quiet", "--id", "quiet1", "--no-system", script="print('loss=1')")
+    wrapped("-p", "quiet", "--id", "quiet2", "--no-system", script="print('loss=2')")
+    result = run_wbrun("sync", "--to", "mlflow", server, "--all")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stdout
+    for line, run_id in zip(sorted(lines), ("quiet1", "quiet2")):
+        assert re.fullmatch(rf"{run_id} -> mlflow run \w+ \(quiet\): created, 1 rows, .*, FINISHED",
+                            line), line
 
 
 def test_unreachable_server_is_one_error_line_per_run(store_dir):

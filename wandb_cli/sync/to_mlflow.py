@@ -385,8 +385,13 @@ def mlflow_errors(uri: str, run_id: str | None = None):
 
 
 def quiet_mlflow() -> None:
-    """MLflow's own INFO lines ('View run ... at ...') are not ours to print, and a server that
-    does not answer is said after a few retries, not after MLflow's default of minutes."""
+    """MLflow's own lines are not ours to print, and a server that does not answer is said
+    after a few retries, not after MLflow's default of minutes.
+
+    `set_terminated` on an http(s) store writes 'View run ... at: URL' with sys.stdout.write
+    unless MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT is true (read at each call): forced, not
+    defaulted, since sync's stdout is one line per run (docs/sync.md)."""
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     os.environ.setdefault("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "false")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
