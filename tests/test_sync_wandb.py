@@ -7,6 +7,7 @@ test does not check wbrun's reader with itself.
 from __future__ import annotations
 
 import json
+import shlex
 import struct
 import subprocess
 import sys
@@ -54,7 +55,7 @@ def test_export_decoded_with_wandb_records_then_imported_equal(store_dir, tmp_pa
             "--no-system", script=LOGGING_SCRIPT)
     out = tmp_path / "export"
     result = run_wbrun("sync", "--to", "wandb", "wb1", "--out", str(out))
-    assert f"wandb sync --include-offline {out}/wandb/offline-run-*" in result.stdout
+    assert f"upload with: wandb sync {out}/wandb/offline-run-*" in result.stdout
     [wandb_file] = list(out.glob("wandb/offline-run-*-wb1/run-wb1.wandb"))
     records = decode(wandb_file)
 
@@ -110,6 +111,23 @@ def test_export_decoded_with_wandb_records_then_imported_equal(store_dir, tmp_pa
     doc = json.loads((run_dir(other, "wb1") / "files" / "wbrun-run.json").read_text())
     assert doc["imported"] == {**doc["imported"], "from": "wandb", "source_id": "wb1",
                                "source": str(wandb_file.resolve())}
+
+
+def test_upload_hint_is_a_command_the_installed_wandb_accepts(store_dir, tmp_path):
+    """The printed `wandb sync` line, run by the real wandb CLI with --dry-run (which lists
+    what it would upload and stops before any login or network), finds the export."""
+    wrapped("-p", "exp", "--id", "hint1", "--no-system", script="print('loss=1')")
+    out = tmp_path / "export dir"  # a space: the hint quotes the folder for the shell
+    result = run_wbrun("sync", "--to", "wandb", "hint1", "--out", str(out))
+    [hint] = [line for line in result.stdout.splitlines() if line.startswith("upload with: ")]
+    command = hint.removeprefix("upload with: ")
+    assert command.startswith("wandb sync ")
+    python_m_wandb = f"{shlex.quote(sys.executable)} -m wandb{command.removeprefix('wandb')}"
+    dry = subprocess.run(["bash", "-c", f"{python_m_wandb} --dry-run"], capture_output=True,
+                         text=True, timeout=120)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "Would sync 1 run(s)" in dry.stdout + dry.stderr, dry.stdout + dry.stderr
+    assert "offline-run-" in dry.stdout + dry.stderr
 
 
 def test_import_keeps_a_taken_id_apart(store_dir, tmp_path):

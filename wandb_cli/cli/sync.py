@@ -100,7 +100,9 @@ def _sync_wandb(store, refs, filter_expr, all_runs, out) -> None:
     if written:
         import shlex
 
-        _say(f"upload with: wandb sync --include-offline {shlex.quote(str(out_dir / 'wandb'))}/offline-run-*")
+        # wandb >= 0.30 refuses --include-offline ("removed"): offline-run-* folders are
+        # what `wandb sync PATHS` uploads by default
+        _say(f"upload with: wandb sync {shlex.quote(str(out_dir / 'wandb'))}/offline-run-*")
 
 
 def doctor(dir: DirOption = None) -> None:
