@@ -113,6 +113,26 @@ def test_export_decoded_with_wandb_records_then_imported_equal(store_dir, tmp_pa
                                "source": str(wandb_file.resolve())}
 
 
+def test_summary_set_after_the_last_log_survives_export_and_import(store_dir, tmp_path):
+    """W&B holds a row logged with an explicit step until the next step; were the summary
+    written before that row, the row's loss (0.2) would end up over the summary's 0.001."""
+    wrapped("-p", "exp", "--id", "late1", "--no-system", script=(
+        "import wandb_cli as wandb\nrun = wandb.init()\n"
+        "for i in range(5): run.log({'loss': 1 / (i + 1)})\n"
+        "run.summary['loss'] = 0.001\n"))
+    from wandb_cli.store.layout import Store
+
+    mine = Store(store_dir).read(run_dir(store_dir, "late1"))
+    assert mine.summary["loss"] == 0.001
+    out, other = tmp_path / "export", tmp_path / "other"
+    run_wbrun("sync", "--to", "wandb", "late1", "--out", str(out))
+    [folder] = list(out.glob("wandb/offline-run-*-late1"))
+    run_wbrun("import", "wandb", str(folder), env={"WBRUN_DIR": str(other)})
+    back = Store(other).read(run_dir(other, "late1"))
+    assert back.summary == mine.summary
+    assert [row["loss"] for row in history_rows(other, "late1")] == [1, 0.5, 1 / 3, 0.25, 0.2]
+
+
 def test_upload_hint_is_a_command_the_installed_wandb_accepts(store_dir, tmp_path):
     """The printed `wandb sync` line, run by the real wandb CLI with --dry-run (which lists
     what it would upload and stops before any login or network), finds the export."""

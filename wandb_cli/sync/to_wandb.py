@@ -104,15 +104,33 @@ def export_run(wandb, record: RunRecord, out_dir: Path) -> Path:
                          tags=list(record.tags), notes=record.notes, config=config,
                          dir=str(out_dir), settings=settings, reinit="create_new")
         try:
-            for row in source.iter_history(record.dir):
-                step = row.get("_step")
-                data = {k: v for k, v in row.items() if k not in ("_step", "_runtime")}
-                run.log(data, step=step if isinstance(step, int) else None)
+            _log_history(run, record)
             run.summary.update(whole_summary)
             _save_files(run, record)
         finally:
             run.finish(exit_code=STATE_EXIT.get(record.state, record.exit_code or 1))
     return Path(run.dir).parent
+
+
+def _log_history(run, record: RunRecord) -> None:
+    """Every row at its own `_step`, the last one committed: W&B holds a row logged with a
+    step until the next step or finish(), and a row sets the summary of its keys when it
+    is written, so a held last row would overwrite the summary written after it (a value
+    set after the last log).  An empty `log({}, commit=True)` would commit it too, but
+    stamps it with the time of the export instead of its own `_timestamp`."""
+    previous = None
+    for row in source.iter_history(record.dir):
+        if previous is not None:
+            _log_row(run, previous, commit=None)
+        previous = row
+    if previous is not None:
+        _log_row(run, previous, commit=True)
+
+
+def _log_row(run, row: dict, *, commit: bool | None) -> None:
+    step = row.get("_step")
+    data = {k: v for k, v in row.items() if k not in ("_step", "_runtime")}
+    run.log(data, step=step if isinstance(step, int) else None, commit=commit)
 
 
 def _save_files(run, record: RunRecord) -> None:
