@@ -293,6 +293,20 @@ def test_stdout_is_one_line_per_run_and_nothing_of_mlflow_s(server, store_dir):
                             line), line
 
 
+def test_a_resumed_run_that_ends_again_gets_its_new_end_time(server, client, store_dir):
+    """Same status before and after (FINISHED), a later end: the end time is pushed again."""
+    wrapped("-p", "again", "--id", "again1", "--no-system", script="print('loss=1')")
+    run_wbrun("sync", "--to", "mlflow", server, "again1")
+    first_end = remote_run(client, "again", "again1").info.end_time
+    assert first_end == round(store_record(store_dir, "again1").ended * 1000)
+    run_wbrun("--id", "again1", "--resume", "allow", "-q", "--no-system", "--", "true")
+    record = store_record(store_dir, "again1")
+    assert record.state == "finished" and round(record.ended * 1000) > first_end
+    run_wbrun("sync", "--to", "mlflow", server, "again1")
+    remote = remote_run(client, "again", "again1")
+    assert (remote.info.status, remote.info.end_time) == ("FINISHED", round(record.ended * 1000))
+
+
 def test_unreachable_server_is_one_error_line_per_run(store_dir):
     from helpers_sync import free_port
 

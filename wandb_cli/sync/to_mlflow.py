@@ -164,6 +164,7 @@ class MlflowTarget:
                                  tags={k: v for k, v in tags.items() if k in desired_tags(record)},
                                  status=remote.info.status)
             adopted.extra["history_keys"] = sorted(remote.data.metrics)
+            adopted.extra["end_time"] = remote.info.end_time
             adopted.summary = dict(remote.data.metrics)  # latest values: a summary point sent once
             return adopted, False
         run = self.client.create_run(experiment_id, start_time=ms(record.created),
@@ -346,15 +347,19 @@ class MlflowTarget:
             result.files += len(manifest.files)
 
     def _push_status(self, record: RunRecord, sync: SyncRecord, result: PushResult) -> None:
+        """The status, and the end time of an ended run: sent again when either changed (a
+        run resumed and ended again is FINISHED twice, with a later end)."""
         status = STATUS.get(record.state, "FAILED")
         result.status = status
-        if sync.status == status:
+        end = None if status == "RUNNING" else ms(record.ended or record.heartbeat)
+        if sync.status == status and (end is None or sync.extra.get("end_time") == end):
             return
         if status == "RUNNING":
             self.client.update_run(_remote(sync), status="RUNNING")
         else:
-            end = record.ended or record.heartbeat or time.time()
-            self.client.set_terminated(_remote(sync), status=status, end_time=ms(end))
+            end = end if end is not None else ms(time.time())
+            self.client.set_terminated(_remote(sync), status=status, end_time=end)
+            sync.extra["end_time"] = end
         sync.status = status
         result.requests += 1
 
