@@ -69,6 +69,94 @@ def mlflow_server(workdir: Path, timeout_s: float = 120.0) -> Iterator[str]:
         log.close()
 
 
+class MlflowProxy:
+    """A loopback HTTP proxy in front of a real MLflow server that can play a server going
+    down at a chosen moment: once it has passed on `metric_batches` log-batch requests that
+    carry metrics, and their answers, it answers nothing more until `heal()`."""
+
+    def __init__(self, upstream: str, metric_batches: int | None):
+        import http.server
+        import threading
+        from urllib.parse import urlsplit
+
+        self.upstream = urlsplit(upstream)
+        self.left = metric_batches
+        self.down = False
+        proxy = self
+
+        class Forward(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                proxy.forward(self)
+
+            do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+            def log_message(self, *_args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def heal(self) -> None:
+        self.left, self.down = None, False
+
+    def forward(self, handler) -> None:
+        import http.client
+        import json
+
+        if self.down:
+            handler.close_connection = True  # no answer: the client sees the server gone
+            return
+        body = _request_body(handler)
+        upstream = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=120)
+        headers = {k: v for k, v in handler.headers.items()
+                   if k.lower() not in ("host", "connection", "transfer-encoding", "content-length")}
+        headers["Content-Length"] = str(len(body))
+        upstream.request(handler.command, handler.path, body, headers)
+        response = upstream.getresponse()
+        data = response.read()
+        upstream.close()
+        if (self.left is not None and handler.path.endswith("/runs/log-batch")
+                and json.loads(body or b"{}").get("metrics")):
+            self.left -= 1
+            self.down = self.left <= 0
+        handler.send_response(response.status)
+        for key, value in response.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def _request_body(handler) -> bytes:
+    """The body as sent: by Content-Length, or chunked (MLflow uploads artifacts so)."""
+    if handler.headers.get("Transfer-Encoding", "").lower() != "chunked":
+        return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+    body = b""
+    while True:
+        size = int(handler.rfile.readline().split(b";")[0], 16)
+        body += handler.rfile.read(size)
+        handler.rfile.readline()  # the CRLF after a chunk (or after the empty trailer)
+        if size == 0:
+            return body
+
+
+@contextlib.contextmanager
+def mlflow_proxy(upstream: str, *, metric_batches: int | None = None) -> Iterator[MlflowProxy]:
+    proxy = MlflowProxy(upstream, metric_batches)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
 def wbrun_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "wandb_cli", *args]
 

@@ -19,6 +19,7 @@ from helpers_sync import (
     LOGGING_SCRIPT,
     git_repo,
     history_rows,
+    mlflow_proxy,
     mlflow_server,
     run_dir,
     run_wbrun,
@@ -305,6 +306,28 @@ def test_a_resumed_run_that_ends_again_gets_its_new_end_time(server, client, sto
     run_wbrun("sync", "--to", "mlflow", server, "again1")
     remote = remote_run(client, "again", "again1")
     assert (remote.info.status, remote.info.end_time) == ("FINISHED", round(record.ended * 1000))
+
+
+def test_an_interrupted_push_retried_adds_no_point_to_a_metric_that_stopped_early(
+        server, client, store_dir):
+    """warmup_lr is logged for the first 100 of 3,000 steps only, so all of it goes in the
+    first metric batch; the server then goes away (a proxy stops answering). The retry
+    must know warmup_lr is a history key, not send its summary value at the last step."""
+    wrapped("-p", "cut", "--id", "cut1", "--no-system", script=(
+        "import wandb_cli as w\nr = w.init()\nfor i in range(3000):\n"
+        "    r.log({'loss': 1 / (i + 1), **({'warmup_lr': i / 100} if i < 100 else {})})\n"))
+    with mlflow_proxy(server, metric_batches=1) as proxy:
+        cut = run_wbrun("sync", "--to", "mlflow", proxy.url, "cut1", code=None)
+        assert cut.returncode != 0 and "wbrun: error: MLflow at" in cut.stderr, cut.stderr
+        remote_id = remote_run(client, "cut", "cut1").info.run_id
+        assert 0 < len(client.get_metric_history(remote_id, "loss")) < 3000  # cut short
+        proxy.heal()
+        run_wbrun("sync", "--to", "mlflow", proxy.url, "cut1")
+    rows = history_rows(store_dir, "cut1")
+    for key in ("warmup_lr", "loss"):
+        points = client.get_metric_history(remote_id, key)
+        assert sorted((p.step, p.value) for p in points) == [
+            (row["_step"], row[key]) for row in rows if key in row], key
 
 
 def test_unreachable_server_is_one_error_line_per_run(store_dir):

@@ -247,10 +247,31 @@ class MlflowTarget:
             result.tags += 1
 
     def _push_metrics(self, record: RunRecord, sync: SyncRecord, result: PushResult) -> None:
+        history_keys = self._push_history(record, sync, result)
+        events_read = {"count": sync.events}
+        self._send_metrics(sync, self._event_items(record, sync, events_read), result,
+                           on_batch=lambda b: setattr(sync, "events", b.metrics[-1][4]))
+        sync.events = events_read["count"]
+        self._send_metrics(sync, self._summary_items(record, sync, history_keys), result)
+        progress = Batch(tags=[("tag", STEP_TAG, str(sync.step)), ("tag", EVENTS_TAG, str(sync.events))])
+        if result.metrics:
+            self._log(sync, progress, result)
+
+    def _push_history(self, record: RunRecord, sync: SyncRecord, result: PushResult) -> set:
+        """History rows after the last step pushed; returns every key the history holds."""
         history_keys: set = set(sync.extra.get("history_keys", []))
+        sent_keys = set(history_keys)
         last = {"step": sync.step}
 
-        def history_items() -> Iterator[tuple]:
+        def sent(batch: Batch) -> None:
+            # the record saved after this batch says these keys are history: a push cut
+            # short and retried must not take a key seen only in rows already sent (a
+            # warmup value logged early) for a summary-only one and add a point at the end
+            sent_keys.update(key for _, key, *_ in batch.metrics)
+            sync.extra["history_keys"] = sorted(sent_keys)
+            sync.step = batch.metrics[-1][4] - 1  # that row may go on in the next batch
+
+        def items() -> Iterator[tuple]:
             for row in source.iter_history(record.dir):
                 step = row.get("_step")
                 if not isinstance(step, int) or step <= sync.step:
@@ -263,18 +284,10 @@ class MlflowTarget:
                         yield ("metric", key, value, stamp, step)
                 last["step"] = step
 
-        self._send_metrics(sync, history_items(), result, on_batch=lambda b: setattr(
-            sync, "step", b.metrics[-1][4] - 1))
+        self._send_metrics(sync, items(), result, on_batch=sent)
         sync.step = last["step"]
         sync.extra["history_keys"] = sorted(history_keys)
-        events_read = {"count": sync.events}
-        self._send_metrics(sync, self._event_items(record, sync, events_read), result,
-                           on_batch=lambda b: setattr(sync, "events", b.metrics[-1][4]))
-        sync.events = events_read["count"]
-        self._send_metrics(sync, self._summary_items(record, sync, history_keys), result)
-        progress = Batch(tags=[("tag", STEP_TAG, str(sync.step)), ("tag", EVENTS_TAG, str(sync.events))])
-        if result.metrics:
-            self._log(sync, progress, result)
+        return history_keys
 
     def _send_metrics(self, sync: SyncRecord, items: Iterator[tuple], result: PushResult,
                       on_batch: Callable[[Batch], None] | None = None) -> None:
