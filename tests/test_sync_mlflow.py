@@ -330,6 +330,23 @@ def test_an_interrupted_push_retried_adds_no_point_to_a_metric_that_stopped_earl
             (row["_step"], row[key]) for row in rows if key in row], key
 
 
+def test_a_nan_summary_value_is_sent_once(server, client, store_dir):
+    """NaN != NaN: compared as numbers, a NaN summary value would be 'new' at every push."""
+    wrapped("-p", "nan", "--id", "nan1", "--no-system", script=(
+        "import wandb_cli as w\nr = w.init()\nr.log({'loss': 1})\n"
+        "r.summary['score'] = float('nan')\nr.summary['bound'] = float('inf')\n"))
+    first = run_wbrun("sync", "--to", "mlflow", server, "nan1")
+    assert "created, 1 rows, 3 metric points" in first.stdout, first.stdout
+    for _ in range(2):
+        again = run_wbrun("sync", "--to", "mlflow", server, "nan1")
+        assert "up to date, 0 rows, 0 metric points, 0 params, 0 tags, 0 files" in again.stdout, again.stdout
+    remote = remote_run(client, "nan", "nan1")
+    # once each (MLflow's sqlite store keeps inf as the largest float)
+    assert len(client.get_metric_history(remote.info.run_id, "bound")) == 1
+    [score] = client.get_metric_history(remote.info.run_id, "score")
+    assert score.value != score.value  # NaN, once
+
+
 def test_unreachable_server_is_one_error_line_per_run(store_dir):
     from helpers_sync import free_port
 

@@ -15,6 +15,7 @@ config value changed after its first push is reported and listed in the
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 import time
@@ -53,6 +54,11 @@ def valid_key(key: str) -> bool:
 def param_text(value: Any) -> str:
     """A config value as an MLflow param: strings as they are, everything else as JSON."""
     return value if isinstance(value, str) else jsonio.dumps(value).decode()
+
+
+def same_number(sent: float | None, value: float) -> bool:
+    """`sent == value`, with NaN equal to NaN (else a NaN summary value is new at every push)."""
+    return sent == value or (sent is not None and math.isnan(sent) and math.isnan(value))
 
 
 def ms(seconds: float | None) -> int | None:
@@ -313,7 +319,7 @@ class MlflowTarget:
         """Numeric summary values that are not in the history, as one point at the last step."""
         stamp = ms(record.ended or record.heartbeat or record.created) or 0
         for key, value in source.numeric_items(source.whole_documents(record)[1]):
-            if key in history_keys or not valid_key(key) or sync.summary.get(key) == value:
+            if key in history_keys or not valid_key(key) or same_number(sync.summary.get(key), value):
                 continue
             sync.summary[key] = value
             yield ("metric", key, value, stamp, max(sync.step, 0))
