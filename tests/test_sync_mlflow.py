@@ -373,6 +373,27 @@ def test_lost_local_record_resumes_from_the_run_tags(server, client, store_dir):
     assert len(client.get_metric_history(remote.info.run_id, "loss")) == 5
 
 
+def test_lost_local_record_then_tag_and_note_removed_are_deleted(server, client, store_dir):
+    """Pushed from 'another machine' (no local record): the run is adopted by its
+    wbrun.run_id tag, and a W&B tag removed and a note cleared since are deleted from it;
+    a tag of the user's own and wbrun's progress marks stay."""
+    wrapped("-p", "adopt", "--id", "adopt1", "-t", "keep", "-t", "draft", "--notes", "first try",
+            "--no-system", script="print('loss=1')")
+    run_wbrun("sync", "--to", "mlflow", server, "adopt1")
+    remote_id = remote_run(client, "adopt", "adopt1").info.run_id
+    client.set_tag(remote_id, "reviewer", "ana")
+    [record_file] = list(store_dir.glob(".wbrun/sync/*/adopt1.json"))
+    record_file.unlink()
+    run_wbrun("runs", "tag", "adopt1", "--remove", "draft")
+    run_wbrun("runs", "note", "adopt1", "")
+    run_wbrun("sync", "--to", "mlflow", server, "adopt1")
+    tags = remote_run(client, "adopt", "adopt1").data.tags
+    assert "draft" not in tags and "mlflow.note.content" not in tags, tags
+    assert (tags["keep"], tags["reviewer"], json.loads(tags["wbrun.tags"])) == ("", "ana", ["keep"])
+    assert tags["wbrun.synced_step"] == "0" and tags["wbrun.run_id"] == "adopt1"
+    assert_mapped(client, store_dir, "adopt1", experiment="adopt")
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "folder"])
 def test_sqlite_and_folder_uris(store_dir, tmp_path, kind, monkeypatch):
     from mlflow.tracking import MlflowClient

@@ -123,10 +123,27 @@ def desired_tags(record: RunRecord) -> dict[str, str]:
     for scope in ("slurm", "dist"):
         for key, value in (getattr(record, scope, None) or {}).items():
             tags[f"wbrun.{scope}.{key}"] = param_text(value)
-    for tag in record.tags:
-        if valid_key(tag) and not tag.startswith(("mlflow.", "wbrun.")):
-            tags[tag] = ""
+    tags.update((tag, "") for tag in wandb_tag_names(record.tags))
     return tags
+
+
+def wandb_tag_names(tags: list) -> list[str]:
+    """The W&B tags that become MLflow tags of their own (names MLflow takes, not its or ours)."""
+    return [tag for tag in tags if isinstance(tag, str) and valid_key(tag)
+            and not tag.startswith(("mlflow.", "wbrun."))]
+
+
+def managed_tags(remote: dict[str, str]) -> dict[str, str]:
+    """The tags of a remote run that wbrun set there and may delete: `wbrun.*` (not the ID
+    or the progress marks), the note, and each W&B tag the run's `wbrun.tags` lists."""
+    try:
+        listed = jsonio.loads(remote.get("wbrun.tags", "[]"))
+    except ValueError:  # cut at MAX_TAG_VALUE: its own tags are then left alone
+        listed = []
+    names = set(wandb_tag_names(listed if isinstance(listed, list) else []))
+    names.add("mlflow.note.content")
+    return {key: value for key, value in remote.items() if key in names or (
+        key.startswith("wbrun.") and key not in (RUN_ID_TAG, STEP_TAG, EVENTS_TAG))}
 
 
 class MlflowTarget:
@@ -166,8 +183,10 @@ class MlflowTarget:
             tags = remote.data.tags
             adopted = SyncRecord(record.id, remote.info.run_id, step=int(tags.get(STEP_TAG, -1)),
                                  events=int(tags.get(EVENTS_TAG, 0)), params=dict(remote.data.params),
-                                 # only tags wbrun sets: never delete MLflow's or a user's own
-                                 tags={k: v for k, v in tags.items() if k in desired_tags(record)},
+                                 # only tags wbrun sets (now, or when it pushed: so one
+                                 # removed since is deleted), never MLflow's or a user's own
+                                 tags={**{k: v for k, v in tags.items() if k in desired_tags(record)},
+                                       **managed_tags(tags)},
                                  status=remote.info.status)
             adopted.extra["history_keys"] = sorted(remote.data.metrics)
             adopted.extra["end_time"] = remote.info.end_time
