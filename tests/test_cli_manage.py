@@ -46,7 +46,7 @@ def start_wrapped(store: Path, run_id: str, body: str) -> subprocess.Popen:
         try:
             log = store / json.loads(claim.read_text())["dir"] / "files" / "output.log"
             return "ready" in log.read_text()
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):  # (no folder yet: "dir" is null)
             return False
 
     wait_until(ready, f"run {run_id} to start")

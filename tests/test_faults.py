@@ -572,9 +572,10 @@ def test_processes_logging_into_one_run_share_its_steps(tmp_path, store_dir, wbr
                           timeout=60, env={**os.environ, "WBRUN_SYSTEM": "0"})
     assert done.returncode == 0, done.stderr
     rows = read_jsonl(files_of(store_dir, "forked01") / HISTORY)
-    assert [row["_step"] for row in rows] == list(range(401))
-    for who in ("parent", "child"):
-        assert [row[who] for row in rows if who in row] == list(range(200))
+    assert [row["_step"] for row in rows] == list(range(1002))
+    for who, count in (("parent", 200), ("child", 200), ("parent2", 300), ("child2", 300)):
+        assert [row[who] for row in rows if who in row] == list(range(count))
+    assert sum("chart_table" in row for row in rows) == 1  # (W&B stores a chart so)
 
 
 SLOW_LOG = """
@@ -598,6 +599,17 @@ for i in range(200):
     if i % 20 == 0:
         time.sleep(0.001)
 if pid == 0:
+    # a chart (its spec goes into the config, under the run's lock) while steps are shared
+    table = wandb.Table(data=[[1, 2], [2, 3]], columns=["x", "y"])
+    run.log({"chart": wandb.plot.line(table, "x", "y", title="t")})
+    os._exit(0)
+os.waitpid(pid, 0)
+# the parent shares the steps now (its lock file open): a second child forked from it
+pid = os.fork()
+who = "child2" if pid == 0 else "parent2"
+for i in range(300):
+    run.log({who: i})
+if pid == 0:
     os._exit(0)
 os.waitpid(pid, 0)
 run.finish()
@@ -613,21 +625,24 @@ def _catches(pid: int, signum: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
-def test_a_sigterm_while_wbrun_starts_the_run_still_stops_the_command(store_dir, wbrun):
+def test_a_sigterm_while_wbrun_starts_the_run_stops_it_before_the_command_runs(store_dir, wbrun):
     """A scheduler's SIGTERM that lands while wbrun creates the run (here: waiting for the
-    store's lock) is kept and sent to the command once it exists: it was lost (the command
-    ran to its end, recorded finished 0) or killed wbrun itself (the run left crashed)."""
+    store's lock) stops it there: the command is never started and the run reads killed.
+    It was lost (the command ran to its end, recorded finished 0) or killed wbrun itself (the
+    run left crashed)."""
     from wandb_cli.store.layout import lock
 
     wbrun("-q", "--", "true", check_code=0)  # the store exists
     with lock(store_dir / ".wbrun" / "store.lock"):
-        wrapper = subprocess.Popen(wbrun_cmd("-q", "--id", "termwait", "--", "sleep", "120"),
+        wrapper = subprocess.Popen(wbrun_cmd("-q", "--id", "termwait", "--", "sh", "-c",
+                                             "echo started; sleep 120"),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _wait_until(lambda: wrapper.poll() is not None or _catches(wrapper.pid, signal.SIGTERM),
                     30, "wbrun's SIGTERM handler")
         time.sleep(0.3)  # (blocked on the lock by now: the handler goes in just before)
         wrapper.send_signal(signal.SIGTERM)
     assert wrapper.wait(timeout=60) == 143, wrapper.stderr.read()
+    assert wrapper.stdout.read() == ""  # the command never ran
     run = runs_by_id(wbrun)["termwait"]
     assert (run["state"], run["exit_code"]) == ("killed", 143)
 
@@ -660,8 +675,8 @@ import os, signal, sys, time
 from pathlib import Path
 from wandb_cli.store.layout import Store
 store = Store(Path(sys.argv[1]))
-store.claim_new_id(sys.argv[2])
-store.make_run_dir(sys.argv[2], time.time())
+store.claim_new_id(sys.argv[2])  # what recorder._create does first, then
+store.claim_folder(sys.argv[2], store.make_run_dir(sys.argv[2], time.time()))
 os.kill(os.getpid(), signal.SIGKILL)  # as a kill -9 between claiming the ID and writing the run
 """
 
@@ -687,6 +702,28 @@ def test_an_id_left_by_a_creator_killed_part_way_is_free_again(store_dir, wbrun)
         [folder] = store_dir.glob(f"run-*-{run_id}")
         assert (folder / "files" / "wbrun-run.json").exists()
         assert runs_by_id(wbrun)[run_id]["state"] == "finished"
+    # a take-over removes only the folder its claim names: not run exp-1's (which reads
+    # like a second folder of exp), even with its document gone
+    wbrun("-q", "--id", "exp-1", "--", "sh", "-c", "echo loss=1", check_code=0)
+    [other] = store_dir.glob("run-*-exp-1")
+    (other / "files" / "wbrun-run.json").unlink()
+    subprocess.run([sys.executable, "-c", KILLED_CREATOR, str(store_dir), "exp"], timeout=30)
+    wbrun("-q", "--id", "exp", "--", "true", check_code=0)
+    assert (other / "files" / "wandb-history.jsonl").read_text().count("loss") == 1
+    # a doc-less folder is known by the whole ID its name ends with, and its claim moves
+    wbrun("runs", "delete", "exp-1", "--yes", check_code=0)
+    claim = json.loads((store_dir / ".wbrun" / "ids" / "exp-1").read_text())
+    assert claim["status"] == "deleted" and not (store_dir / ".wbrun" / "ids" / "1").exists()
+    wbrun("runs", "restore", "exp-1", check_code=0)
+    assert json.loads((store_dir / ".wbrun" / "ids" / "exp-1").read_text())["dir"] == other.name
+    # a claim emptied by a crash (over 2 minutes ago) of a run that exists is mended, not
+    # taken: the run resumes rather than a second run of that ID being made
+    claim_file = store_dir / ".wbrun" / "ids" / "killed01"
+    claim_file.write_text("")
+    os.utime(claim_file, (time.time() - 600, time.time() - 600))
+    wbrun("-q", "--id", "killed01", "--resume", "allow", "--", "true", check_code=0)
+    assert len(list(store_dir.glob("run-*-killed01"))) == 1
+    assert runs_by_id(wbrun)["killed01"]["state"] == "finished"
     # a doc-less folder of a random ID (nothing will ever take it over) can be removed
     orphan = store_dir / "run-20260101_000000-orphan01"
     (orphan / "files").mkdir(parents=True)

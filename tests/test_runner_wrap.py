@@ -18,6 +18,8 @@ from helpers import PtyProcess, only_run, pid_running
 
 def run_dir_of(store: Path, run_id: str) -> Path:
     claim = json.loads((store / ".wbrun" / "ids" / run_id).read_text())
+    if not claim.get("dir"):  # being created: the claim says who creates it, not yet where
+        raise KeyError("dir")
     return store / claim["dir"]
 
 

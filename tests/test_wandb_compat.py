@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -570,9 +571,34 @@ def test_lines_printed_after_import_wandb_are_output_not_steps(tmp_path):
     assert [row["_step"] for row in history(run["id"])] == [0, 1, 2]
     assert run["summary"] == {"val_acc": 0.7}
     run_program(tmp_path, "wrapped", """
+        import time
         import wandb  # imported, never used
         for i in range(3):
             print(f"loss={i}", flush=True)
+            time.sleep(0.3)
         """)
     [printed] = [r for r in runs() if r["id"] != run["id"]]
-    assert metrics_only(history(printed["id"])) == [{"loss": 0}, {"loss": 1}, {"loss": 2}]
+    rows = history(printed["id"])
+    assert metrics_only(rows) == [{"loss": 0}, {"loss": 1}, {"loss": 2}]
+    # recorded at the end, with the times they were printed (not all with the end's)
+    assert rows[0]["_runtime"] + 0.5 < rows[2]["_runtime"]
+
+
+def test_printed_metrics_wait_only_while_a_process_that_imported_wandb_lives(tmp_path):
+    """A subprocess that only imported wandb (and exited) does not hold the shell's printed
+    metrics back: each is in the history while the command still runs."""
+    release = tmp_path / "release"
+    script = (f"{sys.executable} -c 'import wandb'; echo loss=1; "
+              f"while [ ! -e {release} ]; do sleep 0.1; done; echo loss=2")
+    command = [sys.executable, "-m", "wandb_cli", "-q", "--id", "importer1", "--", "sh", "-c", script]
+    wrapper = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env=program_env(tmp_path))
+    try:
+        deadline = time.monotonic() + 20  # (the hold would last 30 s)
+        while not [r for r in runs() if r["id"] == "importer1" and r["summary"].get("loss") == 1]:
+            assert time.monotonic() < deadline and wrapper.poll() is None, "loss=1 was held back"
+            time.sleep(0.2)
+    finally:
+        release.touch()
+    assert wrapper.wait(timeout=30) == 0, wrapper.stderr.read()
+    assert metrics_only(history("importer1")) == [{"loss": 1}, {"loss": 2}]

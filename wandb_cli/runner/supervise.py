@@ -15,7 +15,6 @@ carrier process (drain.py).
 from __future__ import annotations
 
 import errno
-import math
 import os
 import selectors
 import signal
@@ -32,7 +31,7 @@ from wandb_cli.runner.capture import OutputRecorder
 from wandb_cli.runner.metadata import write_metadata
 from wandb_cli.runner.pumps import OUTPUT_CACHE_WINDOW, READ_SIZE, read_buffered, widen_pipe
 from wandb_cli.runner.sampler import start_system_sampler, system_enabled, system_interval
-from wandb_cli.store import jsonio
+from wandb_cli.store import jsonio, proc
 from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, SDK_FINISHED, SDK_IMPORTED, Store
 from wandb_cli.store.model import FAILED, FINISHED, KILLED
 from wandb_cli.store.recorder import STOP_REQUEST, RunSpec, Ticker, start_run
@@ -186,8 +185,9 @@ class Wrapper:
         self._sdk_attached = False
         # printed metric rows held back once the program imported wandb, until its SDK joins
         # (they were output, as under W&B) or HOLD_S passes (they are steps after all)
-        self._held: list[dict] | None = None
-        self._held_since = 0.0
+        self._held: list[tuple[tuple[float, float], list[dict]]] | None = None
+        self._held_rows, self._held_since = 0, 0.0
+        self._importers_seen: set[int] = set()
 
     # --- the whole life -----------------------------------------------------------------
     def run(self) -> int:
@@ -217,6 +217,11 @@ class Wrapper:
             output_log = jsonio.AppendFile(self.live.paths.file(OUTPUT), cache_window=OUTPUT_CACHE_WINDOW)
             self.recorder = OutputRecorder(output_log, self._on_metrics if self.options.capture else None,
                                            warn=self._warn)
+            if self.signalled is not None:  # Ctrl+C or SIGTERM while the run was made: the
+                # command is not started (it would only be killed), the run reads killed
+                status = 128 + self.signalled
+                self._finish(KILLED, status, output_log)
+                return status
             returncode = self._pump_guarded()
             self._release_held()
             status = returncode if returncode >= 0 else 128 - returncode
@@ -327,28 +332,50 @@ class Wrapper:
         if self._sdk_attached:
             self._held = None
             return  # the program logs through the SDK; printed lines are only output
-        if self._held is None and os.path.exists(self.live.paths.dir / SDK_IMPORTED):
-            self._held, self._held_since = [], time.monotonic()
-        if self._held is not None:
+        if self._holding() and self._held is not None:
             # `print(f"lr={lr}")` before wandb.init(): not a step (W&B's first log() is step 0)
-            if time.monotonic() - self._held_since < HOLD_S and len(self._held) < HOLD_ROWS:
-                self._held.extend(batch)
-                return
-            batch, self._held = self._held + batch, []  # no SDK came: steps, from now on live
-            self._held_since = -math.inf
+            self._held.append((self.live.printed_stamps(), batch))
+            self._held_rows += len(batch)
+            return
         self._append_printed(batch)
 
-    def _append_printed(self, batch: list[dict]) -> None:
+    def _holding(self) -> bool:
+        """Whether printed rows wait for the SDK of a process that imported wandb (its pid in
+        the SDK_IMPORTED marker): while that process lives, for HOLD_S and HOLD_ROWS at most.
+        Ending, the wait records what it held, with the times the lines were printed."""
+        if self._held is None:
+            importers = self._importers() - self._importers_seen
+            if not importers:
+                return False
+            self._importers_seen |= importers
+            self._held, self._held_rows, self._held_since = [], 0, time.monotonic()
+        if time.monotonic() - self._held_since < HOLD_S and self._held_rows < HOLD_ROWS and \
+                any(proc.is_alive(pid, None) for pid in self._importers_seen):
+            return True
+        self._release_held()
+        return False
+
+    def _importers(self) -> set[int]:
         try:
-            self._sdk_attached = not self.live.append_steps(batch)
+            text = (self.live.paths.dir / SDK_IMPORTED).read_text()
+        except (OSError, ValueError):
+            return set()
+        return {int(word) for word in text.split() if word.isdigit()}
+
+    def _append_printed(self, batch: list[dict], stamps: tuple[float, float] | None = None) -> None:
+        try:
+            self._sdk_attached = not self.live.append_steps(batch, stamps)
         except StoreError as exc:
             self._warn(exc.render())
 
     def _release_held(self) -> None:
-        """The command ended: rows held for an SDK that never joined are steps after all."""
+        """Rows held for an SDK that never joined are steps after all (the wait ended, or
+        the command did)."""
         held, self._held = self._held, None
-        if held and not os.path.exists(self.live.paths.dir / SDK_ATTACHED):
-            self._append_printed(held)
+        for stamps, batch in held or ():
+            if self._sdk_attached or os.path.exists(self.live.paths.dir / SDK_ATTACHED):
+                return
+            self._append_printed(batch, stamps)
 
     def _summary_if_sdk_left_early(self) -> None:
         """The program's SDK joined the run and exited without finish() (os._exit, a

@@ -56,7 +56,6 @@ OUTPUT = "output.log"
 ALERTS = "wbrun-alerts.jsonl"  # wandb.alert() calls, one object per line
 STARTING = "starting"  # a claim's status while its run is being created
 STALE_CLAIM_S = 120.0  # an empty or unreadable claim this old is a creation that died
-_SUFFIXES = tuple(f"-{n}" for n in range(1, 1000))  # make_run_dir's suffixes
 SDK_IMPORTED = "sdk-imported"  # in the run folder: the program imported wandb (the shim)
 SDK_ATTACHED = "sdk-attached"  # in the run folder: the SDK joined this wrapped run
 SDK_FINISHED = "sdk-finished"  # ... and the program finished that joined run (sdk/start.py)
@@ -224,12 +223,25 @@ class Store:
         return {"dir": None, "status": STARTING, "pid": pid, "pid_start": proc.start_token(pid),
                 "host": self.host, "boot_id": alive.boot_id()}
 
-    def unclaim(self, run_id: str) -> None:
-        """Give back an ID whose run was never created (its creation failed)."""
+    def unclaim(self, run_id: str, folder: Path | None = None) -> None:
+        """Give back an ID whose run this process failed to create: its claim still says this
+        process is creating it, or names `folder` (one taken over meanwhile is left alone)."""
+        claim = self.read_claim(run_id)
+        ours = not isinstance(claim, dict) or claim.get("status") == "corrupt" or (
+            claim.get("status") == STARTING
+            and (claim.get("pid"), claim.get("host")) == (os.getpid(), self.host)) or (
+            folder is not None and claim.get("dir") == folder.name)
+        if not ours:
+            return
         try:
             os.unlink(self.claim_path(run_id))
         except OSError:
             pass
+
+    def claim_folder(self, run_id: str, folder: Path) -> None:
+        """Name, in a claim still being created, the folder made for it (so a take-over
+        removes exactly that folder)."""
+        self.write_claim(run_id, {**self._starting_claim(), "folder": folder.name})
 
     def stale_claim(self, run_id: str) -> bool:
         """Whether `run_id`'s claim is a creation that will never finish: its creator (this
@@ -256,13 +268,34 @@ class Store:
         with lock(self.meta / "store.lock"):
             if not self.stale_claim(run_id):
                 return False
-            for folder in self.root.glob(f"run-*-{run_id}*"):
-                if folder.name.rsplit(f"-{run_id}", 1)[1] not in ("", *_SUFFIXES) or \
-                        folder.is_symlink() or (folder / "files" / RUN_DOC).exists():
-                    continue
-                shutil.rmtree(folder, ignore_errors=True)
-            self.unclaim(run_id)
+            claim = self.read_claim(run_id) or {}
+            if claim.get("status") == "corrupt":  # unreadable: a run of that ID may exist
+                found = self._folder_of(run_id)
+                if found is not None:  # (its claim lost to a crash of the disk: mended)
+                    self.write_claim(run_id, {"dir": found.name, "status": "live"})
+                    return False
+            folder = claim.get("folder")
+            if isinstance(folder, str) and folder.startswith("run-") and "/" not in folder \
+                    and "\\" not in folder:
+                path = self.root / folder
+                if path.is_dir() and not path.is_symlink() and not (path / "files" / RUN_DOC).exists():
+                    shutil.rmtree(path, ignore_errors=True)
+            try:
+                os.unlink(self.claim_path(run_id))
+            except OSError:
+                pass
             return True
+
+    def _folder_of(self, run_id: str) -> Path | None:
+        """The folder whose run document has ID `run_id` (a scan of its possible names)."""
+        for folder in self.root.glob(f"run-*-{run_id}*"):
+            try:
+                doc = jsonio.read_json(folder / "files" / RUN_DOC, None)
+            except (OSError, ValueError):
+                continue
+            if isinstance(doc, dict) and doc.get("id") == run_id and not folder.is_symlink():
+                return folder
+        return None
 
     def id_taken_error(self, run_id: str) -> RunExists:
         claim = self.read_claim(run_id) or {}
@@ -723,7 +756,9 @@ def _unspelt(value: Any) -> bool:
 
 
 def _record_from(run: dict, run_dir: str | Path, config: dict, summary: dict) -> RunRecord:
-    fallback_id = os.path.basename(run_dir).rsplit("-", 1)[-1]
+    # (no document: the ID its folder is named by, `run-YYYYMMDD_HHMMSS-<id>`)
+    parts = os.path.basename(run_dir).split("-", 2)
+    fallback_id = parts[2] if len(parts) == 3 else parts[-1]
     return RunRecord(
         id=str(run.get("id") or fallback_id),
         name=str(run.get("name") or fallback_id),

@@ -123,8 +123,9 @@ def delete_run(store: Store, record: RunRecord, *, clock=None, force: bool = Fal
         _mkdir(trash_dir(store))  # only now: a refused delete leaves the store as it was
         target = _free_path(trash_dir(store), paths.dir.name)
         _rename(paths.dir, target, f"cannot move run {record.id} to the trash")
-        store.write_claim(record.id, {"dir": f"{TRASH}/{target.name}", "status": "deleted",
-                                      "deleted_at": (clock or store.clock)()})
+        if _claim_is_this(store, record, paths.dir.name):
+            store.write_claim(record.id, {"dir": f"{TRASH}/{target.name}", "status": "deleted",
+                                          "deleted_at": (clock or store.clock)()})
     return target
 
 
@@ -143,7 +144,8 @@ def restore_run(store: Store, record: RunRecord) -> Path:
     with _locked_run(paths, record.id, docless=record.state == CORRUPT):
         target = _free_path(store.root, paths.dir.name)
         _rename(paths.dir, target, f"cannot restore run {record.id}")
-        store.write_claim(record.id, {"dir": target.name, "status": "live"})
+        if _claim_is_this(store, record, f"{TRASH}/{paths.dir.name}"):
+            store.write_claim(record.id, {"dir": target.name, "status": "live"})
     return target
 
 
@@ -155,9 +157,10 @@ def purge(store: Store, record: RunRecord, *, clock=None) -> None:
     with _locked_run(paths, record.id, docless=record.state == CORRUPT):
         doomed = paths.dir.with_name(PURGING + paths.dir.name)
         _rename(paths.dir, doomed, f"cannot purge run {record.id}")
-        store.write_claim(record.id, {"dir": None, "status": "purged",
-                                      "deleted_at": deleted_at(store, record),
-                                      "purged_at": (clock or store.clock)()})
+        if _claim_is_this(store, record, f"{TRASH}/{paths.dir.name}"):
+            store.write_claim(record.id, {"dir": None, "status": "purged",
+                                          "deleted_at": deleted_at(store, record),
+                                          "purged_at": (clock or store.clock)()})
     shutil.rmtree(doomed, ignore_errors=True)
 
 
@@ -170,6 +173,19 @@ def sweep_purged(store: Store) -> None:
     for name in names:
         if name.startswith(PURGING):
             shutil.rmtree(trash_dir(store) / name, ignore_errors=True)
+
+
+def _claim_is_this(store: Store, record: RunRecord, where: str) -> bool:
+    """Whether the run's ID claim may be rewritten for the folder at `where` (relative to
+    the store): always for a run with its document; for a corrupt one without it (its ID
+    only guessed from the folder's name), only if the claim names that folder, is still
+    being created there, or is missing or unreadable."""
+    if record.state != CORRUPT or (Path(record.dir) / "files" / RUN_DOC).exists():
+        return True
+    claim = store.read_claim(record.id)
+    if claim is None or claim.get("status") == "corrupt":
+        return True
+    return claim.get("dir") == where or claim.get("folder") == where
 
 
 @contextmanager

@@ -58,6 +58,17 @@ _LIVE_RUNS: weakref.WeakSet = weakref.WeakSet()
 def _after_fork_in_child() -> None:
     for live in list(_LIVE_RUNS):
         live._share_check = 0.0  # its next row looks (and finds itself a forked second writer)
+        # the parent's lock file is the same open file here: flock would not exclude the two
+        # (and our unlock would release the parent's lock); a lock of a parent's thread is
+        # never released here
+        if live._lock_fd is not None:
+            try:
+                os.close(live._lock_fd)  # (our copy only: the parent's lock stays)
+            except OSError:
+                pass
+            live._lock_fd = None
+        live._history_end = None
+        live._row_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -136,6 +147,7 @@ def _create(store: Store, spec: RunSpec, run_id: str, *, pid: int, recorder: str
         project = spec.project or DEFAULT_PROJECT
         sequence = store.next_sequence(project)
         run_dir = store.make_run_dir(run_id, now)
+        store.claim_folder(run_id, run_dir)
         return _write_new_run(store, spec, run_id, run_dir, now, project, sequence, pid=pid,
                               recorder=recorder)
     except BaseException:
@@ -143,7 +155,7 @@ def _create(store: Store, spec: RunSpec, run_id: str, *, pid: int, recorder: str
             import shutil
 
             shutil.rmtree(run_dir, ignore_errors=True)
-        store.unclaim(run_id)
+        store.unclaim(run_id, run_dir)
         raise
 
 
@@ -352,37 +364,57 @@ class LiveRun:
         """A row of log()'s: numbered in memory while no other writer has come (a clock read
         a row, and a stat every SHARE_CHECK_S), else under the run's lock (flock on an open
         file kept for it), after the last step in the file: several processes logging into
-        one run share its steps, never a step twice, no row dropped."""
-        if not self._shared:
-            now = self._monotonic()
-            if now < self._share_check:
-                self._write_numbered(data)
-                return
-            self._share_check = now + SHARE_CHECK_S
-            if _pid_now() == self._pid and not os.path.exists(self.paths.dir / SHARED_STEPS):
-                self._write_numbered(data)
-                return
-            if _pid_now() != self._pid:  # a forked child writing: the parent may write too
-                self.share_steps()
-            self._shared = True
+        one run share its steps, never a step twice, no row dropped.  Values are encoded
+        (media written) before the lock is taken and before we look for another writer: the
+        encoding may take seconds, and may itself take the run's lock (a chart's spec)."""
+        step = self._step
+        stored, line, runtime, stamp = self._line(data, step)
+        if not self._shared and self._alone():
+            self._emit(line, stored)
+            return
         with self._row_lock:
             fd = self._lock_fd
+            if fd is None and not _HAVE_FLOCK:  # (Windows: filelock, taken for each row)
+                with self.paths.lock():
+                    self._emit_after_others(stored, line, step, runtime, stamp)
+                return
             if fd is None:
-                if not _HAVE_FLOCK:  # (Windows: filelock, opened and taken for each row)
-                    with self.paths.lock():
-                        self._after_others()
-                        self._write_numbered(data)
-                    return
                 fd = self._lock_fd = _open_lock(self.paths)
             try:
                 flock(fd, LOCK_EX | LOCK_NB)
             except BlockingIOError:
                 flock(fd, LOCK_EX)  # held by another writer for one append or document update
             try:
-                self._after_others()
-                self._write_numbered(data)
+                self._emit_after_others(stored, line, step, runtime, stamp)
             finally:
                 flock(fd, LOCK_UN)
+
+    def _alone(self) -> bool:
+        """Whether this process is still the history's only writer (looked at on disk at most
+        every SHARE_CHECK_S); once not, it numbers its rows under the lock for good."""
+        now = self._monotonic()
+        if now < self._share_check:
+            return True
+        self._share_check = now + SHARE_CHECK_S
+        forked = _pid_now() != self._pid  # a forked child writing: the parent may write too
+        if not forked and not os.path.exists(self.paths.dir / SHARED_STEPS):
+            return True
+        if forked:
+            self.share_steps()
+        self._shared = True
+        return False
+
+    def _emit_after_others(self, stored: dict, line: bytes, step: int, runtime: float,
+                           stamp: float) -> None:
+        """Under the run's lock: the row goes after the history's last step."""
+        self._after_others()
+        if self._step != step:
+            row = history_row(stored, self._step, runtime, stamp)
+            try:
+                line = jsonio.dumps_plain(row)
+            except (TypeError, jsonio.NotPlain):
+                line = encode_row(row)
+        self._emit(line, stored)
 
     def _after_others(self) -> None:
         """Under the run's lock: if the history changed since our last row (another writer),
@@ -418,24 +450,29 @@ class LiveRun:
             time.sleep(min(wait, SHARE_GRACE_S))
         self._shared = True
 
-    def _write_numbered(self, data: dict) -> None:
-        now = self._clock()
-        row = history_row(data, self._step, self.runtime_s(), round(now, 3))
+    def _line(self, data: dict, step: int) -> tuple[dict, bytes, float, float]:
+        """The history line of `data` at `step`: (the values stored, the line, its _runtime
+        and _timestamp).  Media and arrays are encoded here (files written, named by step)."""
+        runtime, stamp = self.runtime_s(), round(self._clock(), 3)
+        row = history_row(data, step, runtime, stamp)
         try:
-            line = jsonio.dumps_plain(row)
+            return data, jsonio.dumps_plain(row), runtime, stamp
         except TypeError:  # e.g. nested too deeply: said with the key, as for any bad value
-            line = encode_row(row)
+            return data, encode_row(row), runtime, stamp
         except jsonio.NotPlain:
             if self.encode_values is not None:
-                data = self.encode_values(data, self._step)
-                row = history_row(data, row["_step"], row["_runtime"], row["_timestamp"])
-            line = encode_row(row)
+                data = self.encode_values(data, step)
+                row = history_row(data, step, runtime, stamp)
+            return data, encode_row(row), runtime, stamp
+
+    def _emit(self, line: bytes, stored: dict) -> None:
+        """Append the line; the summary takes the values as stored (media encoded)."""
         written = self._history.write_line(line)
         if self._history_end is not None:
             self._history_end += written
         self._step += 1
         with self._lock:
-            self._summary_dirty.update(self.summary_rules.update(self._summary, data))
+            self._summary_dirty.update(self.summary_rules.update(self._summary, stored))
 
     def append_step(self, metrics: dict, step: int | None = None) -> int:
         """A step from a process that shares the run (the wrapper's output parser,
@@ -449,11 +486,16 @@ class LiveRun:
             self._step = next_step if step is None else step
             written = self._step
             self._history_end = None
-            self._write_numbered(metrics)
+            self._emit(self._line(metrics, self._step)[1], metrics)
         self.flush_summary()
         return written
 
-    def append_steps(self, batch: list[dict]) -> bool:
+    def printed_stamps(self) -> tuple[float, float]:
+        """`_runtime` and `_timestamp` for printed steps read now (append_steps's)."""
+        now = self._clock()
+        return round(now - self._t0, 3), round(now, 3)
+
+    def append_steps(self, batch: list[dict], stamps: tuple[float, float] | None = None) -> bool:
         """Steps printed by the wrapped program, numbered after the file's last step: one
         lock and one write for the whole batch.  The summary is updated in memory and written
         by the Ticker (about once a second) and at finish, not once per step.
@@ -463,8 +505,7 @@ class LiveRun:
         """
         if not batch:
             return True
-        now = self._clock()
-        runtime, stamp = round(now - self._t0, 3), round(now, 3)
+        runtime, stamp = stamps or self.printed_stamps()
         with self.paths.lock():
             if os.path.exists(self.paths.dir / SDK_ATTACHED):
                 return False

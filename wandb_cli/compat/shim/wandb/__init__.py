@@ -14,8 +14,9 @@ except ImportError:  # the program's Python lacks wbrun: use the copy that runs 
         _sys.path.append(_os.environ["WBRUN_PACKAGE_PARENT"])
 
 if _os.environ.get("WBRUN_RUN_DIR"):  # tell the wrapper: printed `k=v` lines may be output
-    try:  # (store/layout.py SDK_IMPORTED)
-        open(_os.path.join(_os.environ["WBRUN_RUN_DIR"], "sdk-imported"), "a").close()
+    try:  # (store/layout.py SDK_IMPORTED: the pids of the processes that imported wandb)
+        with open(_os.path.join(_os.environ["WBRUN_RUN_DIR"], "sdk-imported"), "a") as _marker:
+            _marker.write(f"{_os.getpid()}\n")
     except OSError:
         pass
 
