@@ -643,7 +643,7 @@ def _open_lock(paths: RunPaths) -> int:
 def _caller_level() -> int:
     """warnings.warn's stacklevel naming the program's line that called into wbrun (through
     wandb.log, run.log or an integration), not a line of ours."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
     frame: Any = sys._getframe(1)
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(package):
