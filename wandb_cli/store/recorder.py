@@ -369,7 +369,7 @@ class LiveRun:
         encoding may take seconds, and may itself take the run's lock (a chart's spec)."""
         step = self._step
         stored, line, runtime, stamp = self._line(data, step)
-        if not self._shared and self._alone():
+        if not self._shared and (self._monotonic() < self._share_check or self._alone()):
             self._emit(line, stored)
             return
         with self._row_lock:
@@ -390,12 +390,10 @@ class LiveRun:
                 flock(fd, LOCK_UN)
 
     def _alone(self) -> bool:
-        """Whether this process is still the history's only writer (looked at on disk at most
-        every SHARE_CHECK_S); once not, it numbers its rows under the lock for good."""
-        now = self._monotonic()
-        if now < self._share_check:
-            return True
-        self._share_check = now + SHARE_CHECK_S
+        """Whether this process is still the history's only writer (looked at on disk; the
+        caller skips this until SHARE_CHECK_S has passed since the last look); once not, it
+        numbers its rows under the lock for good."""
+        self._share_check = self._monotonic() + SHARE_CHECK_S
         forked = _pid_now() != self._pid  # a forked child writing: the parent may write too
         if not forked and not os.path.exists(self.paths.dir / SHARED_STEPS):
             return True
