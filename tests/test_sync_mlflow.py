@@ -410,3 +410,20 @@ def test_sqlite_and_folder_uris(store_dir, tmp_path, kind, monkeypatch):
     result = run_wbrun("import", "mlflow", uri, env={"WBRUN_DIR": str(other)})
     assert result.stdout.strip().endswith(f"-> loc{kind}")
     assert history_rows(other, f"loc{kind}") == history_rows(store_dir, f"loc{kind}")
+
+
+def test_non_ascii_names_are_sent_and_a_refused_name_says_why(server, client, store_dir):
+    """MLflow's name rule is `^[/\\w.\\- :]*$` with a Unicode `\\w`: the server takes
+    `ключ` and `accuracy_δ`; a name it refuses is kept out with its own reason."""
+    long_name = "k" * 251
+    wrapped("-p", "unicode", "--id", "uni1", "-c", "ключ=1", "-c", "bad*key=2", "-c", f"{long_name}=3",
+            "-t", "тег", "--no-system",
+            script="import wandb_cli as w\nr = w.init()\nr.log({'accuracy_δ': 0.5, 'loss': 1})\n")
+    result = run_wbrun("sync", "--to", "mlflow", server, "uni1")
+    remote = remote_run(client, "unicode", "uni1")
+    assert remote.data.params == {"ключ": "1"}
+    assert [p.value for p in client.get_metric_history(remote.info.run_id, "accuracy_δ")] == [0.5]
+    assert remote.data.tags["тег"] == ""
+    assert "config bad*key has characters MLflow refuses in a name" in result.stderr, result.stderr
+    assert f"config {long_name} is 251 characters, over MLflow's 250 for a name" in result.stderr
+    assert "ключ" not in result.stderr

@@ -91,3 +91,14 @@ def test_sample_rows_keeps_ends():
     assert len(picked) == 7 and picked[0]["_step"] == 0 and picked[-1]["_step"] == 99
     assert sample_rows(rows, 500) == rows and sample_rows(rows, 1) == [rows[-1]]
     assert sample_rows(rows, 0) == []
+
+
+@pytest.mark.parametrize("name", [
+    "loss", "ключ", "accuracy_δ", "数据/损失", "a b:c-d.e", "٣", "k" * 250, "k" * 251, "", ".",
+    "a/../b", "../a", "/a", "a//b", "a/", "bad*key", "tab\tkey", "é́", "loss\n", "x\u00b7y"])
+def test_valid_key_is_mlflow_s_own_rule(name):
+    validation = pytest.importorskip("mlflow.utils.validation")
+    theirs = (bool(validation.validate_param_and_metric_name(name))
+              and not validation.path_not_unique(name)
+              and len(name) <= validation.MAX_ENTITY_KEY_LENGTH)
+    assert valid_key(name) == theirs

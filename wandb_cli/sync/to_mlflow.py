@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -38,17 +39,32 @@ MAX_KEY = 250
 SYSTEM_PREFIX = "system/"
 RUN_ID_TAG = "wbrun.run_id"
 STEP_TAG, EVENTS_TAG = "wbrun.synced_step", "wbrun.synced_events"
-_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-. /:")
+# mlflow.utils.validation.validate_param_and_metric_name (POSIX servers): `\w` is any
+# Unicode word character (`ключ`, `accuracy_δ`), and `$` also matches before a final newline
+_KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
 
 
 def valid_key(key: str) -> bool:
-    """MLflow's rule for metric, param and tag names (validate_param_and_metric_name)."""
+    """MLflow's rule for metric, param and tag names."""
+    return key_problem(key) is None
+
+
+def key_problem(key: str) -> str | None:
+    """Why MLflow refuses `key` as a name, None when it takes it: its characters
+    (validate_param_and_metric_name), a name that normalizes to another (path_not_unique),
+    more than MAX_KEY characters (MAX_ENTITY_KEY_LENGTH)."""
     import posixpath
 
-    if not key or len(key) > MAX_KEY or not set(key) <= _KEY_CHARS:
-        return False
+    if not key:
+        return "is empty"
+    if len(key) > MAX_KEY:
+        return f"is {len(key)} characters, over MLflow's {MAX_KEY} for a name"
+    if not _KEY_PATTERN.match(key):
+        return "has characters MLflow refuses in a name (letters, digits, _ - . / : and space only)"
     norm = posixpath.normpath(key)
-    return norm == key and norm != "." and not norm.startswith(("..", "/"))
+    if norm != key or norm == "." or norm.startswith(("..", "/")):
+        return f"is a name MLflow refuses as a path (it reads as {norm!r})"
+    return None
 
 
 def param_text(value: Any) -> str:
@@ -244,7 +260,7 @@ class MlflowTarget:
             if not valid_key(key) or len(text) > MAX_PARAM_VALUE:
                 if key not in sync.extra.setdefault("not_params", []):
                     sync.extra["not_params"].append(key)
-                    why = "is not a valid MLflow name" if not valid_key(key) else \
+                    why = key_problem(key) or \
                         f"is {len(text)} characters, over MLflow's {MAX_PARAM_VALUE}"
                     result.notes.append(f"config {key} {why}: kept in the files/config.json artifact")
                 continue
