@@ -427,3 +427,14 @@ def test_non_ascii_names_are_sent_and_a_refused_name_says_why(server, client, st
     assert "config bad*key has characters MLflow refuses in a name" in result.stderr, result.stderr
     assert f"config {long_name} is 251 characters, over MLflow's 250 for a name" in result.stderr
     assert "ключ" not in result.stderr
+
+
+def test_a_cut_tag_is_reported_when_sent_not_at_every_push(server, client, store_dir):
+    wrapped("-p", "longnote", "--id", "longnote1", "--notes", "n" * 9000, "--no-system",
+            script="print('loss=1')")
+    first = run_wbrun("sync", "--to", "mlflow", server, "longnote1")
+    assert "tag mlflow.note.content is 9000 characters: cut to 8000" in first.stderr, first.stderr
+    again = run_wbrun("sync", "--to", "mlflow", server, "longnote1")
+    assert "up to date" in again.stdout and again.stderr == "", again.stderr
+    remote = remote_run(client, "longnote", "longnote1")
+    assert remote.data.tags["mlflow.note.content"] == "n" * 8000

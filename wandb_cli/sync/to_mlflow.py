@@ -270,12 +270,12 @@ class MlflowTarget:
             tags["wbrun.changed_params"] = jsonio.dumps(changed).decode()
         if sync.extra.get("not_params"):
             tags["wbrun.config_artifact"] = "files/config.json"
-        for key, value in tags.items():
-            if len(value) > MAX_TAG_VALUE:
-                result.notes.append(f"tag {key} is {len(value)} characters: cut to {MAX_TAG_VALUE}")
-                value = value[:MAX_TAG_VALUE]
+        for key, whole in tags.items():
+            value = whole[:MAX_TAG_VALUE]
             if sync.tags.get(key) != value:
                 items.append(("tag", key, value))
+                if value != whole:  # said when sent, not at every push of an unchanged run
+                    result.notes.append(f"tag {key} is {len(whole)} characters: cut to {MAX_TAG_VALUE}")
         for batch in batches(items):
             self._log(sync, batch, result)
             sync.params.update({k: v for _, k, v in batch.params})
