@@ -438,3 +438,24 @@ def test_a_cut_tag_is_reported_when_sent_not_at_every_push(server, client, store
     assert "up to date" in again.stdout and again.stderr == "", again.stderr
     remote = remote_run(client, "longnote", "longnote1")
     assert remote.data.tags["mlflow.note.content"] == "n" * 8000
+
+
+def test_a_crashed_run_ends_at_its_last_row_not_its_first_heartbeat(server, client, store_dir):
+    """kill -9 between heartbeats (every 5 s): the rows logged after the last heartbeat say
+    the run was alive then, so the MLflow run ends at the last row, not at its start."""
+    crashing = start_wrapped("-p", "crashend", "--id", "crashend1", "--no-system", script=(
+        "import time\nimport wandb_cli as w\nr = w.init()\nr.log({'loss': 1})\ntime.sleep(2)\n"
+        "r.log({'loss': 0.5})\ntime.sleep(120)\n"))
+    try:
+        wait_for(lambda: len(history_rows(store_dir, "crashend1")) == 2, what="crashend1's rows")
+    finally:
+        os.killpg(crashing.pid, signal.SIGKILL)
+        crashing.wait()
+    record = store_record(store_dir, "crashend1")
+    last_row = history_rows(store_dir, "crashend1")[-1]["_timestamp"]
+    assert record.state == "crashed" and last_row > record.heartbeat + 1, (record.heartbeat, last_row)
+    run_wbrun("sync", "--to", "mlflow", server, "crashend1")
+    remote = remote_run(client, "crashend", "crashend1")
+    assert (remote.info.status, remote.info.end_time) == ("FAILED", round(last_row * 1000))
+    again = run_wbrun("sync", "--to", "mlflow", server, "crashend1")
+    assert "up to date" in again.stdout, again.stdout

@@ -63,6 +63,20 @@ def iter_events(run_dir: str | Path) -> Iterator[dict]:
     return iter_rows(run_dir, EVENTS)
 
 
+def last_seen(record: RunRecord) -> float | None:
+    """When the run ended: its `ended`, else (a crashed run, which wrote no end) the latest of
+    its heartbeat and the `_timestamp` of its last history row and last system sample: a
+    recorder killed between heartbeats wrote rows after its last one.  Each file's last row
+    is read from its tail, never the whole file."""
+    if record.ended is not None:
+        return record.ended
+    paths = RunPaths(Path(record.dir))
+    stamps = [record.heartbeat, *((jsonio.last_jsonl_row(paths.file(name)) or {}).get("_timestamp")
+                                  for name in (HISTORY, EVENTS))]
+    known = [float(s) for s in stamps if isinstance(s, (int, float)) and not isinstance(s, bool)]
+    return max((s for s in known if is_finite(s)), default=None)
+
+
 def metadata(run_dir: str | Path) -> dict:
     try:
         doc = jsonio.read_json(RunPaths(Path(run_dir)).file(METADATA), {})

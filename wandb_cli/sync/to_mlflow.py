@@ -352,7 +352,7 @@ class MlflowTarget:
 
     def _summary_items(self, record: RunRecord, sync: SyncRecord, history_keys: set) -> Iterator[tuple]:
         """Numeric summary values that are not in the history, as one point at the last step."""
-        stamp = ms(record.ended or record.heartbeat or record.created) or 0
+        stamp = ms(source.last_seen(record) or record.created) or 0
         for key, value in source.numeric_items(source.whole_documents(record)[1]):
             if key in history_keys or not valid_key(key) or same_number(sync.summary.get(key), value):
                 continue
@@ -405,7 +405,7 @@ class MlflowTarget:
         run resumed and ended again is FINISHED twice, with a later end)."""
         status = STATUS.get(record.state, "FAILED")
         result.status = status
-        end = None if status == "RUNNING" else ms(record.ended or record.heartbeat)
+        end = None if status == "RUNNING" else ms(source.last_seen(record))
         if sync.status == status and (end is None or sync.extra.get("end_time") == end):
             return
         if status == "RUNNING":
