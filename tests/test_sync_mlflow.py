@@ -258,7 +258,7 @@ def test_import_mlflow_native_and_round_trip(server, client, store_dir, tmp_path
     record = store_record(store_dir, native_id)
     assert (record.name, record.project, record.state, record.notes) == (
         "native-run", "native", "finished", "from mlflow")
-    assert record.config == {"lr": 0.01, "optimizer": "adam"}
+    assert record.config == {"lr": 0.01, "optimizer": "adam", "mlflow_tags": {"team": "vision"}}
     assert (record.created, record.ended) == (1_700_000_000.0, 1_700_000_010.0)
     assert record.summary == {"loss": 0.25}
     rows = history_rows(store_dir, native_id)
@@ -459,3 +459,23 @@ def test_a_crashed_run_ends_at_its_last_row_not_its_first_heartbeat(server, clie
     assert (remote.info.status, remote.info.end_time) == ("FAILED", round(last_row * 1000))
     again = run_wbrun("sync", "--to", "mlflow", server, "crashend1")
     assert "up to date" in again.stdout, again.stdout
+
+
+def test_import_mlflow_keeps_valued_tags_and_non_number_param_text(server, client, store_dir):
+    """A tag with a value has no W&B tag to go to: it is kept in config["mlflow_tags"]; a
+    param's text that is not JSON (NaN and Infinity are not JSON numbers) stays that text."""
+    experiment = client.create_experiment("native-tags")
+    made = client.create_run(experiment, run_name="tagged", tags={
+        "team": "vision", "ключ": "значение", "baseline": "", "mlflow.source.name": "train.py"})
+    run_id = made.info.run_id
+    for key, text in (("nan", "NaN"), ("inf", "-Infinity"), ("huge", "1e999"), ("mixed", "[1, NaN]"),
+                      ("padded", " 1"), ("lr", "0.01"), ("flag", "true"), ("layers", "[1, 2]")):
+        client.log_param(run_id, key, text)
+    client.set_terminated(run_id, "FINISHED")
+    run_wbrun("import", "mlflow", server, "--experiment", "native-tags")
+    record = store_record(store_dir, run_id)
+    assert record.config == {
+        "nan": "NaN", "inf": "-Infinity", "huge": "1e999", "mixed": "[1, NaN]", "padded": " 1",
+        "lr": 0.01, "flag": True, "layers": [1, 2],
+        "mlflow_tags": {"team": "vision", "ключ": "значение"}}
+    assert record.tags == ["baseline"]

@@ -3,7 +3,8 @@
 Through MLflow's client library, as the push (sync/to_mlflow.py).  A run that wbrun pushed
 (it has a `wbrun.run_id` tag) comes back exactly: its `files/` artifacts hold the config,
 summary, history and events documents, and its tags the attributes.  Any other MLflow run
-maps the other way round: params to config (JSON-looking values parsed), metric histories to
+maps the other way round: params to config (JSON values parsed, any other text kept as it
+is), tags with a value to the config key `mlflow_tags`, metric histories to
 history rows by step (`_timestamp` the latest point of the step), `system/` metrics to
 system samples, the latest values to the summary, artifacts to files.
 Invariant: the import mark is checked before anything is downloaded, so a second import of
@@ -25,6 +26,7 @@ from wandb_cli.sync.to_mlflow import RUN_ID_TAG, SYSTEM_PREFIX, make_client, mlf
 
 STATES = {"FINISHED": FINISHED, "FAILED": FAILED, "KILLED": KILLED, "RUNNING": RUNNING,
           "SCHEDULED": RUNNING}
+MLFLOW_TAGS_KEY = "mlflow_tags"
 
 
 def import_uri(store: Store, uri: str, *, experiments: list[str]) -> Iterator[ImportOutcome]:
@@ -70,10 +72,23 @@ def _runs(client: Any, experiment_id: str) -> Iterator[Any]:
 
 
 def _parse_param(text: str) -> Any:
+    """A param's text as a config value: JSON values parsed (`0.01`, `true`, `[1, 2]`); any
+    other text kept exactly, as is text that JSON would read only with a NaN or an
+    infinity in it (`NaN`, `Infinity`, `1e999`: not JSON numbers) or with spaces around it."""
+    if text != text.strip():
+        return text
     try:
-        return jsonio.loads(text)
+        value = jsonio.loads(text)
     except ValueError:
         return text
+    return text if jsonio.has_nonfinite(value) else value
+
+
+def _user_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Tags set in MLflow with a value, neither MLflow's (`mlflow.*`) nor wbrun's (`wbrun.*`):
+    a W&B tag is a name only, so these are kept whole in the config key MLFLOW_TAGS_KEY."""
+    return {key: value for key, value in sorted(tags.items())
+            if value != "" and not key.startswith(("mlflow.", "wbrun."))}
 
 
 def read_run(client: Any, run: Any, experiment: str, key: str, tmp: Path) -> ForeignRun:
@@ -101,6 +116,9 @@ def read_run(client: Any, run: Any, experiment: str, key: str, tmp: Path) -> For
     else:
         _from_metrics(client, foreign, run)
     foreign.files = files
+    user_tags = _user_tags(tags)
+    if user_tags and MLFLOW_TAGS_KEY not in foreign.config:  # (a param of that name wins)
+        foreign.config[MLFLOW_TAGS_KEY] = user_tags
     return foreign
 
 
