@@ -189,3 +189,28 @@ def test_without_the_extra_says_which_to_install(store_dir, tmp_path, args, extr
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
     assert f"pip install 'wbrun[{extra}]'" in result.stderr
+
+
+def test_a_run_resumed_after_its_export_is_exported_again_whole(store_dir, tmp_path):
+    """New steps after the first export: the run is exported again as a whole new offline
+    run and the earlier one moved out of OUT/wandb/, so `wandb sync OUT/wandb/offline-run-*`
+    finds one offline run of that ID, holding every step."""
+    wrapped("-p", "exp", "--id", "grow1", "--no-system", script=LOGGING_SCRIPT)
+    out, other = tmp_path / "export", tmp_path / "other"
+    run_wbrun("sync", "--to", "wandb", "grow1", "--out", str(out))
+    [first] = list(out.glob("wandb/offline-run-*-grow1"))
+    run_wbrun("--id", "grow1", "--resume", "allow", "-q", "--no-system", "--", sys.executable, "-c",
+              "import wandb_cli as w\nr = w.init()\nfor i in range(3): r.log({'loss': 0.1 / (i + 1)})\n")
+    assert len(history_rows(store_dir, "grow1")) == 8
+    again = run_wbrun("sync", "--to", "wandb", "grow1", "--out", str(out))
+    assert "unchanged" not in again.stdout and "changed since its export" in again.stdout, again.stdout
+    assert "upload with: wandb sync" in again.stdout
+    [folder] = list(out.glob("wandb/offline-run-*-grow1"))
+    assert (out / "replaced" / first.name / "run-grow1.wandb").exists()
+    run_wbrun("import", "wandb", str(folder), env={"WBRUN_DIR": str(other)})
+    def steps(store):  # (_runtime is the SDK's own, docs/sync.md)
+        return [(row["_step"], row["_timestamp"], row["loss"]) for row in history_rows(store, "grow1")]
+
+    assert steps(other) == steps(store_dir) and len(steps(other)) == 8
+    third = run_wbrun("sync", "--to", "wandb", "grow1", "--out", str(out))
+    assert f"grow1 -> {folder}: exported before, unchanged" in third.stdout, third.stdout

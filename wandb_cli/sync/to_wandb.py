@@ -7,21 +7,26 @@ the files under `files/`.  The SDK sets the run's start time and `_runtime` itse
 wbrun attributes it cannot take (created, ended, state, exit code, host, command) travel in
 the config key `_wbrun`, which `wbrun import wandb` reads back (W&B hides `_` keys).
 
-Invariant: an export is recorded in the sync record of its output folder, so exporting the
-same run again into the same folder writes nothing new (re-exporting a changed run is not
-possible with one offline run per ID: the record says it was exported, and a note says so).
+Invariant: an export is recorded in the sync record of its output folder with what it held
+(the last `_step`, the state, the end time), so exporting the same run again into the same
+folder writes nothing new while those are unchanged.  A run changed since (resumed: new rows,
+a later end) is exported again whole, as a new offline run; the earlier folder is moved from
+`OUT/wandb/` to `OUT/replaced/`, so `wandb sync OUT/wandb/offline-run-*` sends one offline
+run per ID, the complete one.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import os
+import shutil
 from pathlib import Path
 from typing import Callable, Iterator
 
 from wandb_cli.artifacts.runfiles import is_own_document, list_run_files
 from wandb_cli.errors import UsageError
-from wandb_cli.store.layout import Store
+from wandb_cli.store import jsonio
+from wandb_cli.store.layout import HISTORY, RunPaths, Store
 from wandb_cli.store.model import FINISHED, RUNNING, RunRecord
 from wandb_cli.sync import source
 from wandb_cli.sync.record import SyncRecord, SyncRecords
@@ -61,16 +66,55 @@ def export_runs(store: Store, records: list[RunRecord], out_dir: Path,
                 report(f"{record.id}: still running, not exported (W&B offline runs are written once)")
                 continue
             previous = done.load(record.id)
-            if previous is not None and previous.remote_id and Path(previous.remote_id).exists():
-                report(f"{record.id} -> {previous.remote_id}: exported before, unchanged")
+            earlier = Path(previous.remote_id) if previous and previous.remote_id else None
+            if earlier is not None and not earlier.exists():
+                earlier = None
+            if previous is not None and earlier is not None and not _changed(previous, record):
+                report(f"{record.id} -> {earlier}: exported before, unchanged")
                 continue
-            folder = export_run(wandb, record, out_dir)
-            sync = SyncRecord(record.id, str(folder), status=record.state)
-            sync.step = max((row.get("_step", -1) for row in source.iter_history(record.dir)), default=-1)
-            done.save(sync)
+            folder, replaced = _export_replacing(wandb, record, out_dir, earlier)
+            done.save(_exported(record, folder))
             written.append(folder)
-            report(f"{record.id} -> {folder}")
+            report(f"{record.id} -> {folder}" + (
+                f" (changed since its export: the earlier one moved to {replaced})" if replaced else ""))
     return written
+
+
+def _last_step(record: RunRecord) -> int:
+    """The `_step` of the last history row (steps only grow), read from the file's tail."""
+    step = (jsonio.last_jsonl_row(RunPaths(Path(record.dir)).file(HISTORY)) or {}).get("_step")
+    return step if isinstance(step, int) else -1
+
+
+def _exported(record: RunRecord, folder: Path) -> SyncRecord:
+    sync = SyncRecord(record.id, str(folder), step=_last_step(record), status=record.state)
+    sync.extra["ended"] = record.ended
+    return sync
+
+
+def _changed(previous: SyncRecord, record: RunRecord) -> bool:
+    """New rows, another state or a later end (a resumed run) since the export; a record
+    written before the end was kept is judged by rows and state alone."""
+    ended_changed = "ended" in previous.extra and previous.extra["ended"] != record.ended
+    return previous.step != _last_step(record) or previous.status != record.state or ended_changed
+
+
+def _export_replacing(wandb, record: RunRecord, out_dir: Path, earlier: Path | None) -> tuple[Path, Path | None]:
+    """Export `record`; an earlier export of it is first moved to `out_dir/replaced/` (moved
+    back if the export fails), so W&B's glob of offline runs never sees two of one ID."""
+    if earlier is None:
+        return export_run(wandb, record, out_dir), None
+    aside = out_dir / "replaced" / earlier.name
+    aside.parent.mkdir(parents=True, exist_ok=True)
+    if aside.exists():  # an older replaced copy of the same folder name: the newer one stays
+        shutil.rmtree(aside)
+    earlier.rename(aside)
+    try:
+        return export_run(wandb, record, out_dir), aside
+    except BaseException:
+        if not earlier.exists():
+            aside.rename(earlier)
+        raise
 
 
 @contextlib.contextmanager
