@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from wandb_cli.api.public import sample_rows
 from wandb_cli.sync.batching import MAX_BODY_BYTES, batches, item_bytes
+from wandb_cli.sync.mlflow_tags import param_text, valid_key
 from wandb_cli.sync.source import flatten, numeric_items
-from wandb_cli.sync.to_mlflow import param_text, valid_key
 from wandb_cli.sync.wandb_log import iter_payloads
 
 items = st.one_of(

@@ -22,7 +22,8 @@ from wandb_cli.store import jsonio
 from wandb_cli.store.layout import CONFIG, EVENTS, HISTORY, METADATA, RUN_DOC, SUMMARY, Store
 from wandb_cli.store.model import FAILED, FINISHED, KILLED, RUNNING
 from wandb_cli.sync.importer import ForeignRun, ImportOutcome, imported_before, write_run
-from wandb_cli.sync.to_mlflow import RUN_ID_TAG, SYSTEM_PREFIX, make_client, mlflow_errors
+from wandb_cli.sync.mlflow_tags import RUN_ID_TAG
+from wandb_cli.sync.to_mlflow import SYSTEM_PREFIX, make_client, mlflow_errors
 
 STATES = {"FINISHED": FINISHED, "FAILED": FAILED, "KILLED": KILLED, "RUNNING": RUNNING,
           "SCHEDULED": RUNNING}
