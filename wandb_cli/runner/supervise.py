@@ -32,7 +32,7 @@ from wandb_cli.runner.metadata import write_metadata
 from wandb_cli.runner.pumps import OUTPUT_CACHE_WINDOW, READ_SIZE, read_buffered, widen_pipe
 from wandb_cli.runner.sampler import start_system_sampler, system_enabled, system_interval
 from wandb_cli.store import jsonio, proc
-from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, SDK_FINISHED, SDK_IMPORTED, Store
+from wandb_cli.store.layout import OUTPUT, SDK_ATTACHED, SDK_FINISHED, SDK_IMPORTED, Store, sdk_writing
 from wandb_cli.store.model import FAILED, FINISHED, KILLED
 from wandb_cli.store.recorder import STOP_REQUEST, RunSpec, Ticker, start_run
 
@@ -373,7 +373,7 @@ class Wrapper:
         the command did)."""
         held, self._held = self._held, None
         for stamps, batch in held or ():
-            if self._sdk_attached or os.path.exists(self.live.paths.dir / SDK_ATTACHED):
+            if self._sdk_attached:  # (append_steps writes nothing once the SDK has joined)
                 return
             self._append_printed(batch, stamps)
 
@@ -382,7 +382,7 @@ class Wrapper:
         kill): its last summary flush may be behind its history, so the summary is
         rebuilt from the history (store/metrics.py rules) before the run is closed."""
         run_dir = self.live.paths.dir
-        if not (run_dir / SDK_ATTACHED).exists() or (run_dir / SDK_FINISHED).exists():
+        if not sdk_writing(run_dir):
             return
         from wandb_cli.store.layout import SUMMARY, merge_json_doc, summary_from_history
 

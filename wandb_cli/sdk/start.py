@@ -25,7 +25,15 @@ from wandb_cli.sdk import run as sdk_run
 from wandb_cli.sdk.config import config_dict
 from wandb_cli.sdk.settings import as_settings, warn_ignored, warn_once
 from wandb_cli.store import jsonio
-from wandb_cli.store.layout import CONFIG, DEFAULT_DIRNAME, SDK_ATTACHED, SDK_FINISHED, Store, update_run_doc
+from wandb_cli.store.layout import (
+    CONFIG,
+    DEFAULT_DIRNAME,
+    SDK_ATTACHED,
+    SDK_FINISHED,
+    Store,
+    sdk_writing,
+    update_run_doc,
+)
 from wandb_cli.store.model import FAILED, KILLED
 from wandb_cli.store.recorder import LiveRun, RunSpec, Ticker, start_run
 
@@ -307,7 +315,7 @@ def join_wrapped(run_dir: Path, config: dict, tags: list[str], chosen: dict) -> 
 
     # the marker first: the wrapper stops turning printed lines into steps (its last batch
     # is on disk before attach() reads our first step, under the run's lock)
-    others = (run_dir / SDK_ATTACHED).exists() and not (run_dir / SDK_FINISHED).exists()
+    others = sdk_writing(run_dir)
     (run_dir / SDK_ATTACHED).touch(mode=jsonio.FILE_MODE)
     live = attach(run_dir)
     if others:  # another process of the program joined too (a worker): steps are shared

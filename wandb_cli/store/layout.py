@@ -83,6 +83,11 @@ def heartbeat_timeout(env: Mapping[str, str] | None = None) -> float:
         return DEFAULT_HEARTBEAT_TIMEOUT_S
 
 
+def sdk_writing(run_dir: Path) -> bool:
+    """Whether a program's SDK joined the wrapped run in `run_dir` and has not finished it."""
+    return os.path.exists(run_dir / SDK_ATTACHED) and not os.path.exists(run_dir / SDK_FINISHED)
+
+
 def lock(path: Path, timeout: float = 30.0):
     """An inter-process lock on `path`, released by the kernel if its holder dies.
 
@@ -96,6 +101,17 @@ def lock(path: Path, timeout: float = 30.0):
     return FlockLock(path, timeout)
 
 
+def open_lock_file(path: Path) -> int:
+    """A lock file opened (made if missing) for flock(2); one user of a shared store's lock
+    is every user's."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, jsonio.FILE_MODE)
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock {path}: {exc.strerror}") from None
+    jsonio.share_like_parent(path, fd)  # another user of a shared store takes it too
+    return fd
+
+
 class FlockLock:
     """flock(2) on a lock file, polled until `timeout`; one open file per acquisition, so
     two threads of one process exclude each other too (never nest it in one thread)."""
@@ -105,11 +121,7 @@ class FlockLock:
         self._fd: int | None = None
 
     def __enter__(self) -> FlockLock:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, jsonio.FILE_MODE)
-        except OSError as exc:
-            raise StoreError(f"cannot open the lock {self.path}: {exc.strerror}") from None
-        jsonio.share_like_parent(self.path, fd)  # another user of a shared store takes it too
+        fd = open_lock_file(self.path)
         if not alive.flock_within(fd, self.timeout):
             os.close(fd)
             raise StoreError(f"timed out after {self.timeout:g}s waiting for the lock {self.path}")

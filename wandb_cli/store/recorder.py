@@ -32,7 +32,6 @@ from wandb_cli.store.layout import (
     HISTORY_KEYS,
     RUN_DOC,
     SDK_ATTACHED,
-    SDK_FINISHED,
     STARTING,
     SUMMARY,
     RunPaths,
@@ -40,6 +39,8 @@ from wandb_cli.store.layout import (
     heartbeat_timeout,
     is_crashed,
     merge_json_doc,
+    open_lock_file,
+    sdk_writing,
     update_run_doc,
 )
 from wandb_cli.store.metrics import SummaryRules, read_definitions
@@ -379,7 +380,7 @@ class LiveRun:
                     self._emit_after_others(stored, line, step, runtime, stamp)
                 return
             if fd is None:
-                fd = self._lock_fd = _open_lock(self.paths)
+                fd = self._lock_fd = open_lock_file(self.paths.lock_path)  # (for the writer's life)
             try:
                 flock(fd, LOCK_EX | LOCK_NB)
             except BlockingIOError:
@@ -421,11 +422,6 @@ class LiveRun:
         if size != self._history_end:
             self._step = max(self._step, _next_step(self.paths))
         self._history_end = size
-
-    def sdk_writing(self) -> bool:
-        """Whether a program's SDK joined this wrapped run and has not finished it."""
-        return os.path.exists(self.paths.dir / SDK_ATTACHED) and \
-            not os.path.exists(self.paths.dir / SDK_FINISHED)
 
     def share_steps(self) -> None:
         """Before this writer's first row in a history another process may be writing: leave
@@ -475,7 +471,7 @@ class LiveRun:
     def append_step(self, metrics: dict, step: int | None = None) -> int:
         """A step from a process that shares the run (the wrapper's output parser,
         `wbrun log`): numbered after the file's last step, under the run's lock."""
-        if self.sdk_writing():
+        if sdk_writing(self.paths.dir):
             self.share_steps()
         with self.paths.lock():
             next_step = _next_step(self.paths)
@@ -626,16 +622,6 @@ try:
     _HAVE_FLOCK = True
 except ImportError:  # pragma: no cover - Windows
     _HAVE_FLOCK = False
-
-
-def _open_lock(paths: RunPaths) -> int:
-    """The run's lock file, opened for the life of the writer (layout.FlockLock's file)."""
-    try:
-        fd = os.open(paths.lock_path, os.O_RDWR | os.O_CREAT, jsonio.FILE_MODE)
-    except OSError as exc:
-        raise StoreError(f"cannot open the lock {paths.lock_path}: {exc.strerror}") from None
-    jsonio.share_like_parent(paths.lock_path, fd)
-    return fd
 
 
 def _caller_level() -> int:
