@@ -22,7 +22,7 @@ from wandb_cli.store import jsonio
 from wandb_cli.store.layout import CONFIG, EVENTS, HISTORY, METADATA, RUN_DOC, SUMMARY, Store
 from wandb_cli.store.model import FAILED, FINISHED, KILLED, RUNNING
 from wandb_cli.sync.importer import ForeignRun, ImportOutcome, imported_before, write_run
-from wandb_cli.sync.mlflow_tags import RUN_ID_TAG
+from wandb_cli.sync.mlflow_tags import RESERVED_PREFIXES, RUN_ID_TAG
 from wandb_cli.sync.to_mlflow import SYSTEM_PREFIX, make_client, mlflow_errors
 
 STATES = {"FINISHED": FINISHED, "FAILED": FAILED, "KILLED": KILLED, "RUNNING": RUNNING,
@@ -89,7 +89,7 @@ def _user_tags(tags: dict[str, str]) -> dict[str, str]:
     """Tags set in MLflow with a value, neither MLflow's (`mlflow.*`) nor wbrun's (`wbrun.*`):
     a W&B tag is a name only, so these are kept whole in the config key MLFLOW_TAGS_KEY."""
     return {key: value for key, value in sorted(tags.items())
-            if value != "" and not key.startswith(("mlflow.", "wbrun."))}
+            if value != "" and not key.startswith(RESERVED_PREFIXES)}
 
 
 def read_run(client: Any, run: Any, experiment: str, key: str, tmp: Path) -> ForeignRun:
@@ -130,7 +130,7 @@ def _tags(tags: dict) -> list[str]:
             return [str(t) for t in listed] if isinstance(listed, list) else []
         except ValueError:
             pass
-    return [k for k, v in tags.items() if v == "" and not k.startswith(("mlflow.", "wbrun."))]
+    return [k for k, v in tags.items() if v == "" and not k.startswith(RESERVED_PREFIXES)]
 
 
 def _download(client: Any, run_id: str, tmp: Path) -> dict[str, Path]:

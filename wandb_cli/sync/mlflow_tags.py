@@ -18,6 +18,7 @@ from wandb_cli.sync import source
 MAX_KEY = 250
 RUN_ID_TAG = "wbrun.run_id"
 STEP_TAG, EVENTS_TAG = "wbrun.synced_step", "wbrun.synced_events"
+RESERVED_PREFIXES = ("mlflow.", "wbrun.")  # tag names that are MLflow's or ours, never a user's
 # mlflow.utils.validation.validate_param_and_metric_name (POSIX servers): `\w` is any
 # Unicode word character (`ключ`, `accuracy_δ`), and `$` also matches before a final newline
 _KEY_PATTERN = re.compile(r"^[/\w.\- :]*$")
@@ -74,7 +75,7 @@ def desired_tags(record: RunRecord) -> dict[str, str]:
 def wandb_tag_names(tags: list) -> list[str]:
     """The W&B tags that become MLflow tags of their own (names MLflow takes, not its or ours)."""
     return [tag for tag in tags if isinstance(tag, str) and valid_key(tag)
-            and not tag.startswith(("mlflow.", "wbrun."))]
+            and not tag.startswith(RESERVED_PREFIXES)]
 
 
 def managed_tags(remote: dict[str, str]) -> dict[str, str]:
